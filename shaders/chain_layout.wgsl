@@ -1,0 +1,52 @@
+//! What every chain kernel shares: run constants, the per-dispatch record, the per-step
+//! schedule table and the mapping of threads to (chain, block) in the dimension-major layout.
+
+/// Threads per workgroup; results never depend on it (every draw is keyed by its counter).
+override WORKGROUP_SIZE: u32 = 256u;
+
+/// Constants of one run, written once.
+struct RunParams {
+    chains: u32,
+    dim: u32,
+    /// ⌈dim / 4⌉: dimensions 4b .. 4b+3 form block b and share one Philox call.
+    blocks: u32,
+    key_lo: u32,
+    key_hi: u32,
+    /// σ₀ of the initial positions N(0, σ₀²).
+    init_scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+/// One dispatch advances every chain through steps first_step .. first_step + step_count.
+/// Bound at a dynamic offset, so a whole batch of dispatches shares one bind group.
+struct DispatchRecord {
+    first_step: u32,
+    step_count: u32,
+    /// Index into the schedule table of first_step.
+    table_offset: u32,
+    /// Where the state after the last step is stored in the draws buffer, or NO_DRAW.
+    draw_slot: u32,
+}
+
+const NO_DRAW: u32 = 0xFFFFFFFFu;
+
+/// Per-step scalars from the host schedule: η_t and sqrt(2 η_t T).
+struct StepScalars {
+    eta: f32,
+    noise_scale: f32,
+}
+
+/// Linear invocation index of a 2-D grid of workgroups (the x dimension is capped at 65535).
+fn thread_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return id.x + id.y * groups.x * WORKGROUP_SIZE;
+}
+
+fn run_key(run: RunParams) -> vec2<u32> {
+    return vec2<u32>(run.key_lo, run.key_hi);
+}
+
+/// θ[d·C + c]: chains contiguous, so neighbouring threads read neighbouring words.
+fn state_index(run: RunParams, dim: u32, chain: u32) -> u32 {
+    return dim * run.chains + chain;
+}

@@ -1,0 +1,23 @@
+//! Initial positions θ₀ ~ N(0, σ₀²) drawn from the run's Philox stream `STREAM_INIT`.
+
+@group(0) @binding(0) var<uniform> run: RunParams;
+@group(0) @binding(1) var<storage, read_write> theta: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn init_positions(@builtin(global_invocation_id) id: vec3<u32>,
+                  @builtin(num_workgroups) groups: vec3<u32>) {
+    let index = thread_index(id, groups);
+    if (index >= run.chains * run.blocks) {
+        return;
+    }
+    let chain = index % run.chains;
+    let block = index / run.chains;
+    let z = normals_from_words(
+        philox4x32_10(vec4<u32>(chain, 0u, block, STREAM_INIT), run_key(run)));
+    for (var lane = 0u; lane < 4u; lane++) {
+        let d = block * 4u + lane;
+        if (d < run.dim) {
+            theta[state_index(run, d, chain)] = run.init_scale * z[lane];
+        }
+    }
+}

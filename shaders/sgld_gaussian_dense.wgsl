@@ -1,0 +1,54 @@
+//! Fused SGLD on a Gaussian with a dense precision matrix, one thread per chain.
+//!
+//! θ ← θ − η_t P(θ − μ) + sqrt(2 η_t T) ξ, twin of `reference::sgld_step`. The gradient of a
+//! step is formed completely (into `gradient`) before any coordinate moves, so every
+//! coordinate sees the same θ.
+
+@group(0) @binding(0) var<uniform> run: RunParams;
+@group(0) @binding(1) var<uniform> dispatch: DispatchRecord;
+@group(0) @binding(2) var<storage, read> schedule: array<StepScalars>;
+@group(0) @binding(3) var<storage, read_write> theta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> draws: array<f32>;
+@group(0) @binding(5) var<storage, read> target_mean: array<f32>;
+@group(0) @binding(6) var<storage, read> target_precision: array<f32>;
+@group(0) @binding(7) var<storage, read_write> gradient: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn sgld_gaussian_dense(@builtin(global_invocation_id) id: vec3<u32>,
+                       @builtin(num_workgroups) groups: vec3<u32>) {
+    let chain = thread_index(id, groups);
+    if (chain >= run.chains) {
+        return;
+    }
+    let dim = run.dim;
+    for (var s = 0u; s < dispatch.step_count; s++) {
+        let scalars = schedule[dispatch.table_offset + s];
+        for (var d = 0u; d < dim; d++) {
+            var acc = 0.0;
+            for (var j = 0u; j < dim; j++) {
+                let centred = theta[state_index(run, j, chain)] - target_mean[j];
+                acc = fma(target_precision[d * dim + j], centred, acc);
+            }
+            gradient[state_index(run, d, chain)] = acc;
+        }
+        for (var block = 0u; block < run.blocks; block++) {
+            var z = vec4<f32>(0.0);
+            if (scalars.noise_scale > 0.0) {
+                let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
+                z = normals_from_words(philox4x32_10(counter, run_key(run)));
+            }
+            for (var lane = 0u; lane < min(4u, dim - block * 4u); lane++) {
+                let i = state_index(run, block * 4u + lane, chain);
+                let moved = fma(-scalars.eta, gradient[i], theta[i]);
+                theta[i] = fma(scalars.noise_scale, z[lane], moved);
+            }
+        }
+    }
+    if (dispatch.draw_slot != NO_DRAW) {
+        let draw_base = dispatch.draw_slot * run.chains * dim;
+        for (var d = 0u; d < dim; d++) {
+            let i = state_index(run, d, chain);
+            draws[draw_base + i] = theta[i];
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Fused SGLD on a Gaussian with diagonal precision: gradient, update and noise in one pass,
+//! with a thread's four coordinates held in registers across all steps of a dispatch.
+//!
+//! θ ← θ − η_t Λ(θ − μ) + sqrt(2 η_t T) ξ, twin of `reference::sgld_step`.
+
+@group(0) @binding(0) var<uniform> run: RunParams;
+@group(0) @binding(1) var<uniform> dispatch: DispatchRecord;
+@group(0) @binding(2) var<storage, read> schedule: array<StepScalars>;
+@group(0) @binding(3) var<storage, read_write> theta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> draws: array<f32>;
+@group(0) @binding(5) var<storage, read> target_mean: array<f32>;
+@group(0) @binding(6) var<storage, read> target_precision: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
+                          @builtin(num_workgroups) groups: vec3<u32>) {
+    let index = thread_index(id, groups);
+    if (index >= run.chains * run.blocks) {
+        return;
+    }
+    let chain = index % run.chains;
+    let block = index / run.chains;
+    let first_dim = block * 4u;
+    let lanes = min(4u, run.dim - first_dim);
+
+    // Unused lanes of a partial last block keep λ = 0 and are never written back.
+    var x = vec4<f32>(0.0);
+    var mean = vec4<f32>(0.0);
+    var precision = vec4<f32>(0.0);
+    for (var lane = 0u; lane < lanes; lane++) {
+        let d = first_dim + lane;
+        x[lane] = theta[state_index(run, d, chain)];
+        mean[lane] = target_mean[d];
+        precision[lane] = target_precision[d];
+    }
+
+    for (var s = 0u; s < dispatch.step_count; s++) {
+        let scalars = schedule[dispatch.table_offset + s];
+        x = fma(vec4<f32>(-scalars.eta), precision * (x - mean), x);
+        if (scalars.noise_scale > 0.0) {
+            let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
+            let z = normals_from_words(philox4x32_10(counter, run_key(run)));
+            x = fma(vec4<f32>(scalars.noise_scale), z, x);
+        }
+    }
+
+    let draw_base = dispatch.draw_slot * run.chains * run.dim;
+    for (var lane = 0u; lane < lanes; lane++) {
+        let i = state_index(run, first_dim + lane, chain);
+        theta[i] = x[lane];
+        if (dispatch.draw_slot != NO_DRAW) {
+            draws[draw_base + i] = x[lane];
+        }
+    }
+}

@@ -1,0 +1,893 @@
+//! Convergence diagnostics for MCMC draws: rank-normalised split R-hat and bulk/tail effective sample size.
+//!
+//! The definitions follow Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021),
+//! "Rank-normalization, folding, and localization: an improved R-hat for assessing
+//! convergence of MCMC", *Bayesian Analysis* 16(2), 667–718, and reproduce the
+//! numbers of ArviZ's `az.rhat(method="rank")`, `az.ess(method="bulk")` and
+//! `az.ess(method="tail")` (checked against ArviZ 0.23.4 to a relative 1e-8).
+//!
+//! # Layout
+//!
+//! Every function takes the draws of one scalar quantity laid out draw-major:
+//! `values[i * chains + c]` is draw `i` of chain `c`, for `draws` draws of each of
+//! `chains` chains.
+//!
+//! # Method
+//!
+//! With `M` chains of `N` draws each:
+//!
+//! 1. **Split.** Each chain is cut into a first and a second half of
+//!    `n = ⌊N/2⌋` draws (the middle draw is dropped when `N` is odd), giving
+//!    `2M` chains of `n` draws, `S = 2Mn` values in all.
+//! 2. **Rank-normalise.** The `S` values are ranked jointly (ties get the average
+//!    of their ranks, `r = 1..S`) and mapped through Blom's offset
+//!    `z = Φ⁻¹((r − 3/8) / (S − 2·3/8 + 1))`.
+//! 3. **R-hat** of `2M` chains `z_{jm}` of length `n` (chain means `z̄_m`,
+//!    chain variances `s²_m` with divisor `n − 1`):
+//!    `B = n · var(z̄_1..z̄_2M)` (divisor `2M − 1`), `W = mean(s²_m)`,
+//!    `R̂ = sqrt(((n − 1)/n · W + B/n) / W) = sqrt((B/W + n − 1) / n)`.
+//!    The bulk R-hat uses the rank-normalised split values; the tail (folded)
+//!    R-hat uses the rank-normalised `|x − median(x)|` of the split values.
+//!    [`rhat`] returns `max(bulk, tail)`.
+//! 4. **ESS** of `2M` chains of length `n` with mean autocovariance
+//!    `γ̄_t = (1/2M) Σ_m γ_{m,t}` (each `γ_{m,t}` by FFT with divisor `n`):
+//!    `W = n/(n − 1) · γ̄_0`, `var⁺ = (n − 1)/n · W + var(chain means)`,
+//!    `ρ̂_t = 1 − (W − γ̄_t) / var⁺`. Geyer's initial positive sequence keeps the
+//!    pairs `P_k = ρ̂_{2k} + ρ̂_{2k+1}` while they are positive, his initial
+//!    monotone sequence then makes the kept pairs non-increasing, and
+//!    `τ̂ = −1 + 2 Σ_{t ≤ 2K+1} ρ̂_t + ρ̂_{2K+2}` (the last term only while it is
+//!    positive). `τ̂` is floored at `1 / log10(S)`, so `ESS = S / τ̂` never exceeds
+//!    `S · log10(S)`.
+//!    [`ess_bulk`] applies this to the rank-normalised split values;
+//!    [`ess_tail`] to the split indicators `I(x ≤ q_p)` for the 5 % and 95 %
+//!    quantiles `q_p` of all `MN` draws (R's type-7 quantile) and returns the
+//!    smaller of the two.
+//!
+//! # Degenerate input
+//!
+//! As in ArviZ: fewer than 4 draws, no chains, or any NaN give NaN; [`rhat`] also
+//! needs at least 2 chains. Infinite values are not errors: ranks treat them as
+//! the most extreme values. An ESS whose input (rank-normalised values or tail
+//! indicators) is constant is `S`, the number of split draws, so a constant input
+//! has `ess_bulk == ess_tail == S` while its R-hat is NaN (`0/0`).
+
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+/// Fewest draws per chain that the diagnostics accept (ArviZ's `min_draws`).
+const MIN_DRAWS: usize = 4;
+
+/// Blom's fractional offset `c` in `(r − c) / (S − 2c + 1)`.
+const BLOM_OFFSET: f64 = 3.0 / 8.0;
+
+/// Probabilities of the two quantiles whose indicators give the tail ESS.
+const TAIL_PROBS: [f64; 2] = [0.05, 0.95];
+
+/// Below this spread (`max − min`) an ESS input counts as constant
+/// (NumPy's `finfo(float64).resolution`).
+const CONSTANT_SPREAD: f64 = 1e-15;
+
+/// Rank-normalised split R-hat: the larger of the bulk and the folded (tail) R-hat.
+///
+/// From Vehtari et al. (2021), "Rank-normalization, folding, and localization: an
+/// improved R-hat", as ArviZ's `az.rhat(method="rank")`. With the `2M` split chains
+/// of `n` draws rank-normalised to `z` (see the module docs),
+/// `B = n · var(chain means of z)`, `W = mean(chain variances of z)` and
+/// `R̂ = sqrt((B/W + n − 1) / n)`; the folded R-hat is the same formula applied to
+/// the rank-normalised `|x − median(x)|`. Values near 1 (say below 1.01) suggest
+/// the chains have mixed.
+///
+/// `values[i * chains + c]` is draw `i` of chain `c`.
+///
+/// Returns NaN when `draws < 4`, `chains < 2`, or any value is NaN, and when both
+/// R-hats are `0/0` (e.g. every value equal). Returns `+∞` when each split chain is
+/// constant but the chains differ. If only the tail R-hat is undefined (more than
+/// half of the values are the same infinity), the bulk R-hat is returned, as ArviZ
+/// does.
+///
+/// # Panics
+///
+/// Panics if `values.len() != draws * chains`.
+pub fn rhat(values: &[f64], draws: usize, chains: usize) -> f64 {
+    check_len(values, draws, chains);
+    if chains < 2 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    let split = SplitChains::new(values, draws, chains);
+    let mut ranker = Ranker::default();
+    let mut z = vec![0.0; split.data.len()];
+
+    ranker.sort(&split.data);
+    ranker.normal_scores(&split.data, &mut z);
+    let bulk = split_rhat(&z, split.chains, split.len);
+
+    let median = ranker.median(&split.data);
+    let folded: Vec<f64> = split.data.iter().map(|&x| (x - median).abs()).collect();
+    let tail = if folded.iter().any(|x| x.is_nan()) {
+        // `inf − inf`: ArviZ's rank step yields NaN ranks and its R-hat NaN.
+        f64::NAN
+    } else {
+        ranker.sort_folded(&split.data, median, &folded);
+        ranker.normal_scores(&folded, &mut z);
+        split_rhat(&z, split.chains, split.len)
+    };
+    python_max(bulk, tail)
+}
+
+/// Bulk effective sample size: the ESS of the rank-normalised split chains.
+///
+/// From Vehtari et al. (2021), as ArviZ's `az.ess(method="bulk")`. With the `S`
+/// split draws rank-normalised (module docs),
+/// `ESS = S / τ̂`, `τ̂ = −1 + 2 Σ_{t ≤ 2K+1} ρ̂_t + ρ̂_{2K+2}`, where `ρ̂_t` is the
+/// multi-chain autocorrelation `1 − (W − γ̄_t) / var⁺` truncated by Geyer's initial
+/// positive and monotone sequences, and `τ̂ ≥ 1/log10(S)`.
+///
+/// `values[i * chains + c]` is draw `i` of chain `c`.
+///
+/// Returns NaN when `draws < 4`, `chains == 0`, or any value is NaN. A constant
+/// input gives `S = 2·⌊draws/2⌋·chains`.
+///
+/// # Panics
+///
+/// Panics if `values.len() != draws * chains`.
+pub fn ess_bulk(values: &[f64], draws: usize, chains: usize) -> f64 {
+    check_len(values, draws, chains);
+    if chains == 0 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    let split = SplitChains::new(values, draws, chains);
+    let mut z = vec![0.0; split.data.len()];
+    let mut ranker = Ranker::default();
+    ranker.sort(&split.data);
+    ranker.normal_scores(&split.data, &mut z);
+    Autocov::new(split.len).ess(&z, split.chains)
+}
+
+/// Tail effective sample size: the smaller ESS of the 5 % and 95 % quantile indicators.
+///
+/// From Vehtari et al. (2021), as ArviZ's `az.ess(method="tail")`. For
+/// `p ∈ {0.05, 0.95}`, `q_p` is the type-7 quantile of all `draws · chains` values
+/// (`h = (MN − 1)p`, `q_p = x_(⌊h⌋+1) + (h − ⌊h⌋)(x_(⌊h⌋+2) − x_(⌊h⌋+1))` on the
+/// sorted values), and the ESS formula of [`ess_bulk`] is applied to the split
+/// chains of indicators `I(x ≤ q_p)`; the result is
+/// `min(ESS(I(x ≤ q_0.05)), ESS(I(x ≤ q_0.95)))`.
+///
+/// `values[i * chains + c]` is draw `i` of chain `c`.
+///
+/// Returns NaN when `draws < 4`, `chains == 0`, or any value is NaN. When an
+/// indicator is constant (e.g. constant input) its ESS is `S = 2·⌊draws/2⌋·chains`.
+///
+/// # Panics
+///
+/// Panics if `values.len() != draws * chains`.
+pub fn ess_tail(values: &[f64], draws: usize, chains: usize) -> f64 {
+    check_len(values, draws, chains);
+    if chains == 0 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    let quantiles = TAIL_PROBS.map(|p| quantile_type7(&mut sorted, p));
+    drop(sorted);
+
+    let split = SplitChains::new(values, draws, chains);
+    let mut autocov = Autocov::new(split.len);
+    let mut indicator = vec![0.0; split.data.len()];
+    let [low, high] = quantiles.map(|q| {
+        for (out, &x) in indicator.iter_mut().zip(&split.data) {
+            *out = if x <= q { 1.0 } else { 0.0 };
+        }
+        autocov.ess(&indicator, split.chains)
+    });
+    python_min(low, high)
+}
+
+/// Enforces the documented precondition `values.len() == draws * chains`.
+fn check_len(values: &[f64], draws: usize, chains: usize) {
+    let expected = draws.checked_mul(chains);
+    assert!(
+        expected == Some(values.len()),
+        "diagnostics: values.len() = {} but draws * chains = {draws} * {chains}",
+        values.len()
+    );
+}
+
+/// `max(a, b)` with Python's rule: `b` only if `b > a`, so a NaN `a` wins.
+fn python_max(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// `min(a, b)` with Python's rule: `b` only if `b < a`, so a NaN `a` wins.
+fn python_min(a: f64, b: f64) -> f64 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// The `2M` half-chains of `n = ⌊N/2⌋` draws, stored chain-major:
+/// `data[k * len + j]` is draw `j` of split chain `k`. Split chain `c < M` is the
+/// first half of chain `c`, split chain `M + c` its last `n` draws.
+struct SplitChains {
+    data: Vec<f64>,
+    chains: usize,
+    len: usize,
+}
+
+impl SplitChains {
+    fn new(values: &[f64], draws: usize, chains: usize) -> Self {
+        // Chains handled together: the read of one draw row touches BLOCK adjacent
+        // values, and the writes go to BLOCK sequential streams.
+        const BLOCK: usize = 16;
+        let len = draws / 2;
+        let second = draws - len;
+        let mut data = vec![0.0; 2 * chains * len];
+        let (first_half, second_half) = data.split_at_mut(chains * len);
+        for (start_draw, out) in [(0, first_half), (second, second_half)] {
+            for c0 in (0..chains).step_by(BLOCK) {
+                let c1 = (c0 + BLOCK).min(chains);
+                for j in 0..len {
+                    let row = (start_draw + j) * chains;
+                    for (c, &x) in (c0..c1).zip(&values[row + c0..row + c1]) {
+                        out[c * len + j] = x;
+                    }
+                }
+            }
+        }
+        SplitChains {
+            data,
+            chains: 2 * chains,
+            len,
+        }
+    }
+}
+
+/// Sorting and rank normalisation with reusable scratch space.
+#[derive(Default)]
+struct Ranker {
+    keyed: Vec<(u64, usize)>,
+    /// Indices of the values in ascending order.
+    sorted: Vec<usize>,
+    /// Scratch order for the folded values.
+    merged: Vec<usize>,
+}
+
+impl Ranker {
+    /// Sorts `x` (no NaN): afterwards `self.sorted` lists its indices in ascending
+    /// order of value.
+    fn sort(&mut self, x: &[f64]) {
+        self.keyed.clear();
+        self.keyed
+            .extend(x.iter().enumerate().map(|(i, &v)| (order_key(v), i)));
+        self.keyed.sort_unstable_by_key(|&(key, _)| key);
+        self.sorted.clear();
+        self.sorted.extend(self.keyed.iter().map(|&(_, i)| i));
+    }
+
+    /// Median of the values last passed to [`Ranker::sort`] (mean of the two
+    /// middle values when their number is even).
+    fn median(&self, x: &[f64]) -> f64 {
+        let size = self.sorted.len();
+        let middle = x[self.sorted[size / 2]];
+        if size % 2 == 1 {
+            middle
+        } else {
+            (x[self.sorted[size / 2 - 1]] + middle) / 2.0
+        }
+    }
+
+    /// Orders `folded[i] = |x[i] − median|` from the order of `x` in `self.sorted`
+    /// without sorting again: the values below the median, walked downwards, and
+    /// those from the median up, walked upwards, are each non-decreasing in
+    /// `folded` (rounding of `x − m` is monotone in `x`), so one merge suffices.
+    /// Afterwards `self.sorted` lists the indices in ascending order of `folded`.
+    fn sort_folded(&mut self, x: &[f64], median: f64, folded: &[f64]) {
+        let split = self.sorted.partition_point(|&i| x[i] < median);
+        let (below, above) = self.sorted.split_at(split);
+        let mut below = below.iter().rev().copied().peekable();
+        let mut above = above.iter().copied().peekable();
+        self.merged.clear();
+        loop {
+            let next = match (below.peek(), above.peek()) {
+                (Some(&b), Some(&a)) if folded[b] <= folded[a] => below.next(),
+                (_, Some(_)) => above.next(),
+                (Some(_), None) => below.next(),
+                (None, None) => break,
+            };
+            self.merged.extend(next);
+        }
+        std::mem::swap(&mut self.sorted, &mut self.merged);
+    }
+
+    /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
+    /// `r` of `x[i]` among the `S` values of `x`, whose ascending order must be in
+    /// `self.sorted`.
+    fn normal_scores(&self, x: &[f64], out: &mut [f64]) {
+        let size = x.len();
+        let denominator = (size as f64 - 2.0 * BLOM_OFFSET) + 1.0;
+        let mut start = 0;
+        while start < size {
+            let value = x[self.sorted[start]];
+            let mut end = start + 1;
+            while end < size && x[self.sorted[end]] == value {
+                end += 1;
+            }
+            // 1-based ranks start+1 ..= end share their average.
+            let rank = (start + 1 + end) as f64 * 0.5;
+            let z = inverse_normal_cdf((rank - BLOM_OFFSET) / denominator);
+            for &i in &self.sorted[start..end] {
+                out[i] = z;
+            }
+            start = end;
+        }
+    }
+}
+
+/// Order-preserving map of a non-NaN `f64` to `u64`, with `-0.0` and `0.0` equal.
+fn order_key(v: f64) -> u64 {
+    let bits = (v + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// Split R-hat of chain-major `x` (`chains` chains of `len` draws):
+/// `sqrt((B/W + n − 1)/n)` with `B = n · var(chain means)`, `W = mean(chain variances)`.
+fn split_rhat(x: &[f64], chains: usize, len: usize) -> f64 {
+    let n = len as f64;
+    let mut means = Vec::with_capacity(chains);
+    let mut within = 0.0;
+    for chain in x.chunks_exact(len) {
+        let (mean, var) = mean_and_variance(chain);
+        means.push(mean);
+        within += var;
+    }
+    within /= chains as f64;
+    let between = n * mean_and_variance(&means).1;
+    ((between / within + n - 1.0) / n).sqrt()
+}
+
+/// Mean and unbiased (divisor `len − 1`) variance, in two passes.
+fn mean_and_variance(x: &[f64]) -> (f64, f64) {
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let ss: f64 = x.iter().map(|&v| (v - mean) * (v - mean)).sum();
+    (mean, ss / (x.len() as f64 - 1.0))
+}
+
+/// R's type-7 quantile (`scipy.stats.mstats.mquantiles` with `alphap = betap = 1`)
+/// of the values in `x` (at least 2, no NaN); reorders `x`.
+fn quantile_type7(x: &mut [f64], p: f64) -> f64 {
+    let n = x.len();
+    let m = 1.0 - p;
+    let aleph = n as f64 * p + m;
+    // `aleph` is clamped to [1, n − 1], so the cast is exact and k ∈ [1, n − 1].
+    let k = aleph.clamp(1.0, (n - 1) as f64).floor() as usize;
+    let gamma = (aleph - k as f64).clamp(0.0, 1.0);
+    let (_, &mut below, above) = x.select_nth_unstable_by(k - 1, f64::total_cmp);
+    let next = above.iter().copied().fold(f64::INFINITY, f64::min);
+    (1.0 - gamma) * below + gamma * next
+}
+
+/// Smallest `2^a 3^b 5^c ≥ target` (SciPy's `fftpack.next_fast_len`).
+fn next_fast_len(target: usize) -> usize {
+    let mut best = usize::MAX;
+    let mut p5 = 1usize;
+    while p5 < best {
+        let mut p35 = p5;
+        while p35 < best {
+            let mut candidate = p35;
+            while candidate < target {
+                candidate *= 2;
+            }
+            best = best.min(candidate);
+            if p35 >= target {
+                break;
+            }
+            p35 *= 3;
+        }
+        if p5 >= target {
+            break;
+        }
+        p5 *= 5;
+    }
+    best
+}
+
+/// Mean autocovariance over many chains of one length, by FFT, with the FFT
+/// planned once and buffers reused across calls.
+struct Autocov {
+    len: usize,
+    fft_len: usize,
+    forward: Arc<dyn Fft<f64>>,
+    inverse: Arc<dyn Fft<f64>>,
+    buffer: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+    power: Vec<f64>,
+    means: Vec<f64>,
+    mean_acov: Vec<f64>,
+    rho: Vec<f64>,
+}
+
+impl Autocov {
+    /// About this many complex values go through one batched FFT call.
+    const BATCH_VALUES: usize = 1 << 14;
+
+    fn new(len: usize) -> Self {
+        let fft_len = next_fast_len(2 * len);
+        let mut planner = FftPlanner::new();
+        let forward = planner.plan_fft_forward(fft_len);
+        let inverse = planner.plan_fft_inverse(fft_len);
+        let scratch_len = forward
+            .get_inplace_scratch_len()
+            .max(inverse.get_inplace_scratch_len());
+        Autocov {
+            len,
+            fft_len,
+            forward,
+            inverse,
+            buffer: Vec::new(),
+            scratch: vec![Complex::default(); scratch_len],
+            power: vec![0.0; fft_len],
+            means: Vec::new(),
+            mean_acov: vec![0.0; len],
+            rho: vec![0.0; len],
+        }
+    }
+
+    /// Fills `self.means` with the chain means of chain-major `x` and
+    /// `self.mean_acov[t]` with `(1/chains) Σ_m (1/n) Σ_j (x_{m,j} − x̄_m)(x_{m,j+t} − x̄_m)`.
+    ///
+    /// The mean over chains is taken on the power spectra, so only one inverse FFT
+    /// is needed; two real chains share one complex forward FFT (`a + i·b`), since
+    /// `|A_k|² + |B_k|² = (|Z_k|² + |Z_{m−k}|²) / 2` for `Z = FFT(a + i·b)`.
+    fn mean_autocov(&mut self, x: &[f64], chains: usize) {
+        let (len, fft_len) = (self.len, self.fft_len);
+        self.means.clear();
+        self.means.extend(
+            x.chunks_exact(len)
+                .map(|chain| chain.iter().sum::<f64>() / len as f64),
+        );
+        self.power.fill(0.0);
+
+        let pairs = chains.div_ceil(2);
+        let batch = (Self::BATCH_VALUES / fft_len).clamp(1, pairs);
+        self.buffer.resize(batch * fft_len, Complex::default());
+        for first_pair in (0..pairs).step_by(batch) {
+            let in_batch = batch.min(pairs - first_pair);
+            let buffer = &mut self.buffer[..in_batch * fft_len];
+            for (b, signal) in buffer.chunks_exact_mut(fft_len).enumerate() {
+                let re = 2 * (first_pair + b);
+                let im = re + 1;
+                signal.fill(Complex::default());
+                for (out, &v) in signal.iter_mut().zip(&x[re * len..(re + 1) * len]) {
+                    out.re = v - self.means[re];
+                }
+                if im < chains {
+                    for (out, &v) in signal.iter_mut().zip(&x[im * len..(im + 1) * len]) {
+                        out.im = v - self.means[im];
+                    }
+                }
+            }
+            self.forward.process_with_scratch(buffer, &mut self.scratch);
+            for signal in buffer.chunks_exact(fft_len) {
+                for (p, z) in self.power.iter_mut().zip(signal) {
+                    *p += z.norm_sqr();
+                }
+            }
+        }
+
+        let spectrum = &mut self.buffer[..fft_len];
+        for (k, out) in spectrum.iter_mut().enumerate() {
+            let mirror = (fft_len - k) % fft_len;
+            *out = Complex::new(0.5 * (self.power[k] + self.power[mirror]), 0.0);
+        }
+        self.inverse
+            .process_with_scratch(spectrum, &mut self.scratch);
+        let norm = fft_len as f64 * len as f64 * chains as f64;
+        for (acov, z) in self.mean_acov.iter_mut().zip(spectrum.iter()) {
+            *acov = z.re / norm;
+        }
+    }
+
+    /// Multi-chain ESS (Vehtari et al. 2021, eqs. 10–11, with Geyer's initial
+    /// positive and monotone sequences) of chain-major `x`: `chains ≥ 2` chains of
+    /// `self.len ≥ 2` draws.
+    fn ess(&mut self, x: &[f64], chains: usize) -> f64 {
+        let len = self.len;
+        let size = x.len() as f64;
+        if x.iter().any(|v| v.is_nan()) {
+            return f64::NAN;
+        }
+        let (min, max) = x
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        if max - min < CONSTANT_SPREAD {
+            return size;
+        }
+
+        self.mean_autocov(x, chains);
+        let n = len as f64;
+        let acov = &self.mean_acov;
+        let mean_var = acov[0] * n / (n - 1.0);
+        let mut var_plus = mean_var * (n - 1.0) / n;
+        if chains > 1 {
+            var_plus += mean_and_variance(&self.means).1;
+        }
+        let rho_at = |t: usize| 1.0 - (mean_var - acov[t]) / var_plus;
+
+        let rho = &mut self.rho;
+        rho.fill(0.0);
+        let mut rho_even = 1.0;
+        let mut rho_odd = rho_at(1);
+        rho[0] = rho_even;
+        rho[1] = rho_odd;
+
+        // Geyer's initial positive sequence: keep pairs (ρ̂_{t+1}, ρ̂_{t+2}) while
+        // the previous pair's sum is positive.
+        let mut t = 1;
+        while t + 3 < len && rho_even + rho_odd > 0.0 {
+            rho_even = rho_at(t + 1);
+            rho_odd = rho_at(t + 2);
+            if rho_even + rho_odd >= 0.0 {
+                rho[t + 1] = rho_even;
+                rho[t + 2] = rho_odd;
+            }
+            t += 2;
+        }
+        // The kept terms are ρ̂_0 ..= ρ̂_{last}, last = t − 2 (−1 when none beyond ρ̂_0
+        // was examined); ρ̂_{t−1} is the optional half-pair term.
+        let half_term = t - 1;
+        if rho_even > 0.0 {
+            rho[half_term] = rho_even;
+        }
+
+        // Geyer's initial monotone sequence: pair sums may not increase.
+        let mut k = 1;
+        while k + 4 <= t {
+            let previous = rho[k - 1] + rho[k];
+            if rho[k + 1] + rho[k + 2] > previous {
+                rho[k + 1] = previous / 2.0;
+                rho[k + 2] = rho[k + 1];
+            }
+            k += 2;
+        }
+
+        let kept: f64 = rho[..half_term].iter().sum();
+        let tau = -1.0 + 2.0 * kept + rho[half_term];
+        let tau = python_max(tau, 1.0 / size.log10());
+        if rho.iter().any(|r| r.is_nan()) {
+            return f64::NAN;
+        }
+        size / tau
+    }
+}
+
+/// Standard normal quantile `Φ⁻¹(p)` for `0 < p < 1`, by Wichura's algorithm AS 241
+/// (PPND16, *Applied Statistics* 37(3), 1988), accurate to about 1e-16 relative.
+fn inverse_normal_cdf(p: f64) -> f64 {
+    const A: [f64; 8] = [
+        3.387_132_872_796_366_608,
+        1.331_416_678_917_843_774_5e2,
+        1.971_590_950_306_551_442_7e3,
+        1.373_169_376_550_946_112_5e4,
+        4.592_195_393_154_987_145_7e4,
+        6.726_577_092_700_870_085_3e4,
+        3.343_057_558_358_812_810_5e4,
+        2.509_080_928_730_122_672_7e3,
+    ];
+    const B: [f64; 8] = [
+        1.0,
+        4.231_333_070_160_091_125_2e1,
+        6.871_870_074_920_579_083e2,
+        5.394_196_021_424_751_107_7e3,
+        2.121_379_430_158_659_586_7e4,
+        3.930_789_580_009_271_061e4,
+        2.872_908_573_572_194_267_4e4,
+        5.226_495_278_852_854_561e3,
+    ];
+    const C: [f64; 8] = [
+        1.423_437_110_749_683_577_34,
+        4.630_337_846_156_545_295_9,
+        5.769_497_221_460_691_405_5,
+        3.647_848_324_763_204_605_04,
+        1.270_458_252_452_368_382_58,
+        2.417_807_251_774_506_117_7e-1,
+        2.272_384_498_926_918_458_33e-2,
+        7.745_450_142_783_414_076_4e-4,
+    ];
+    const D: [f64; 8] = [
+        1.0,
+        2.053_191_626_637_758_821_87,
+        1.676_384_830_183_803_849_4,
+        6.897_673_349_851_000_045_5e-1,
+        1.481_039_764_274_800_745_9e-1,
+        1.519_866_656_361_645_719_66e-2,
+        5.475_938_084_995_344_946e-4,
+        1.050_750_071_644_416_843_24e-9,
+    ];
+    const E: [f64; 8] = [
+        6.657_904_643_501_103_777_2,
+        5.463_784_911_164_114_369_9,
+        1.784_826_539_917_291_335_8,
+        2.965_605_718_285_048_912_3e-1,
+        2.653_218_952_657_612_309_3e-2,
+        1.242_660_947_388_078_438_6e-3,
+        2.711_555_568_743_487_578_15e-5,
+        2.010_334_399_292_288_132_65e-7,
+    ];
+    const F: [f64; 8] = [
+        1.0,
+        5.998_322_065_558_879_376_9e-1,
+        1.369_298_809_227_358_053_1e-1,
+        1.487_536_129_085_061_485_25e-2,
+        7.868_691_311_456_132_591e-4,
+        1.846_318_317_510_054_681_8e-5,
+        1.421_511_758_316_445_888_7e-7,
+        2.044_263_103_389_939_785_64e-15,
+    ];
+    fn poly(c: &[f64; 8], x: f64) -> f64 {
+        c.iter().rev().fold(0.0, |acc, &ci| acc * x + ci)
+    }
+
+    let q = p - 0.5;
+    if q.abs() <= 0.425 {
+        let r = 0.180_625 - q * q;
+        return q * poly(&A, r) / poly(&B, r);
+    }
+    let r = (-(p.min(1.0 - p)).ln()).sqrt();
+    let magnitude = if r <= 5.0 {
+        poly(&C, r - 1.6) / poly(&D, r - 1.6)
+    } else {
+        poly(&E, r - 5.0) / poly(&F, r - 5.0)
+    };
+    if q < 0.0 {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn fixture_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnostics")
+    }
+
+    /// Reads a JSON number, or one of the strings "nan", "inf", "-inf".
+    fn json_f64(v: &serde_json::Value) -> f64 {
+        match v {
+            serde_json::Value::String(s) => match s.as_str() {
+                "nan" => f64::NAN,
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                other => panic!("unexpected string {other:?}"),
+            },
+            other => other.as_f64().expect("number"),
+        }
+    }
+
+    fn assert_close(name: &str, what: &str, got: f64, want: f64, rel_tol: f64) {
+        let ok = if want.is_nan() {
+            got.is_nan()
+        } else if want.is_infinite() {
+            got == want
+        } else {
+            (got - want).abs() <= rel_tol * want.abs()
+        };
+        assert!(
+            ok,
+            "{name}: {what} = {got:.17e}, ArviZ gives {want:.17e} (rel. diff {:.3e})",
+            ((got - want) / want).abs()
+        );
+    }
+
+    #[test]
+    fn matches_arviz_fixtures() -> Result<(), Box<dyn std::error::Error>> {
+        // Same algorithm in float64 as ArviZ; results differ only through FFT
+        // rounding, summation order and the last bits of Φ⁻¹, all ~1e-15 relative,
+        // so 1e-8 leaves a wide margin while still catching any definitional slip.
+        const REL_TOL: f64 = 1e-8;
+        let dir = fixture_dir();
+        let expected: serde_json::Value =
+            serde_json::from_reader(std::fs::File::open(dir.join("expected.json"))?)?;
+        let cases = expected["cases"].as_object().expect("cases object");
+        assert!(cases.len() >= 5, "too few fixture cases");
+        for (name, case) in cases {
+            let file = case["file"].as_str().expect("file name");
+            let npy = npyz::NpyFile::new(std::fs::File::open(dir.join(file))?)?;
+            let draws = case["draws"].as_u64().expect("draws") as usize;
+            let chains = case["chains"].as_u64().expect("chains") as usize;
+            assert_eq!(npy.shape(), &[draws as u64, chains as u64], "{name}: shape");
+            let values = npy.into_vec::<f64>()?;
+
+            let checks = [
+                ("rhat", rhat(&values, draws, chains)),
+                ("ess_bulk", ess_bulk(&values, draws, chains)),
+                ("ess_tail", ess_tail(&values, draws, chains)),
+            ];
+            for (what, got) in checks {
+                assert_close(name, what, got, json_f64(&case[what]), REL_TOL);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deterministic standard normals: SplitMix64 and Box–Muller.
+    struct Normals(u64);
+
+    impl Normals {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+
+        fn matrix(&mut self, draws: usize, chains: usize) -> Vec<f64> {
+            (0..draws * chains).map(|_| self.normal()).collect()
+        }
+    }
+
+    #[test]
+    fn iid_draws_have_ess_near_draw_count() {
+        let (draws, chains) = (1000, 4);
+        let values = Normals(7).matrix(draws, chains);
+        let total = (draws * chains) as f64;
+        let r = rhat(&values, draws, chains);
+        let bulk = ess_bulk(&values, draws, chains);
+        let tail = ess_tail(&values, draws, chains);
+        assert!((0.99..1.01).contains(&r), "rhat {r}");
+        assert!((0.85 * total..1.15 * total).contains(&bulk), "bulk {bulk}");
+        assert!((0.75 * total..1.25 * total).contains(&tail), "tail {tail}");
+    }
+
+    #[test]
+    fn autocorrelated_draws_have_smaller_ess() {
+        // AR(1) with ρ = 0.8: ESS ≈ N (1 − ρ)/(1 + ρ) = N/9.
+        let (draws, chains, rho) = (2000, 4, 0.8);
+        let mut normals = Normals(11);
+        let mut values = vec![0.0; draws * chains];
+        for c in 0..chains {
+            let mut x = normals.normal() / (1.0f64 - rho * rho).sqrt();
+            for i in 0..draws {
+                values[i * chains + c] = x;
+                x = rho * x + normals.normal();
+            }
+        }
+        let expected = (draws * chains) as f64 / 9.0;
+        let bulk = ess_bulk(&values, draws, chains);
+        assert!(
+            (0.7 * expected..1.3 * expected).contains(&bulk),
+            "bulk {bulk}, expected about {expected}"
+        );
+    }
+
+    #[test]
+    fn shifted_chain_raises_rhat() {
+        let (draws, chains) = (200, 4);
+        let mut values = Normals(3).matrix(draws, chains);
+        for i in 0..draws {
+            values[i * chains + 2] += 3.0;
+        }
+        assert!(rhat(&values, draws, chains) > 1.3);
+    }
+
+    #[test]
+    fn constant_input() {
+        // ArviZ: R-hat is 0/0; an ESS of constant values is the split draw count.
+        let (draws, chains) = (51, 4);
+        let values = vec![2.5; draws * chains];
+        assert!(rhat(&values, draws, chains).is_nan());
+        let split_total = (2 * (draws / 2) * chains) as f64;
+        assert_eq!(ess_bulk(&values, draws, chains), split_total);
+        assert_eq!(ess_tail(&values, draws, chains), split_total);
+    }
+
+    #[test]
+    fn constant_but_different_chains_give_infinite_rhat() {
+        let (draws, chains) = (10, 3);
+        let values: Vec<f64> = (0..draws * chains).map(|k| (k % chains) as f64).collect();
+        assert_eq!(rhat(&values, draws, chains), f64::INFINITY);
+    }
+
+    #[test]
+    fn too_few_draws_or_chains_give_nan() {
+        let values = Normals(5).matrix(3, 4);
+        assert!(rhat(&values, 3, 4).is_nan());
+        assert!(ess_bulk(&values, 3, 4).is_nan());
+        assert!(ess_tail(&values, 3, 4).is_nan());
+
+        // One chain: no R-hat, but the ESS of its two halves exists.
+        let one = Normals(6).matrix(50, 1);
+        assert!(rhat(&one, 50, 1).is_nan());
+        assert!(ess_bulk(&one, 50, 1).is_finite());
+        assert!(ess_tail(&one, 50, 1).is_finite());
+
+        for f in [rhat, ess_bulk, ess_tail] {
+            assert!(f(&[], 0, 0).is_nan());
+            assert!(f(&[], 100, 0).is_nan());
+        }
+    }
+
+    #[test]
+    fn nan_anywhere_gives_nan() {
+        let (draws, chains) = (20, 3);
+        let mut values = Normals(8).matrix(draws, chains);
+        values[17] = f64::NAN;
+        assert!(rhat(&values, draws, chains).is_nan());
+        assert!(ess_bulk(&values, draws, chains).is_nan());
+        assert!(ess_tail(&values, draws, chains).is_nan());
+    }
+
+    #[test]
+    fn many_short_chains() {
+        let (draws, chains) = (8, 10_000);
+        let values = Normals(9).matrix(draws, chains);
+        let r = rhat(&values, draws, chains);
+        assert!((0.95..1.05).contains(&r), "rhat {r}");
+        // With 4-draw halves Geyer's sequence stops at once and τ̂ hits its floor
+        // 1/log10(S), exactly as in ArviZ.
+        let total = (draws * chains) as f64;
+        let bulk = ess_bulk(&values, draws, chains);
+        assert!((bulk - total * total.log10()).abs() < 1e-6 * bulk, "bulk {bulk}");
+        assert!(ess_tail(&values, draws, chains).is_finite());
+    }
+
+    #[test]
+    #[should_panic(expected = "draws * chains")]
+    fn wrong_length_panics() {
+        rhat(&[1.0; 10], 4, 3);
+    }
+
+    #[test]
+    fn inverse_normal_cdf_reference_values() {
+        // Values of Φ⁻¹ from scipy.special.ndtri.
+        let cases = [
+            (0.5, 0.0),
+            (0.975, 1.959_963_984_540_054),
+            (0.025, -1.959_963_984_540_054_5),
+            (0.8, 0.841_621_233_572_914_3),
+            (1e-10, -6.361_340_902_404_056),
+            (1e-300, -37.047_096_299_361_2),
+        ];
+        for (p, z) in cases {
+            let got = inverse_normal_cdf(p);
+            assert!((got - z).abs() <= 1e-14 * z.abs().max(1.0), "Φ⁻¹({p}) = {got}");
+        }
+    }
+
+    #[test]
+    fn next_fast_len_matches_scipy() {
+        for (n, want) in [(1, 1), (7, 8), (8, 8), (14, 15), (202, 216), (500, 500), (1001, 1024)] {
+            assert_eq!(next_fast_len(n), want, "next_fast_len({n})");
+        }
+    }
+
+    #[test]
+    fn type7_quantile() {
+        // numpy.quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [0.05, 0.95]) = [1.45, 9.55]
+        let mut x: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        assert!((quantile_type7(&mut x, 0.05) - 1.45).abs() < 1e-12);
+        assert!((quantile_type7(&mut x, 0.95) - 9.55).abs() < 1e-12);
+    }
+}

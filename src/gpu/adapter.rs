@@ -1,0 +1,107 @@
+//! Adapter discovery and choice: prefer a real GPU, fall back to a software adapter with a
+//! warning, or take the one the user names.
+
+use crate::error::{Error, Result};
+
+/// The environment variable that names an adapter when no name is passed explicitly.
+pub const ADAPTER_ENV: &str = "LANGEVIN_ADAPTER";
+
+/// One adapter wgpu can see, as `langevin adapters` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdapterSummary {
+    /// The adapter's name (e.g. `NVIDIA H100 80GB HBM3`, `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// The API it is driven through (`Vulkan`, `Metal`, `Dx12`, `Gl`).
+    pub backend: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `VirtualGpu`, `Cpu` (a software adapter) or `Other`.
+    pub device_type: String,
+    /// The driver's name and version, where the backend reports them.
+    pub driver: String,
+    /// Whether [`crate::Gpu::new`] with no name would pick this adapter.
+    pub is_default: bool,
+}
+
+/// Which backends to search: `WGPU_BACKEND` if set, else Vulkan, Metal and DX12.
+pub(crate) fn backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+}
+
+pub(crate) fn instance() -> wgpu::Instance {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends();
+    wgpu::Instance::new(descriptor)
+}
+
+/// Lower is better: real GPUs before virtual ones before software; native APIs before GL.
+fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let api = u8::from(info.backend == wgpu::Backend::Gl);
+    (kind, api)
+}
+
+pub(crate) fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+fn summarise(adapters: &[wgpu::Adapter]) -> String {
+    if adapters.is_empty() {
+        return "none".to_owned();
+    }
+    adapters
+        .iter()
+        .map(|a| describe(&a.get_info()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Picks an adapter: the best-ranked one whose name contains `name` (case-insensitive), or the
+/// best-ranked of all when `name` is `None`.
+pub(crate) fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::Adapter> {
+    if adapters.is_empty() {
+        return Err(Error::NoAdapter {
+            backends: format!("{:?}", backends()),
+        });
+    }
+    let found = summarise(&adapters);
+    let wanted = name.map(str::to_lowercase);
+    let chosen = adapters
+        .into_iter()
+        .filter(|a| match &wanted {
+            Some(w) => a.get_info().name.to_lowercase().contains(w.as_str()),
+            None => true,
+        })
+        .min_by_key(|a| preference(&a.get_info()));
+    // Only a name can filter a non-empty list down to nothing.
+    chosen.ok_or_else(|| Error::AdapterNotFound {
+        requested: name.unwrap_or_default().to_owned(),
+        found,
+    })
+}
+
+/// Every adapter wgpu finds on this machine, best first, the default marked.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
+    adapters.sort_by_key(|a| preference(&a.get_info()));
+    adapters
+        .iter()
+        .enumerate()
+        .map(|(rank, adapter)| {
+            let info = adapter.get_info();
+            AdapterSummary {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_owned(),
+                is_default: rank == 0,
+            }
+        })
+        .collect()
+}

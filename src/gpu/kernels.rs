@@ -1,0 +1,336 @@
+//! The compute kernels: WGSL from `shaders/` composed per kernel, compiled into pipelines with
+//! explicit bind group layouts, and the grid that covers a given number of threads.
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
+const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
+const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
+const INIT: &str = include_str!("../../shaders/init.wgsl");
+const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
+const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
+#[cfg(test)]
+const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
+
+/// Default threads per workgroup.
+pub(crate) const DEFAULT_WORKGROUP_SIZE: u32 = 256;
+
+/// How a kernel sees one binding.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Constants of the run.
+    Uniform,
+    /// The per-dispatch record, bound at a dynamic offset.
+    DynamicUniform,
+    /// Read-only data (schedule table, target parameters).
+    Read,
+    /// State the kernel writes.
+    ReadWrite,
+}
+
+/// The kernels langevin runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// θ₀ ~ N(0, σ₀²).
+    Init,
+    /// SGLD steps on a Gaussian with diagonal precision.
+    SgldGaussianDiagonal,
+    /// SGLD steps on a Gaussian with a dense precision matrix.
+    SgldGaussianDense,
+    /// Raw Philox words and normals for given counters (tests only).
+    #[cfg(test)]
+    RngProbe,
+}
+
+impl Kernel {
+    fn label(self) -> &'static str {
+        self.entry_point()
+    }
+
+    fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::Init => "init_positions",
+            Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
+            Kernel::SgldGaussianDense => "sgld_gaussian_dense",
+            #[cfg(test)]
+            Kernel::RngProbe => "rng_probe",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            Kernel::Init => INIT,
+            Kernel::SgldGaussianDiagonal => SGLD_GAUSSIAN_DIAGONAL,
+            Kernel::SgldGaussianDense => SGLD_GAUSSIAN_DENSE,
+            #[cfg(test)]
+            Kernel::RngProbe => RNG_PROBE,
+        }
+    }
+
+    fn slots(self) -> &'static [Slot] {
+        use Slot::*;
+        match self {
+            Kernel::Init => &[Uniform, ReadWrite],
+            Kernel::SgldGaussianDiagonal => {
+                &[Uniform, DynamicUniform, Read, ReadWrite, ReadWrite, Read, Read]
+            }
+            Kernel::SgldGaussianDense => &[
+                Uniform,
+                DynamicUniform,
+                Read,
+                ReadWrite,
+                ReadWrite,
+                Read,
+                Read,
+                ReadWrite,
+            ],
+            #[cfg(test)]
+            Kernel::RngProbe => &[Uniform, Read, ReadWrite, ReadWrite],
+        }
+    }
+
+    /// The WGSL module: the shared pieces, then the kernel's own file.
+    fn source(self) -> String {
+        [PHILOX, NORMAL, CHAIN_LAYOUT, self.body()].join("\n")
+    }
+}
+
+/// A compiled kernel and the layout its bind groups must follow.
+pub(crate) struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+    pub(crate) workgroup_size: u32,
+    pub(crate) label: &'static str,
+}
+
+impl Pipeline {
+    /// Compiles `kernel` with `workgroup_size` threads per workgroup.
+    pub(crate) fn new(gpu: &Gpu, kernel: Kernel, workgroup_size: u32) -> Result<Pipeline> {
+        let label = kernel.label();
+        let max = gpu
+            .limits()
+            .max_compute_workgroup_size_x
+            .min(gpu.limits().max_compute_invocations_per_workgroup);
+        if workgroup_size == 0 || workgroup_size > max {
+            return Err(Error::invalid(
+                "workgroup size",
+                format!("{workgroup_size} is outside 1..={max} for this adapter"),
+            ));
+        }
+        let device = &gpu.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+        });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
+            .slots()
+            .iter()
+            .enumerate()
+            .map(|(binding, slot)| layout_entry(binding as u32, *slot))
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(label),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(kernel.entry_point()),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &[("WORKGROUP_SIZE", f64::from(workgroup_size))],
+                ..Default::default()
+            },
+            cache: None,
+        });
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            return Err(Error::Shader {
+                shader: label.to_owned(),
+                message: error.to_string(),
+            });
+        }
+        Ok(Pipeline {
+            pipeline,
+            layout,
+            workgroup_size,
+            label,
+        })
+    }
+
+    /// A bind group whose binding `i` is `buffers[i]`; a dynamic uniform binding sees
+    /// `record_size` bytes at the offset given when it is set.
+    pub(crate) fn bind(
+        &self,
+        gpu: &Gpu,
+        buffers: &[&wgpu::Buffer],
+        record_size: u64,
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: binding as u32,
+                resource: if binding == 1 && record_size > 0 {
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(record_size),
+                    })
+                } else {
+                    buffer.as_entire_binding()
+                },
+            })
+            .collect();
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.label),
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+
+    /// The workgroup grid that covers `threads` invocations (see `thread_index` in WGSL).
+    pub(crate) fn grid(&self, gpu: &Gpu, threads: u64) -> Result<(u32, u32)> {
+        let groups = threads.div_ceil(u64::from(self.workgroup_size)).max(1);
+        let per_dim = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
+        let x = groups.min(per_dim);
+        let y = groups.div_ceil(x);
+        if y > per_dim {
+            return Err(Error::ExceedsLimits {
+                what: format!("{threads} GPU threads"),
+                needed: threads,
+                limit: per_dim * per_dim * u64::from(self.workgroup_size),
+                limit_name: "max_compute_workgroups_per_dimension²·workgroup size",
+                adapter: gpu.name().to_owned(),
+            });
+        }
+        Ok((x as u32, y as u32))
+    }
+}
+
+fn layout_entry(binding: u32, slot: Slot) -> wgpu::BindGroupLayoutEntry {
+    let ty = match slot {
+        Slot::Uniform => wgpu::BufferBindingType::Uniform,
+        Slot::DynamicUniform => wgpu::BufferBindingType::Uniform,
+        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+    };
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: matches!(slot, Slot::DynamicUniform),
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+    use crate::run::RunParams;
+    use wgpu::BufferUsages as U;
+
+    /// Runs the probe kernel: GPU words and normals for each counter under `seed`'s key.
+    fn probe(gpu: &Gpu, seed: u64, counters: &[[u32; 4]], workgroup_size: u32) -> (Vec<u32>, Vec<f32>) {
+        let pipeline = Pipeline::new(gpu, Kernel::RngProbe, workgroup_size).expect("probe builds");
+        let params = RunParams::new(1, 4, seed, 0.0);
+        let make = |label: &str, size: u64, usage: U| {
+            gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let bytes = (counters.len() * 16) as u64;
+        let uniform = make("probe params", 32, U::UNIFORM | U::COPY_DST);
+        let input = make("probe counters", bytes, U::STORAGE | U::COPY_DST);
+        let words = make("probe words", bytes, U::STORAGE | U::COPY_SRC);
+        let normals = make("probe normals", bytes, U::STORAGE | U::COPY_SRC);
+        gpu.queue.write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+        gpu.queue.write_buffer(&input, 0, bytemuck::cast_slice(counters));
+        let group = pipeline.bind(gpu, &[&uniform, &input, &words, &normals], 0);
+        let (x, y) = pipeline.grid(gpu, counters.len() as u64).expect("grid");
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        let w = gpu.read_back(&words, bytes).expect("words");
+        let z = gpu.read_back(&normals, bytes).expect("normals");
+        (bytemuck::pod_collect_to_vec(&w), bytemuck::pod_collect_to_vec(&z))
+    }
+
+    fn counters(n: u32) -> Vec<[u32; 4]> {
+        let mut list: Vec<[u32; 4]> = (0..n)
+            .map(|i| [i % 1000, i / 1000, i.wrapping_mul(2_654_435_761), i % 2])
+            .collect();
+        list.push([u32::MAX; 4]);
+        list.push([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344]);
+        list
+    }
+
+    #[test]
+    fn gpu_philox_is_bit_exact_with_the_cpu_twin() {
+        let gpu = crate::gpu::tests::shared_gpu();
+        for seed in [0u64, 7, u64::MAX, 0x299f_31d0_a409_3822] {
+            let list = counters(5000);
+            let (words, normals) = probe(gpu, seed, &list, 64);
+            let key = rng::key_for_seed(seed);
+            for (i, counter) in list.iter().enumerate() {
+                let cpu = rng::philox4x32_10(*counter, key);
+                assert_eq!(&words[i * 4..i * 4 + 4], &cpu, "seed {seed} counter {counter:x?}");
+                let z = rng::normals_from_words(cpu);
+                for k in 0..4 {
+                    // Vulkan allows sin/cos an absolute error of 2⁻¹¹ on [−π, π] and log about
+                    // 2⁻²¹; times a radius ≤ 5.9 that bounds the difference by ~3·10⁻³.
+                    let diff = (normals[i * 4 + k] - z[k]).abs();
+                    assert!(diff < 3e-3, "normal {k} of {counter:x?}: {} vs {}", normals[i * 4 + k], z[k]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gpu_normals_have_standard_moments_and_pass_ks() {
+        let gpu = crate::gpu::tests::shared_gpu();
+        let n_blocks = 1u32 << 16;
+        let list: Vec<[u32; 4]> = (0..n_blocks).map(|i| [i, 3, 1, 0]).collect();
+        let (_, normals) = probe(gpu, 2024, &list, 256);
+        let n = normals.len() as f64;
+        let mean = normals.iter().map(|&z| f64::from(z)).sum::<f64>() / n;
+        let var = normals.iter().map(|&z| (f64::from(z) - mean).powi(2)).sum::<f64>() / n;
+        let kurt = normals.iter().map(|&z| (f64::from(z) - mean).powi(4)).sum::<f64>() / n / var.powi(2);
+        // n = 262144 iid N(0,1): sd(mean) = 1/√n ≈ 0.002, sd(var) = √(2/n) ≈ 0.0028,
+        // sd(kurtosis) ≈ √(24/n) ≈ 0.0096. Five standard errors each.
+        assert!(mean.abs() < 5.0 / n.sqrt(), "mean {mean}");
+        assert!((var - 1.0).abs() < 5.0 * (2.0 / n).sqrt(), "variance {var}");
+        assert!((kurt - 3.0).abs() < 5.0 * (24.0 / n).sqrt(), "kurtosis {kurt}");
+        // Kolmogorov–Smirnov against Φ; the critical value at α = 10⁻⁴ is √(−ln(α/2)/2)/√n.
+        let mut sorted: Vec<f64> = normals.iter().map(|&z| f64::from(z)).collect();
+        sorted.sort_by(f64::total_cmp);
+        let distance = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, &z)| {
+                let cdf = 0.5 * libm::erfc(-z / std::f64::consts::SQRT_2);
+                (cdf - i as f64 / n).abs().max(((i + 1) as f64 / n - cdf).abs())
+            })
+            .fold(0.0, f64::max);
+        let critical = (-(1e-4f64 / 2.0).ln() / 2.0).sqrt() / n.sqrt();
+        assert!(distance < critical, "KS distance {distance} ≥ {critical}");
+    }
+}

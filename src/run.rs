@@ -1,0 +1,453 @@
+//! The driver: plans the steps into dispatches and submits, runs them on the GPU and reads the
+//! kept draws back.
+//!
+//! A run is cut into *batches*, one queue submit each. A batch holds many dispatches, each
+//! advancing every chain by up to `max_steps_per_dispatch` steps with the state on-chip; a
+//! dispatch ends exactly where a draw is kept and then also stores the state into a draw slot.
+//! Per-step scalars (η_t, sqrt(2η_tT)) go up once per batch as a table, and each dispatch's
+//! record is reached through a dynamic offset into one uniform buffer, so the whole run uses a
+//! single bind group.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::draws::Draws;
+use crate::error::{Error, Result};
+use crate::gpu::kernels::{Kernel, Pipeline};
+use crate::gpu::Gpu;
+use crate::model::Precision;
+use crate::rng;
+use crate::sampler::sgld::StepScalars;
+use crate::sampler::{Init, Sampler, Settings};
+
+/// Run constants as `chain_layout.wgsl` declares them.
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+pub(crate) struct RunParams {
+    pub(crate) chains: u32,
+    pub(crate) dim: u32,
+    pub(crate) blocks: u32,
+    pub(crate) key_lo: u32,
+    pub(crate) key_hi: u32,
+    pub(crate) init_scale: f32,
+    _pad: [u32; 2],
+}
+
+impl RunParams {
+    pub(crate) fn new(chains: u32, dim: u32, seed: u64, init_scale: f32) -> RunParams {
+        let [key_lo, key_hi] = rng::key_for_seed(seed);
+        RunParams {
+            chains,
+            dim,
+            blocks: dim.div_ceil(4),
+            key_lo,
+            key_hi,
+            init_scale,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// One dispatch's record, as `chain_layout.wgsl` declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub(crate) struct DispatchRecord {
+    pub(crate) first_step: u32,
+    pub(crate) step_count: u32,
+    pub(crate) table_offset: u32,
+    pub(crate) draw_slot: u32,
+}
+
+/// `draw_slot` of a dispatch that keeps no draw.
+pub(crate) const NO_DRAW: u32 = u32::MAX;
+
+/// Most dispatches in one submit (bounds the record buffer: 4096 × 256 B = 1 MiB).
+const MAX_DISPATCHES_PER_BATCH: usize = 4096;
+/// Most steps in one submit's schedule table (512 KiB).
+const MAX_STEPS_PER_BATCH: usize = 1 << 16;
+
+/// The work of one submit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Batch {
+    pub(crate) records: Vec<DispatchRecord>,
+    pub(crate) schedule: Vec<StepScalars>,
+    /// The step index (0-based) after which each slot's draw was taken.
+    pub(crate) draw_steps: Vec<u32>,
+}
+
+/// Cuts `settings.steps` into batches: a dispatch never crosses a kept draw or exceeds
+/// `max_steps_per_dispatch`; a batch holds at most `slots` draws.
+pub(crate) fn plan(settings: &Settings, max_steps_per_dispatch: u32, slots: usize) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    let mut step = 0u32;
+    while step < settings.steps {
+        let mut batch = Batch {
+            records: Vec::new(),
+            schedule: Vec::new(),
+            draw_steps: Vec::new(),
+        };
+        while step < settings.steps
+            && batch.records.len() < MAX_DISPATCHES_PER_BATCH
+            && batch.draw_steps.len() < slots
+            && batch.schedule.len() < MAX_STEPS_PER_BATCH
+        {
+            let room = (MAX_STEPS_PER_BATCH - batch.schedule.len()) as u32;
+            let limit = (settings.steps - step).min(max_steps_per_dispatch).min(room);
+            let mut count = 1;
+            while count < limit && !settings.keeps(step + count - 1) {
+                count += 1;
+            }
+            let last = step + count - 1;
+            let draw_slot = if settings.keeps(last) {
+                batch.draw_steps.push(last);
+                (batch.draw_steps.len() - 1) as u32
+            } else {
+                NO_DRAW
+            };
+            batch.records.push(DispatchRecord {
+                first_step: step,
+                step_count: count,
+                table_offset: batch.schedule.len() as u32,
+                draw_slot,
+            });
+            batch.schedule.extend((step..=last).map(|t| {
+                StepScalars::new(settings.step_size.at(u64::from(t)), settings.temperature)
+            }));
+            step += count;
+        }
+        batches.push(batch);
+    }
+    batches
+}
+
+fn storage(gpu: &Gpu, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4),
+        usage: wgpu::BufferUsages::STORAGE | extra,
+        mapped_at_creation: false,
+    })
+}
+
+fn upload(gpu: &Gpu, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (data.len() as u64).max(4).next_multiple_of(4),
+        usage: usage | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue.write_buffer(&buffer, 0, data);
+    buffer
+}
+
+/// The GPU side of one run: buffers, pipelines and the single bind group.
+pub(crate) struct ChainState {
+    pub(crate) params: RunParams,
+    pub(crate) theta: wgpu::Buffer,
+    params_buffer: wgpu::Buffer,
+    records: wgpu::Buffer,
+    schedule: wgpu::Buffer,
+    draws: wgpu::Buffer,
+    step_pipeline: Pipeline,
+    step_group: wgpu::BindGroup,
+    /// Threads per dispatch: one per (chain, block) for the diagonal kernel, one per chain
+    /// for the dense one.
+    threads: u64,
+    record_stride: u64,
+    slot_bytes: u64,
+    pub(crate) slots: usize,
+}
+
+impl ChainState {
+    /// Allocates everything for `sampler` after checking it fits the adapter.
+    pub(crate) fn new(gpu: &Gpu, sampler: &Sampler) -> Result<ChainState> {
+        let settings = &sampler.settings;
+        let target = &sampler.target;
+        let dim = target.dim() as u32;
+        let chains = settings.chains;
+        let state_bytes = u64::from(chains) * u64::from(dim) * 4;
+        gpu.check_binding(
+            &format!("the chain state ({chains} chains × {dim} dimensions × 4 bytes)"),
+            state_bytes,
+        )?;
+        if u64::from(chains) * u64::from(dim.div_ceil(4)) > u64::from(u32::MAX) {
+            return Err(Error::invalid(
+                "number of chains",
+                "chains × ⌈dim/4⌉ must stay below 2³²",
+            ));
+        }
+        let budget = sampler.tuning.draws_buffer_bytes.min(gpu.max_binding());
+        let slots = ((budget / state_bytes) as usize)
+            .clamp(1, settings.kept_draws() as usize);
+        let init_scale = match settings.init {
+            Init::Normal { scale } => scale as f32,
+            Init::Positions(_) => 0.0,
+        };
+        let params = RunParams::new(chains, dim, settings.seed, init_scale);
+        let kernel = match target.precision() {
+            Precision::Diagonal(_) => Kernel::SgldGaussianDiagonal,
+            Precision::Dense(_) => Kernel::SgldGaussianDense,
+        };
+        let step_pipeline = Pipeline::new(gpu, kernel, sampler.tuning.workgroup_size)?;
+
+        let uniform = wgpu::BufferUsages::UNIFORM;
+        let params_buffer = upload(gpu, "run params", bytemuck::bytes_of(&params), uniform);
+        let record_stride = u64::from(gpu.limits().min_uniform_buffer_offset_alignment)
+            .max(std::mem::size_of::<DispatchRecord>() as u64);
+        let records = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dispatch records"),
+            size: record_stride * MAX_DISPATCHES_PER_BATCH as u64,
+            usage: uniform | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let schedule = storage(
+            gpu,
+            "step schedule",
+            (MAX_STEPS_PER_BATCH * std::mem::size_of::<StepScalars>()) as u64,
+            wgpu::BufferUsages::COPY_DST,
+        );
+        // The state is copied in (given positions) and out (bench copies, readback).
+        let theta = storage(
+            gpu,
+            "chain state θ",
+            state_bytes,
+            wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        );
+        // Draw slots are copied out to the host after each batch.
+        let draws = storage(
+            gpu,
+            "draw slots",
+            state_bytes * slots as u64,
+            wgpu::BufferUsages::COPY_SRC,
+        );
+        let read = wgpu::BufferUsages::STORAGE;
+        let mean = upload(gpu, "target mean", bytemuck::cast_slice(target.gpu_mean()), read);
+        let precision_values = match target.precision() {
+            Precision::Diagonal(p) | Precision::Dense(p) => p,
+        };
+        let precision = upload(
+            gpu,
+            "target precision",
+            bytemuck::cast_slice(precision_values),
+            read,
+        );
+        let gradient;
+        let mut buffers = vec![
+            &params_buffer,
+            &records,
+            &schedule,
+            &theta,
+            &draws,
+            &mean,
+            &precision,
+        ];
+        if kernel == Kernel::SgldGaussianDense {
+            gradient = storage(gpu, "gradient scratch", state_bytes, wgpu::BufferUsages::empty());
+            buffers.push(&gradient);
+        }
+        let step_group = step_pipeline.bind(
+            gpu,
+            &buffers,
+            std::mem::size_of::<DispatchRecord>() as u64,
+        );
+        let threads = match kernel {
+            Kernel::SgldGaussianDense => u64::from(chains),
+            _ => u64::from(chains) * u64::from(params.blocks),
+        };
+        let state = ChainState {
+            threads,
+            params,
+            theta,
+            params_buffer,
+            records,
+            schedule,
+            draws,
+            step_pipeline,
+            step_group,
+            record_stride,
+            slot_bytes: state_bytes,
+            slots,
+        };
+        state.initialise(gpu, sampler)?;
+        Ok(state)
+    }
+
+    fn initialise(&self, gpu: &Gpu, sampler: &Sampler) -> Result<()> {
+        match &sampler.settings.init {
+            Init::Positions(positions) => {
+                let chains = sampler.settings.chains as usize;
+                let dim = sampler.target.dim();
+                let mut dimension_major = vec![0.0f32; positions.len()];
+                for c in 0..chains {
+                    for d in 0..dim {
+                        dimension_major[d * chains + c] = positions[c * dim + d];
+                    }
+                }
+                gpu.queue
+                    .write_buffer(&self.theta, 0, bytemuck::cast_slice(&dimension_major));
+            }
+            Init::Normal { .. } => {
+                let pipeline = Pipeline::new(gpu, Kernel::Init, sampler.tuning.workgroup_size)?;
+                let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
+                let threads =
+                    u64::from(self.params.chains) * u64::from(self.params.blocks);
+                let (x, y) = pipeline.grid(gpu, threads)?;
+                let mut encoder = gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("initialise chains"),
+                    });
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("initialise chains"),
+                        timestamp_writes: None,
+                    });
+                    pass.set_pipeline(&pipeline.pipeline);
+                    pass.set_bind_group(0, &group, &[]);
+                    pass.dispatch_workgroups(x, y, 1);
+                }
+                gpu.queue.submit([encoder.finish()]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records and submits one batch; returns the number of draws it stored in slots.
+    pub(crate) fn submit(&self, gpu: &Gpu, batch: &Batch) -> Result<usize> {
+        let mut records = vec![0u8; batch.records.len() * self.record_stride as usize];
+        for (i, record) in batch.records.iter().enumerate() {
+            let at = i * self.record_stride as usize;
+            records[at..at + std::mem::size_of::<DispatchRecord>()]
+                .copy_from_slice(bytemuck::bytes_of(record));
+        }
+        gpu.queue.write_buffer(&self.records, 0, &records);
+        gpu.queue
+            .write_buffer(&self.schedule, 0, bytemuck::cast_slice(&batch.schedule));
+        let (x, y) = self.step_pipeline.grid(gpu, self.threads)?;
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("sgld batch"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("sgld steps"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.step_pipeline.pipeline);
+            for i in 0..batch.records.len() {
+                let offset = (i as u64 * self.record_stride) as u32;
+                pass.set_bind_group(0, &self.step_group, &[offset]);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        Ok(batch.draw_steps.len())
+    }
+
+    /// Reads the first `count` draw slots back, dimension-major per slot.
+    pub(crate) fn read_slots(&self, gpu: &Gpu, count: usize) -> Result<Vec<f32>> {
+        let bytes = gpu.read_back(&self.draws, self.slot_bytes * count as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+/// Runs `sampler` to the end and returns its kept draws.
+pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
+    let settings = &sampler.settings;
+    let chains = settings.chains as usize;
+    let dim = sampler.target.dim();
+    let kept = settings.kept_draws() as usize;
+    let total = kept as u64 * chains as u64 * dim as u64;
+    let mut values: Vec<f32> = Vec::new();
+    values
+        .try_reserve_exact(total as usize)
+        .map_err(|_| Error::HostMemory { bytes: total * 4 })?;
+    warn_if_unstable(sampler);
+
+    let state = ChainState::new(gpu, sampler)?;
+    let mut steps = Vec::with_capacity(kept);
+    for batch in plan(settings, sampler.tuning.max_steps_per_dispatch, state.slots) {
+        let count = state.submit(gpu, &batch)?;
+        if count == 0 {
+            continue;
+        }
+        let slots = state.read_slots(gpu, count)?;
+        for slot in slots.chunks_exact(chains * dim) {
+            for c in 0..chains {
+                values.extend((0..dim).map(|d| slot[d * chains + c]));
+            }
+        }
+        steps.extend(batch.draw_steps.iter().map(|t| t + 1));
+    }
+    gpu.wait()?;
+    Ok(Draws {
+        draws: kept,
+        chains,
+        dim,
+        values,
+        steps,
+    })
+}
+
+/// Full-gradient SGLD on a Gaussian diverges once `η ≥ 2/λ_max`; say so before the run.
+fn warn_if_unstable(sampler: &Sampler) {
+    let eta = sampler.settings.step_size.max();
+    let curvature = sampler.target.max_curvature_bound();
+    if eta * curvature >= 2.0 {
+        log::warn!(
+            "step size {eta} may exceed the stability limit 2/λ_max ≥ {:.4e} of this target; \
+             chains can diverge",
+            2.0 / curvature
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(steps: u32, burn_in: u32, thin: u32) -> Settings {
+        Settings {
+            steps,
+            burn_in,
+            thin,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn plan_covers_every_step_once_and_keeps_the_right_draws() {
+        for (steps, burn_in, thin, max, slots) in [
+            (3000, 1000, 10, 64, 7),
+            (10, 0, 1, 4, 100),
+            (17, 3, 5, 1, 1),
+            (100, 99, 1, 1000, 2),
+        ] {
+            let s = settings(steps, burn_in, thin);
+            let batches = plan(&s, max, slots);
+            let mut next = 0;
+            let mut kept: Vec<u32> = Vec::new();
+            for batch in &batches {
+                assert!(batch.draw_steps.len() <= slots);
+                for record in &batch.records {
+                    assert_eq!(record.first_step, next);
+                    assert!(record.step_count >= 1 && record.step_count <= max);
+                    let last = record.first_step + record.step_count - 1;
+                    if record.draw_slot != NO_DRAW {
+                        assert_eq!(batch.draw_steps[record.draw_slot as usize], last);
+                    }
+                    next += record.step_count;
+                }
+                assert_eq!(
+                    batch.schedule.len() as u32,
+                    batch.records.iter().map(|r| r.step_count).sum::<u32>()
+                );
+                kept.extend(&batch.draw_steps);
+            }
+            assert_eq!(next, steps);
+            let want: Vec<u32> = (0..steps).filter(|&t| s.keeps(t)).collect();
+            assert_eq!(kept, want);
+            assert_eq!(kept.len() as u32, s.kept_draws());
+        }
+    }
+}

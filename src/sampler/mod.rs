@@ -1,0 +1,278 @@
+//! Samplers: run settings, their validation, and the builder that turns a target and settings
+//! into a runnable [`Sampler`].
+
+pub mod sgld;
+
+use crate::draws::Draws;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::model::Gaussian;
+use crate::schedule::StepSize;
+
+/// Where the chains start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Init {
+    /// Every coordinate drawn from `N(0, σ₀²)` with the run's seed (stream `Init`).
+    Normal {
+        /// `σ₀ ≥ 0`.
+        scale: f64,
+    },
+    /// Given positions, chain-major: entry `c · D + d` is coordinate `d` of chain `c`.
+    Positions(Vec<f32>),
+}
+
+impl Default for Init {
+    fn default() -> Self {
+        Init::Normal { scale: 1.0 }
+    }
+}
+
+/// What a run does. Plain data with defaults; [`Sampler::new`] validates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Number of independent chains `C` (default 1024).
+    pub chains: u32,
+    /// Total steps per chain, burn-in included (default 2000).
+    pub steps: u32,
+    /// Steps discarded before the first kept draw (default 1000).
+    pub burn_in: u32,
+    /// Keep every `thin`-th state after burn-in (default 1).
+    pub thin: u32,
+    /// Step size schedule `η_t` (default constant 1e-3).
+    pub step_size: StepSize,
+    /// Temperature `T ≥ 0`: 1 samples the posterior, 0 is gradient descent (default 1).
+    pub temperature: f64,
+    /// The run's seed: the Philox key. Same seed, same draws (default 0).
+    pub seed: u64,
+    /// Starting positions (default `N(0, 1)`).
+    pub init: Init,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            chains: 1024,
+            steps: 2000,
+            burn_in: 1000,
+            thin: 1,
+            step_size: StepSize::default(),
+            temperature: 1.0,
+            seed: 0,
+            init: Init::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The number of draws kept per chain: `⌊(steps − burn_in) / thin⌋`.
+    pub fn kept_draws(&self) -> u32 {
+        self.steps.saturating_sub(self.burn_in) / self.thin.max(1)
+    }
+
+    /// Whether the state after step `t` (0-based) is kept.
+    pub(crate) fn keeps(&self, step: u32) -> bool {
+        let done = u64::from(step) + 1;
+        done > u64::from(self.burn_in) && (done - u64::from(self.burn_in)) % u64::from(self.thin) == 0
+    }
+
+    fn validate(&self, dim: usize) -> Result<()> {
+        if self.chains == 0 {
+            return Err(Error::invalid("number of chains", "must be at least 1"));
+        }
+        if self.steps == 0 {
+            return Err(Error::invalid("number of steps", "must be at least 1"));
+        }
+        if self.thin == 0 {
+            return Err(Error::invalid("thin", "must be at least 1 (1 keeps every step)"));
+        }
+        if self.burn_in >= self.steps || self.kept_draws() == 0 {
+            return Err(Error::invalid(
+                "burn-in",
+                format!(
+                    "with {} steps, burn-in {} and thin {} no draw would be kept; \
+                     need steps ≥ burn-in + thin",
+                    self.steps, self.burn_in, self.thin
+                ),
+            ));
+        }
+        self.step_size.validate()?;
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(Error::invalid(
+                "temperature",
+                format!("{} must be finite and ≥ 0", self.temperature),
+            ));
+        }
+        match &self.init {
+            Init::Normal { scale } => {
+                if !(scale.is_finite() && *scale >= 0.0) {
+                    return Err(Error::invalid(
+                        "initial scale",
+                        format!("σ₀ = {scale} must be finite and ≥ 0"),
+                    ));
+                }
+            }
+            Init::Positions(positions) => {
+                let want = self.chains as usize * dim;
+                if positions.len() != want {
+                    return Err(Error::invalid(
+                        "initial positions",
+                        format!(
+                            "has {} values; {} chains × {dim} dimensions need {want}",
+                            positions.len(),
+                            self.chains
+                        ),
+                    ));
+                }
+                if let Some(i) = positions.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::invalid(
+                        "initial positions",
+                        format!(
+                            "chain {} dimension {} is {}; every value must be finite",
+                            i / dim,
+                            i % dim,
+                            positions[i]
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the work is cut up on the GPU. None of it changes a single draw; it trades throughput
+/// against memory and the length of one GPU command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuning {
+    /// Threads per workgroup (default 256).
+    pub workgroup_size: u32,
+    /// Most steps one dispatch runs with the state held on-chip (default 64). Draws are
+    /// always taken at the right steps: a dispatch ends where a draw is kept.
+    pub max_steps_per_dispatch: u32,
+    /// Bytes of GPU memory for draws between readbacks (default 256 MiB, at least one draw).
+    pub draws_buffer_bytes: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            workgroup_size: crate::gpu::DEFAULT_WORKGROUP_SIZE,
+            max_steps_per_dispatch: 64,
+            draws_buffer_bytes: 256 << 20,
+        }
+    }
+}
+
+/// SGLD on a target with validated settings, ready to run on a [`Gpu`].
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    pub(crate) target: Gaussian,
+    pub(crate) settings: Settings,
+    pub(crate) tuning: Tuning,
+}
+
+impl Sampler {
+    /// Validates `settings` against `target`.
+    pub fn new(target: Gaussian, settings: Settings) -> Result<Sampler> {
+        settings.validate(target.dim())?;
+        Ok(Sampler {
+            target,
+            settings,
+            tuning: Tuning::default(),
+        })
+    }
+
+    /// A builder starting from [`Settings::default`].
+    pub fn builder(target: Gaussian) -> SamplerBuilder {
+        SamplerBuilder {
+            target,
+            settings: Settings::default(),
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// Replaces the [`Tuning`]; it never changes the draws.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Sampler> {
+        if tuning.max_steps_per_dispatch == 0 {
+            return Err(Error::invalid("max steps per dispatch", "must be at least 1"));
+        }
+        self.tuning = tuning;
+        Ok(self)
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Gaussian {
+        &self.target
+    }
+
+    /// Runs every chain on `gpu` and reads the kept draws back.
+    pub fn run(&self, gpu: &Gpu) -> Result<Draws> {
+        crate::run::run(gpu, self)
+    }
+}
+
+/// Builds a [`Sampler`] field by field; [`SamplerBuilder::build`] validates.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SamplerBuilder {
+    target: Gaussian,
+    settings: Settings,
+    tuning: Tuning,
+}
+
+impl SamplerBuilder {
+    /// Number of chains.
+    pub fn chains(mut self, chains: u32) -> Self {
+        self.settings.chains = chains;
+        self
+    }
+    /// Total steps, burn-in included.
+    pub fn steps(mut self, steps: u32) -> Self {
+        self.settings.steps = steps;
+        self
+    }
+    /// Steps discarded before the first kept draw.
+    pub fn burn_in(mut self, burn_in: u32) -> Self {
+        self.settings.burn_in = burn_in;
+        self
+    }
+    /// Keep every `thin`-th state after burn-in.
+    pub fn thin(mut self, thin: u32) -> Self {
+        self.settings.thin = thin;
+        self
+    }
+    /// The step size schedule.
+    pub fn step_size(mut self, step_size: StepSize) -> Self {
+        self.settings.step_size = step_size;
+        self
+    }
+    /// The temperature `T` (1: posterior; 0: gradient descent).
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.settings.temperature = temperature;
+        self
+    }
+    /// The run's seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+    /// Where the chains start.
+    pub fn init(mut self, init: Init) -> Self {
+        self.settings.init = init;
+        self
+    }
+    /// How the work is cut up on the GPU (never changes the draws).
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+    /// Validates and returns the sampler.
+    pub fn build(self) -> Result<Sampler> {
+        Sampler::new(self.target, self.settings)?.with_tuning(self.tuning)
+    }
+}

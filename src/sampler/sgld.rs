@@ -1,0 +1,80 @@
+//! SGLD, the update rule: its equation, and the CPU reference step the GPU kernels are held to.
+//!
+//! Welling & Teh (2011), "Bayesian Learning via Stochastic Gradient Langevin Dynamics", in the
+//! form of the crate's conventions:
+//!
+//! `θ ← θ − η_t ∇U(θ) + sqrt(2 η_t T) ξ`,  `ξ ~ N(0, I)`,
+//!
+//! with `ξ`'s coordinate `d` of chain `c` at step `t` the normal `k = d mod 4` of the Philox
+//! block `(c, t, ⌊d/4⌋, Stream::Noise)` under the run's key.
+
+use crate::model::Gaussian;
+use crate::rng::{self, Stream};
+
+/// The per-step scalars the host uploads for step `t`: `η_t` and `sqrt(2 η_t T)`, rounded to
+/// f32 once on the host so the GPU and the reference use the same values.
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct StepScalars {
+    /// `η_t`.
+    pub eta: f32,
+    /// `sqrt(2 η_t T)`; zero makes the step plain gradient descent and skips the generator.
+    pub noise_scale: f32,
+}
+
+impl StepScalars {
+    /// The scalars for step size `eta` and temperature `temperature`, computed in f64.
+    pub fn new(eta: f64, temperature: f64) -> StepScalars {
+        StepScalars {
+            eta: eta as f32,
+            noise_scale: (2.0 * eta * temperature).sqrt() as f32,
+        }
+    }
+}
+
+/// One SGLD step of one chain on the CPU, in f32 with the kernels' order of operations:
+/// `θ_d ← fma(−η, g_d, θ_d)` then `θ_d ← fma(s, ξ_d, θ_d)`, with `g = ∇U(θ)` formed before any
+/// coordinate moves. With `noise_scale = 0` it is exactly the GPU's gradient-descent step.
+pub fn reference_step(
+    target: &Gaussian,
+    theta: &mut [f32],
+    scalars: StepScalars,
+    seed: u64,
+    chain: u32,
+    step: u32,
+) {
+    let mut gradient = vec![0.0f32; theta.len()];
+    target.gradient(theta, &mut gradient);
+    let key = rng::key_for_seed(seed);
+    for (block, (coords, grads)) in theta
+        .chunks_mut(4)
+        .zip(gradient.chunks(4))
+        .enumerate()
+    {
+        let noise = if scalars.noise_scale > 0.0 {
+            rng::normals(key, chain, step, block as u32, Stream::Noise)
+        } else {
+            [0.0; 4]
+        };
+        for (lane, (x, g)) in coords.iter_mut().zip(grads).enumerate() {
+            let moved = (-scalars.eta).mul_add(*g, *x);
+            *x = if scalars.noise_scale > 0.0 {
+                scalars.noise_scale.mul_add(noise[lane], moved)
+            } else {
+                moved
+            };
+        }
+    }
+}
+
+/// The initial position of one chain under `Init::Normal { scale }`: `σ₀ z` with `z` from the
+/// Philox blocks `(c, 0, b, Stream::Init)`.
+pub fn reference_init(dim: usize, scale: f32, seed: u64, chain: u32) -> Vec<f32> {
+    let key = rng::key_for_seed(seed);
+    (0..dim)
+        .map(|d| {
+            let z = rng::normals(key, chain, 0, (d / 4) as u32, Stream::Init);
+            scale * z[d % 4]
+        })
+        .collect()
+}

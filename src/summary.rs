@@ -1,0 +1,136 @@
+//! Per-dimension posterior summaries of a run: mean, sd, quantiles, R-hat and bulk ESS.
+
+use std::fmt;
+
+use crate::diagnostics;
+use crate::draws::Draws;
+
+/// Summary of every dimension, over the chains that stayed finite. Columnar: entry `d` of each
+/// vector belongs to dimension `d`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Dimensions `D`.
+    pub dim: usize,
+    /// Chains run.
+    pub chains: usize,
+    /// Draws kept per chain.
+    pub draws: usize,
+    /// Chains with a non-finite value in any kept draw; they are left out of every statistic.
+    pub divergent_chains: usize,
+    /// Posterior mean.
+    pub mean: Vec<f64>,
+    /// Posterior standard deviation (pooled over chains and draws, divisor `n − 1`).
+    pub sd: Vec<f64>,
+    /// 5% quantile.
+    pub q05: Vec<f64>,
+    /// Median.
+    pub q50: Vec<f64>,
+    /// 95% quantile.
+    pub q95: Vec<f64>,
+    /// Rank-normalised split R-hat (Vehtari et al. 2021), the larger of bulk and folded.
+    pub rhat: Vec<f64>,
+    /// Bulk effective sample size (Vehtari et al. 2021).
+    pub ess_bulk: Vec<f64>,
+}
+
+/// The `p` quantile of sorted values by linear interpolation between order statistics
+/// (Hyndman & Fan type 7, numpy's default).
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let h = p * (sorted.len() - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+impl Summary {
+    pub(crate) fn of(draws: &Draws) -> Summary {
+        let (n_draws, n_chains, dim) = draws.shape();
+        let finite: Vec<usize> = (0..n_chains).filter(|&c| !draws.is_divergent(c)).collect();
+        let kept = finite.len();
+        let mut summary = Summary {
+            dim,
+            chains: n_chains,
+            draws: n_draws,
+            divergent_chains: n_chains - kept,
+            mean: Vec::with_capacity(dim),
+            sd: Vec::with_capacity(dim),
+            q05: Vec::with_capacity(dim),
+            q50: Vec::with_capacity(dim),
+            q95: Vec::with_capacity(dim),
+            rhat: Vec::with_capacity(dim),
+            ess_bulk: Vec::with_capacity(dim),
+        };
+        for d in 0..dim {
+            let all = draws.dimension(d);
+            let values: Vec<f64> = if kept == n_chains {
+                all
+            } else {
+                (0..n_draws)
+                    .flat_map(|i| finite.iter().map(move |&c| (i, c)))
+                    .map(|(i, c)| all[i * n_chains + c])
+                    .collect()
+            };
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            summary.mean.push(mean);
+            summary.sd.push(var.sqrt());
+            summary.q05.push(quantile(&sorted, 0.05));
+            summary.q50.push(quantile(&sorted, 0.50));
+            summary.q95.push(quantile(&sorted, 0.95));
+            summary.rhat.push(diagnostics::rhat(&values, n_draws, kept));
+            summary.ess_bulk.push(diagnostics::ess_bulk(&values, n_draws, kept));
+        }
+        summary
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} chains × {} draws × {} dimensions; {} divergent chains",
+            self.chains, self.draws, self.dim, self.divergent_chains
+        )?;
+        writeln!(
+            f,
+            "{:>5} {:>11} {:>10} {:>11} {:>11} {:>11} {:>7} {:>10}",
+            "dim", "mean", "sd", "5%", "50%", "95%", "R-hat", "ESS bulk"
+        )?;
+        for d in 0..self.dim {
+            writeln!(
+                f,
+                "{:>5} {:>11.5} {:>10.5} {:>11.5} {:>11.5} {:>11.5} {:>7.4} {:>10.0}",
+                d,
+                self.mean[d],
+                self.sd[d],
+                self.q05[d],
+                self.q50[d],
+                self.q95[d],
+                self.rhat[d],
+                self.ess_bulk[d]
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        let sorted = [1.0, 2.0, 3.0, 4.0, 10.0];
+        assert_eq!(quantile(&sorted, 0.5), 3.0);
+        assert_eq!(quantile(&sorted, 0.0), 1.0);
+        assert_eq!(quantile(&sorted, 1.0), 10.0);
+        // numpy.quantile([1, 2, 3, 4, 10], 0.95) = 8.8
+        assert!((quantile(&sorted, 0.95) - 8.8).abs() < 1e-12);
+    }
+}
