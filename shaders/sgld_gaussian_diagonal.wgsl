@@ -26,17 +26,17 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
     // Unused lanes of a partial last block keep λ = 0 and are never written back.
     var x = vec4<f32>(0.0);
     var mean = vec4<f32>(0.0);
-    var precision = vec4<f32>(0.0);
+    var lambda = vec4<f32>(0.0);
     for (var lane = 0u; lane < lanes; lane++) {
         let d = first_dim + lane;
         x[lane] = theta[state_index(run, d, chain)];
         mean[lane] = target_mean[d];
-        precision[lane] = target_precision[d];
+        lambda[lane] = target_precision[d];
     }
 
     for (var s = 0u; s < dispatch.step_count; s++) {
         let scalars = schedule[dispatch.table_offset + s];
-        x = fma(vec4<f32>(-scalars.eta), precision * (x - mean), x);
+        x = fma(vec4<f32>(-scalars.eta), lambda * (x - mean), x);
         if (scalars.noise_scale > 0.0) {
             let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
             let z = normals_from_words(philox4x32_10(counter, run_key(run)));

@@ -35,9 +35,10 @@
 //!    `ρ̂_t = 1 − (W − γ̄_t) / var⁺`. Geyer's initial positive sequence keeps the
 //!    pairs `P_k = ρ̂_{2k} + ρ̂_{2k+1}` while they are positive, his initial
 //!    monotone sequence then makes the kept pairs non-increasing, and
-//!    `τ̂ = −1 + 2 Σ_{t ≤ 2K+1} ρ̂_t + ρ̂_{2K+2}` (the last term only while it is
-//!    positive). `τ̂` is floored at `1 / log10(S)`, so `ESS = S / τ̂` never exceeds
-//!    `S · log10(S)`.
+//!    `τ̂ = −1 + 2 Σ_{t ≤ 2K+1} ρ̂_t + ρ̂_{2K+2}`, where, as in Stan and ArviZ, the
+//!    half-pair term `ρ̂_{2K+2}` (the even lag after the last kept pair) counts only
+//!    when positive. `τ̂` is floored at `1 / log10(S)`, so `ESS = S / τ̂` never
+//!    exceeds `S · log10(S)`.
 //!    [`ess_bulk`] applies this to the rank-normalised split values;
 //!    [`ess_tail`] to the split indicators `I(x ≤ q_p)` for the 5 % and 95 %
 //!    quantiles `q_p` of all `MN` draws (R's type-7 quantile) and returns the
@@ -83,8 +84,9 @@ const CONSTANT_SPREAD: f64 = 1e-15;
 ///
 /// Returns NaN when `draws < 4`, `chains < 2`, or any value is NaN, and when both
 /// R-hats are `0/0` (e.g. every value equal). Returns `+∞` when each split chain is
-/// constant but the chains differ. If only the tail R-hat is undefined (more than
-/// half of the values are the same infinity), the bulk R-hat is returned, as ArviZ
+/// constant but the chains differ (where ArviZ, through rounding in its chain
+/// variances, gives `+∞` or a huge finite number). If only the tail R-hat is undefined (the median
+/// is infinite, so folding meets `∞ − ∞`), the bulk R-hat is returned, as ArviZ
 /// does.
 ///
 /// # Panics
@@ -100,18 +102,16 @@ pub fn rhat(values: &[f64], draws: usize, chains: usize) -> f64 {
     let mut z = vec![0.0; split.data.len()];
 
     ranker.sort(&split.data);
-    ranker.normal_scores(&split.data, &mut z);
+    ranker.normal_scores(&mut z);
     let bulk = split_rhat(&z, split.chains, split.len);
 
-    let median = ranker.median(&split.data);
-    let folded: Vec<f64> = split.data.iter().map(|&x| (x - median).abs()).collect();
-    let tail = if folded.iter().any(|x| x.is_nan()) {
-        // `inf − inf`: ArviZ's rank step yields NaN ranks and its R-hat NaN.
-        f64::NAN
-    } else {
-        ranker.sort_folded(&split.data, median, &folded);
-        ranker.normal_scores(&folded, &mut z);
+    // Folded values |x − median(x)|, ranked the same way.
+    let tail = if ranker.sort_folded(ranker.median()) {
+        ranker.normal_scores(&mut z);
         split_rhat(&z, split.chains, split.len)
+    } else {
+        // `∞ − ∞`: ArviZ's ranking yields NaN ranks and so a NaN R-hat.
+        f64::NAN
     };
     python_max(bulk, tail)
 }
@@ -141,7 +141,7 @@ pub fn ess_bulk(values: &[f64], draws: usize, chains: usize) -> f64 {
     let mut z = vec![0.0; split.data.len()];
     let mut ranker = Ranker::default();
     ranker.sort(&split.data);
-    ranker.normal_scores(&split.data, &mut z);
+    ranker.normal_scores(&mut z);
     Autocov::new(split.len).ess(&z, split.chains)
 }
 
@@ -251,77 +251,81 @@ impl SplitChains {
 /// Sorting and rank normalisation with reusable scratch space.
 #[derive(Default)]
 struct Ranker {
-    keyed: Vec<(u64, usize)>,
-    /// Indices of the values in ascending order.
-    sorted: Vec<usize>,
-    /// Scratch order for the folded values.
-    merged: Vec<usize>,
+    /// `(order_key(value), index)` in ascending order of value.
+    sorted: Vec<(u64, usize)>,
+    /// Scratch for [`Ranker::sort_folded`].
+    merged: Vec<(u64, usize)>,
 }
 
 impl Ranker {
-    /// Sorts `x` (no NaN): afterwards `self.sorted` lists its indices in ascending
-    /// order of value.
+    /// Sorts the values of `x` (no NaN) into `self.sorted`.
     fn sort(&mut self, x: &[f64]) {
-        self.keyed.clear();
-        self.keyed
-            .extend(x.iter().enumerate().map(|(i, &v)| (order_key(v), i)));
-        self.keyed.sort_unstable_by_key(|&(key, _)| key);
         self.sorted.clear();
-        self.sorted.extend(self.keyed.iter().map(|&(_, i)| i));
+        self.sorted
+            .extend(x.iter().enumerate().map(|(i, &v)| (order_key(v), i)));
+        self.sorted.sort_unstable_by_key(|&(key, _)| key);
     }
 
-    /// Median of the values last passed to [`Ranker::sort`] (mean of the two
-    /// middle values when their number is even).
-    fn median(&self, x: &[f64]) -> f64 {
+    /// Median of the sorted values (mean of the two middle ones when their number
+    /// is even).
+    fn median(&self) -> f64 {
         let size = self.sorted.len();
-        let middle = x[self.sorted[size / 2]];
+        let middle = key_value(self.sorted[size / 2].0);
         if size % 2 == 1 {
             middle
         } else {
-            (x[self.sorted[size / 2 - 1]] + middle) / 2.0
+            (key_value(self.sorted[size / 2 - 1].0) + middle) / 2.0
         }
     }
 
-    /// Orders `folded[i] = |x[i] − median|` from the order of `x` in `self.sorted`
-    /// without sorting again: the values below the median, walked downwards, and
-    /// those from the median up, walked upwards, are each non-decreasing in
-    /// `folded` (rounding of `x − m` is monotone in `x`), so one merge suffices.
-    /// Afterwards `self.sorted` lists the indices in ascending order of `folded`.
-    fn sort_folded(&mut self, x: &[f64], median: f64, folded: &[f64]) {
-        let split = self.sorted.partition_point(|&i| x[i] < median);
+    /// Replaces the sorted values `x` by the sorted folded values `|x − median|`,
+    /// keeping the indices, without sorting again: the values below the median,
+    /// walked downwards, and those from the median up, walked upwards, are each
+    /// non-decreasing once folded (rounding `x − m` is monotone in `x`), so one
+    /// merge suffices. Returns `false`, leaving `self.sorted` unspecified, if a
+    /// folded value is NaN (`∞ − ∞`).
+    fn sort_folded(&mut self, median: f64) -> bool {
+        let fold = |&(key, i): &(u64, usize)| ((key_value(key) - median).abs(), i);
+        let split = self
+            .sorted
+            .partition_point(|&(key, _)| key_value(key) < median);
         let (below, above) = self.sorted.split_at(split);
-        let mut below = below.iter().rev().copied().peekable();
-        let mut above = above.iter().copied().peekable();
+        let mut below = below.iter().rev().map(fold).peekable();
+        let mut above = above.iter().map(fold).peekable();
         self.merged.clear();
         loop {
             let next = match (below.peek(), above.peek()) {
-                (Some(&b), Some(&a)) if folded[b] <= folded[a] => below.next(),
+                (Some(b), Some(a)) if b.0 <= a.0 => below.next(),
                 (_, Some(_)) => above.next(),
                 (Some(_), None) => below.next(),
                 (None, None) => break,
             };
-            self.merged.extend(next);
+            let Some((folded, i)) = next else { break };
+            if folded.is_nan() {
+                return false;
+            }
+            self.merged.push((order_key(folded), i));
         }
         std::mem::swap(&mut self.sorted, &mut self.merged);
+        true
     }
 
     /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
-    /// `r` of `x[i]` among the `S` values of `x`, whose ascending order must be in
-    /// `self.sorted`.
-    fn normal_scores(&self, x: &[f64], out: &mut [f64]) {
-        let size = x.len();
+    /// `r` of value `i` among the `S` sorted values.
+    fn normal_scores(&self, out: &mut [f64]) {
+        let size = self.sorted.len();
         let denominator = (size as f64 - 2.0 * BLOM_OFFSET) + 1.0;
         let mut start = 0;
         while start < size {
-            let value = x[self.sorted[start]];
+            let key = self.sorted[start].0;
             let mut end = start + 1;
-            while end < size && x[self.sorted[end]] == value {
+            while end < size && self.sorted[end].0 == key {
                 end += 1;
             }
             // 1-based ranks start+1 ..= end share their average.
             let rank = (start + 1 + end) as f64 * 0.5;
             let z = inverse_normal_cdf((rank - BLOM_OFFSET) / denominator);
-            for &i in &self.sorted[start..end] {
+            for &(_, i) in &self.sorted[start..end] {
                 out[i] = z;
             }
             start = end;
@@ -336,6 +340,15 @@ fn order_key(v: f64) -> u64 {
         !bits
     } else {
         bits | (1 << 63)
+    }
+}
+
+/// Inverse of [`order_key`] (giving `0.0` for `-0.0`).
+fn key_value(key: u64) -> f64 {
+    if key >> 63 == 1 {
+        f64::from_bits(key & !(1 << 63))
+    } else {
+        f64::from_bits(!key)
     }
 }
 
@@ -355,11 +368,23 @@ fn split_rhat(x: &[f64], chains: usize, len: usize) -> f64 {
     ((between / within + n - 1.0) / n).sqrt()
 }
 
-/// Mean and unbiased (divisor `len − 1`) variance, in two passes.
+/// Mean and unbiased (divisor `len − 1`) variance of `x` (non-empty), in two passes.
+///
+/// The mean is taken as `x_0 + Σ(x_i − x_0)/len`, so a constant sequence has its
+/// value as mean and a variance of exactly 0. (A plain `Σx_i/len` can miss the
+/// value by rounding and leave a variance of ~1e-33; where that is the
+/// within-chain variance, ArviZ's R-hat then comes out as a huge finite number
+/// or as ∞ depending on rounding, where this gives ∞.)
 fn mean_and_variance(x: &[f64]) -> (f64, f64) {
-    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let mean = shifted_mean(x);
     let ss: f64 = x.iter().map(|&v| (v - mean) * (v - mean)).sum();
     (mean, ss / (x.len() as f64 - 1.0))
+}
+
+/// `x_0 + Σ(x_i − x_0)/len`: exact for constant `x` (non-empty).
+fn shifted_mean(x: &[f64]) -> f64 {
+    let first = x[0];
+    first + x.iter().map(|&v| v - first).sum::<f64>() / x.len() as f64
 }
 
 /// R's type-7 quantile (`scipy.stats.mstats.mquantiles` with `alphap = betap = 1`)
@@ -451,10 +476,7 @@ impl Autocov {
     fn mean_autocov(&mut self, x: &[f64], chains: usize) {
         let (len, fft_len) = (self.len, self.fft_len);
         self.means.clear();
-        self.means.extend(
-            x.chunks_exact(len)
-                .map(|chain| chain.iter().sum::<f64>() / len as f64),
-        );
+        self.means.extend(x.chunks_exact(len).map(shifted_mean));
         self.power.fill(0.0);
 
         let pairs = chains.div_ceil(2);
@@ -497,9 +519,10 @@ impl Autocov {
         }
     }
 
-    /// Multi-chain ESS (Vehtari et al. 2021, eqs. 10–11, with Geyer's initial
+    /// Multi-chain ESS (Vehtari et al. 2021, with Geyer's initial
     /// positive and monotone sequences) of chain-major `x`: `chains ≥ 2` chains of
-    /// `self.len ≥ 2` draws.
+    /// `self.len ≥ 2` draws. Follows ArviZ step by step, including where the
+    /// truncation lands and the `1/log10(S)` floor on `τ̂`.
     fn ess(&mut self, x: &[f64], chains: usize) -> f64 {
         let len = self.len;
         let size = x.len() as f64;
@@ -544,8 +567,8 @@ impl Autocov {
             }
             t += 2;
         }
-        // The kept terms are ρ̂_0 ..= ρ̂_{last}, last = t − 2 (−1 when none beyond ρ̂_0
-        // was examined); ρ̂_{t−1} is the optional half-pair term.
+        // τ̂ sums ρ̂_0 ..= ρ̂_{t−2} twice (none when t = 1) and the half-pair term
+        // ρ̂_{t−1} once; the latter is the last even lag examined when positive.
         let half_term = t - 1;
         if rho_even > 0.0 {
             rho[half_term] = rho_even;
@@ -574,6 +597,8 @@ impl Autocov {
 
 /// Standard normal quantile `Φ⁻¹(p)` for `0 < p < 1`, by Wichura's algorithm AS 241
 /// (PPND16, *Applied Statistics* 37(3), 1988), accurate to about 1e-16 relative.
+// The coefficients are the published AS 241 digits, more than f64 holds.
+#[allow(clippy::excessive_precision)]
 fn inverse_normal_cdf(p: f64) -> f64 {
     const A: [f64; 8] = [
         3.387_132_872_796_366_608,
@@ -805,9 +830,35 @@ mod tests {
 
     #[test]
     fn constant_but_different_chains_give_infinite_rhat() {
-        let (draws, chains) = (10, 3);
-        let values: Vec<f64> = (0..draws * chains).map(|k| (k % chains) as f64).collect();
+        // Chain values whose repeated sums round (0.1 · 3 ≠ 0.3): W must still be 0.
+        let levels = [0.1, 0.7, 1.3];
+        let (draws, chains) = (13, levels.len());
+        let values: Vec<f64> = (0..draws * chains).map(|k| levels[k % chains]).collect();
         assert_eq!(rhat(&values, draws, chains), f64::INFINITY);
+    }
+
+    #[test]
+    fn folded_merge_matches_a_fresh_sort() {
+        let mut normals = Normals(21);
+        // Coarse values give many ties, exact zeros and both signs of zero.
+        let x: Vec<f64> = (0..999)
+            .map(|k| match k % 7 {
+                0 => -0.0,
+                1 => 0.0,
+                _ => (normals.normal() * 4.0).round() / 4.0,
+            })
+            .collect();
+        let mut ranker = Ranker::default();
+        ranker.sort(&x);
+        let median = ranker.median();
+        assert!(ranker.sort_folded(median));
+        let merged: Vec<f64> = ranker.sorted.iter().map(|&(k, _)| key_value(k)).collect();
+        let mut direct: Vec<f64> = x.iter().map(|&v| (v - median).abs()).collect();
+        direct.sort_by(f64::total_cmp);
+        assert_eq!(merged, direct);
+        for &(key, i) in &ranker.sorted {
+            assert_eq!(key_value(key), (x[i] - median).abs(), "index {i}");
+        }
     }
 
     #[test]
@@ -849,7 +900,10 @@ mod tests {
         // 1/log10(S), exactly as in ArviZ.
         let total = (draws * chains) as f64;
         let bulk = ess_bulk(&values, draws, chains);
-        assert!((bulk - total * total.log10()).abs() < 1e-6 * bulk, "bulk {bulk}");
+        assert!(
+            (bulk - total * total.log10()).abs() < 1e-6 * bulk,
+            "bulk {bulk}"
+        );
         assert!(ess_tail(&values, draws, chains).is_finite());
     }
 
@@ -872,13 +926,24 @@ mod tests {
         ];
         for (p, z) in cases {
             let got = inverse_normal_cdf(p);
-            assert!((got - z).abs() <= 1e-14 * z.abs().max(1.0), "Φ⁻¹({p}) = {got}");
+            assert!(
+                (got - z).abs() <= 1e-14 * z.abs().max(1.0),
+                "Φ⁻¹({p}) = {got}"
+            );
         }
     }
 
     #[test]
     fn next_fast_len_matches_scipy() {
-        for (n, want) in [(1, 1), (7, 8), (8, 8), (14, 15), (202, 216), (500, 500), (1001, 1024)] {
+        for (n, want) in [
+            (1, 1),
+            (7, 8),
+            (8, 8),
+            (14, 15),
+            (202, 216),
+            (500, 500),
+            (1001, 1024),
+        ] {
             assert_eq!(next_fast_len(n), want, "next_fast_len({n})");
         }
     }

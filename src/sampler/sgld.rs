@@ -34,7 +34,8 @@ impl StepScalars {
 
 /// One SGLD step of one chain on the CPU, in f32 with the kernels' order of operations:
 /// `θ_d ← fma(−η, g_d, θ_d)` then `θ_d ← fma(s, ξ_d, θ_d)`, with `g = ∇U(θ)` formed before any
-/// coordinate moves. With `noise_scale = 0` it is exactly the GPU's gradient-descent step.
+/// coordinate moves. With `noise_scale = 0` it is the GPU's gradient-descent step exactly, up to
+/// the one freedom Vulkan leaves a driver: evaluating WGSL's `fma` fused or as multiply-then-add.
 pub fn reference_step(
     target: &Gaussian,
     theta: &mut [f32],

@@ -1,0 +1,288 @@
+//! SGLD on Gaussian targets: GPU/CPU parity, invariance to how the work is cut up, exact
+//! stationary moments of the discretised chain, and pinned draws.
+
+mod common;
+
+use langevin::sampler::sgld::{reference_init, reference_step, StepScalars};
+use langevin::model::Precision;
+use langevin::{Gaussian, Init, Sampler, StepSize, Tuning};
+
+/// Runs one step from `positions` (chain-major) and compares every chain with the CPU reference.
+///
+/// At `T = 0` the step is pure arithmetic, `θ ← θ − η ∇U(θ)`, and the GPU must agree exactly up
+/// to the one freedom Vulkan gives a driver: WGSL's `fma` may be evaluated fused (one rounding)
+/// or as a multiply then an add (two), lane by lane (lavapipe does both within one vec4). For a
+/// diagonal precision each coordinate must therefore equal one of those two f32 values exactly.
+/// A dense row chains D such `fma`s, so there the bound is D + 1 roundings of the largest term.
+fn one_step_parity(target: &Gaussian, eta: f64, temperature: f64) {
+    let (chains, dim) = (37u32, target.dim());
+    let positions: Vec<f32> = common::uniform(11, chains as usize * dim, -3.0, 3.0)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let seed = 99;
+    let draws = Sampler::builder(target.clone())
+        .chains(chains)
+        .steps(1)
+        .burn_in(0)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .temperature(temperature)
+        .seed(seed)
+        .init(Init::Positions(positions.clone()))
+        .build()
+        .expect("valid settings")
+        .run(common::gpu())
+        .expect("run");
+    let scalars = StepScalars::new(eta, temperature);
+    let dense = matches!(target.precision(), Precision::Dense(_));
+    let mut exact_matches = 0;
+    for c in 0..chains as usize {
+        let start = positions[c * dim..(c + 1) * dim].to_vec();
+        let mut cpu = start.clone();
+        reference_step(target, &mut cpu, scalars, seed, c as u32, 0);
+        let mut gradient = vec![0.0f32; dim];
+        target.gradient(&start, &mut gradient);
+        for d in 0..dim {
+            let gpu = draws.get(0, c, d);
+            exact_matches += usize::from(gpu.to_bits() == cpu[d].to_bits());
+            if temperature > 0.0 {
+                // The noise term sqrt(2ηT)·ξ carries the GPU's log/sin/cos error, at most about
+                // 3·10⁻³ per normal (see the Philox probe test); the drift is exact.
+                let tolerance = 3e-3 * scalars.noise_scale + 1e-5;
+                assert!((gpu - cpu[d]).abs() <= tolerance, "chain {c} dim {d}: {gpu} vs {}", cpu[d]);
+            } else if dense {
+                let scale = start[d].abs() + scalars.eta * gradient[d].abs().max(1.0) * 10.0;
+                let tolerance = (dim as f32 + 1.0) * f32::EPSILON * scale;
+                assert!((gpu - cpu[d]).abs() <= tolerance, "chain {c} dim {d}: {gpu} vs {}", cpu[d]);
+            } else {
+                let unfused = start[d] + (-scalars.eta) * gradient[d];
+                assert!(
+                    gpu.to_bits() == cpu[d].to_bits() || gpu.to_bits() == unfused.to_bits(),
+                    "chain {c} dim {d}: GPU {gpu}, fused {}, unfused {unfused}",
+                    cpu[d]
+                );
+            }
+        }
+    }
+    // Most coordinates agree to the bit even where the driver may round differently.
+    assert!(exact_matches * 2 > chains as usize * dim, "{exact_matches} exact matches");
+}
+
+fn diagonal_target() -> Gaussian {
+    Gaussian::diagonal(&[1.5, -0.5, 0.0, 2.0, 0.25, -1.0], &[4.0, 0.5, 1.0, 10.0, 2.0, 1.5])
+        .expect("valid")
+}
+
+fn dense_target() -> Gaussian {
+    Gaussian::equicorrelated(5, 0.75, 0.5, 0.4).expect("valid")
+}
+
+#[test]
+fn zero_temperature_step_is_exact_up_to_the_drivers_fma_rounding() {
+    one_step_parity(&diagonal_target(), 0.05, 0.0);
+    one_step_parity(&dense_target(), 0.05, 0.0);
+}
+
+#[test]
+fn noisy_step_matches_the_cpu_reference_within_float_tolerance() {
+    one_step_parity(&diagonal_target(), 0.05, 1.0);
+    one_step_parity(&dense_target(), 0.02, 2.5);
+}
+
+#[test]
+fn initial_positions_follow_the_init_stream() {
+    // T = 0 and a tiny step: the first draw is the GPU's initial position moved by a
+    // known drift, which the CPU twin reproduces from its own normals.
+    let target = diagonal_target();
+    let (chains, scale, seed) = (19u32, 2.0, 5);
+    let draws = Sampler::builder(target.clone())
+        .chains(chains)
+        .steps(1)
+        .burn_in(0)
+        .temperature(0.0)
+        .seed(seed)
+        .init(Init::Normal { scale })
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let scalars = StepScalars::new(1e-3, 0.0);
+    for c in 0..chains {
+        let mut cpu = reference_init(target.dim(), scale as f32, seed, c);
+        reference_step(&target, &mut cpu, scalars, seed, c, 0);
+        for (d, want) in cpu.iter().enumerate() {
+            // σ₀ = 2 times the normal's GPU error bound of 3·10⁻³.
+            assert!((draws.get(0, c as usize, d) - want).abs() < 6e-3);
+        }
+    }
+}
+
+/// The draws must not depend on the workgroup size, on how many steps one dispatch runs, or on
+/// how many draws one submit holds: every random number is keyed by (seed, chain, step, dim).
+#[test]
+fn draws_do_not_depend_on_how_the_work_is_cut_up() {
+    for target in [diagonal_target(), dense_target()] {
+        let run = |tuning: Tuning| {
+            Sampler::builder(target.clone())
+                .chains(300)
+                .steps(60)
+                .burn_in(13)
+                .thin(4)
+                .step_size(StepSize::polynomial(0.05, 10.0, 0.75).expect("valid"))
+                .seed(31)
+                .tuning(tuning)
+                .build()
+                .expect("valid")
+                .run(common::gpu())
+                .expect("run")
+        };
+        let reference = run(Tuning::default());
+        for tuning in [
+            Tuning { workgroup_size: 64, max_steps_per_dispatch: 1, draws_buffer_bytes: 1 },
+            Tuning { workgroup_size: 32, max_steps_per_dispatch: 3, draws_buffer_bytes: 20_000 },
+            Tuning { workgroup_size: 128, max_steps_per_dispatch: 1000, draws_buffer_bytes: 1 << 30 },
+        ] {
+            let other = run(tuning.clone());
+            assert_eq!(other.steps(), reference.steps());
+            let same = other
+                .values()
+                .iter()
+                .zip(reference.values())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{tuning:?} changed the draws");
+        }
+    }
+}
+
+#[test]
+fn draws_are_kept_at_the_right_steps() {
+    let draws = Sampler::builder(diagonal_target())
+        .chains(8)
+        .steps(3000)
+        .burn_in(1000)
+        .thin(10)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    assert_eq!(draws.shape(), (200, 8, 6));
+    let want: Vec<u32> = (1..=200).map(|i| 1000 + 10 * i).collect();
+    assert_eq!(draws.steps(), &want[..]);
+}
+
+/// SGLD with full gradient on `N(μ, 1/λ)` is the AR(1) chain `θ' = (1 − ηλ) θ + ηλμ +
+/// sqrt(2ηT) ξ`, whose stationary law is `N(μ, T / (λ (1 − ηλ/2)))` exactly. With ηλ up to
+/// 0.4 the discretisation inflates the variance by up to 25%, so the test tells the exact
+/// discretised answer from the continuous one.
+#[test]
+fn stationary_moments_match_the_exact_discretised_chain() {
+    let precision = [4.0, 1.0, 0.25, 8.0];
+    let mean = [1.5, -2.0, 0.0, 0.5];
+    let (eta, temperature) = (0.05, 1.0);
+    let target = Gaussian::diagonal(&mean, &precision).expect("valid");
+    let chains = 4096u32;
+    // Slowest dimension: ρ = 1 − ηλ = 0.9875, so 2000 steps of burn-in shrink the initial bias
+    // by ρ²⁰⁰⁰ ≈ 10⁻¹¹, and draws 200 steps apart correlate at ρ²⁰⁰ ≈ 0.08 (θ) and ρ⁴⁰⁰ ≈ 0.007 (θ²).
+    let draws = Sampler::builder(target.clone())
+        .chains(chains)
+        .steps(4000)
+        .burn_in(2000)
+        .thin(200)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .temperature(temperature)
+        .seed(2011)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let (n_draws, _, dim) = draws.shape();
+    for d in 0..dim {
+        let lambda = precision[d];
+        let exact_var = temperature / (lambda * (1.0 - eta * lambda / 2.0));
+        let values = draws.dimension(d);
+        let n = values.len() as f64;
+        let m = values.iter().sum::<f64>() / n;
+        let v = values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+        // Chains are independent; within a chain the 10 draws correlate at ≤ 0.08 (θ), which at
+        // most inflates the variance of the mean by (1 + 0.08)/(1 − 0.08) ≈ 1.18 for an AR(1);
+        // n_eff ≥ n / 1.2. Standard errors: mean √(v/n_eff); variance v·√(2/n_eff).
+        let n_eff = n / 1.2;
+        let mean_tolerance = 5.0 * (exact_var / n_eff).sqrt();
+        let var_tolerance = 5.0 * exact_var * (2.0 / n_eff).sqrt();
+        assert!((m - mean[d]).abs() < mean_tolerance, "dim {d}: mean {m} vs {}", mean[d]);
+        assert!((v - exact_var).abs() < var_tolerance, "dim {d}: var {v} vs exact {exact_var}");
+        assert_eq!(n_draws, 10);
+    }
+    // The continuous-time answer 1/λ for λ = 8 (ηλ = 0.4) lies 25% away: far outside the band.
+    let v3 = {
+        let values = draws.dimension(3);
+        let m = values.iter().sum::<f64>() / values.len() as f64;
+        values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)
+    };
+    assert!((v3 - 1.0 / 8.0).abs() > 0.1 / 8.0, "the test would not tell 1/λ from the exact variance");
+}
+
+/// A dense (equicorrelated) precision: the pooled covariance matches `T (P − ηP²/2)⁻¹`.
+#[test]
+fn dense_precision_covariance_matches_the_exact_discretised_chain() {
+    let (dim, variance, corr) = (4usize, 0.5, 0.6);
+    let target = Gaussian::equicorrelated(dim, -1.0, variance, corr).expect("valid");
+    let (eta, temperature) = (0.05, 1.0);
+    let exact = target
+        .sgld_stationary_covariance(eta, temperature)
+        .expect("stable step size");
+    let draws = Sampler::builder(target.clone())
+        .chains(4096)
+        .steps(2400)
+        .burn_in(1200)
+        .thin(150)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .temperature(temperature)
+        .seed(77)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    // P's eigenvalues: 1/(v(1−ρ)) = 5 (×3) and 1/(v(1+3ρ)) ≈ 0.71, so the slowest mode has
+    // ρ_AR = 1 − 0.05·0.71 ≈ 0.964: 1200 steps of burn-in leave e^(−43) of the start, and draws
+    // 150 apart correlate at 0.004. With n = 32768 near-independent points the covariance
+    // entries have standard error ≤ √((Σ_ii Σ_jj + Σ_ij²)/n) ≤ √(2/n)·max Σ_ii; five of them.
+    let (mean, cov) = common::pooled_moments(draws.values(), dim);
+    let n = (draws.values().len() / dim) as f64;
+    let max_var = (0..dim).map(|i| exact[i * dim + i]).fold(0.0, f64::max);
+    let tolerance = 5.0 * (2.0 / n).sqrt() * max_var;
+    for i in 0..dim {
+        assert!((mean[i] + 1.0).abs() < 5.0 * (max_var / n).sqrt(), "mean {i}: {}", mean[i]);
+        for j in 0..dim {
+            let (got, want) = (cov[i * dim + j], exact[i * dim + j]);
+            assert!((got - want).abs() < tolerance, "Σ[{i}][{j}] = {got}, exact {want}");
+        }
+    }
+}
+
+/// Value stability: these draws for seed 7 are a promise. Floats are compared to 1e-5, the
+/// spread of `log`/`sin`/`cos` between adapters on values of order 1.
+#[test]
+fn first_draws_for_a_fixed_seed_are_pinned() {
+    let draws = Sampler::builder(Gaussian::isotropic(3, 1.5, 0.25).expect("valid"))
+        .chains(2)
+        .steps(3)
+        .burn_in(0)
+        .step_size(StepSize::constant(0.01).expect("valid"))
+        .seed(7)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let got = draws.values();
+    assert_eq!(got.len(), PINNED.len());
+    for (g, want) in got.iter().zip(PINNED) {
+        assert!((g - want).abs() < 1e-5, "{g} vs {want}");
+    }
+}
+/// Seed 7, three steps of two chains in three dimensions, `[draw][chain][dim]`.
+const PINNED: [f32; 18] = [
+    0.596_102_3, -0.089_949_46, -1.004_684_4, 0.440_424_2, 0.848_594_67, 0.422_865_75,
+    0.469_922_18, -0.230_422_54, -0.865_623_06, 0.319_902_9, 0.698_575_44, 0.544_897_5,
+    0.308_495_34, -0.225_260_47, -0.763_215_8, 0.255_347_9, 0.687_392_2, 0.746_409_24,
+];
