@@ -1,5 +1,6 @@
 //! Philox4x32-10 (Salmon et al. 2011, Random123): four random words from a counter and a key.
-//! GPU twin of `src/rng.rs`; the integer outputs are bit-exact with it.
+//! GPU twin of `src/rng.rs`; the integer outputs are bit-exact with it. `mulhilo` comes from
+//! `mulhilo_portable.wgsl` or `mulhilo_int64.wgsl`, chosen by the host.
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -9,21 +10,6 @@ const PHILOX_W1: u32 = 0xBB67AE85u;
 /// Counter word 3: what the words are for (`rng::Stream`).
 const STREAM_NOISE: u32 = 0u;
 const STREAM_INIT: u32 = 1u;
-
-/// High and low words of the 64-bit product a·b. WGSL has no 64-bit integers in its core, so
-/// the high word is assembled from 16-bit halves; every partial sum fits in 32 bits.
-fn mulhilo(a: u32, b: u32) -> vec2<u32> {
-    let a_lo = a & 0xFFFFu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xFFFFu;
-    let b_hi = b >> 16u;
-    let lo_lo = a_lo * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let hi_lo = a_hi * b_lo;
-    let middle = (lo_lo >> 16u) + (lo_hi & 0xFFFFu) + (hi_lo & 0xFFFFu);
-    let high = a_hi * b_hi + (lo_hi >> 16u) + (hi_lo >> 16u) + (middle >> 16u);
-    return vec2<u32>(high, a * b);
-}
 
 fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     var c = counter;

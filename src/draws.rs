@@ -1,11 +1,10 @@
 //! The kept draws of a run (draws × chains × dimensions) and their export to NPY.
 
-use std::io::Write;
+use std::path::Path;
 
 use npyz::WriterBuilder;
-use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::summary::Summary;
 
 /// Draws kept from every chain: `values[(i · C + c) · D + d]` is dimension `d` of chain `c` at
@@ -78,42 +77,15 @@ impl Draws {
     /// The file is written under a temporary name beside `path` and renamed when complete, so
     /// `path` never holds a partial file.
     pub fn write_npy(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let partial = partial_path(path);
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let written = (|| -> std::io::Result<()> {
-            let file = std::fs::File::create(&partial)?;
-            let mut out = std::io::BufWriter::new(file);
-            let shape = [self.draws as u64, self.chains as u64, self.dim as u64];
+        let shape = [self.draws as u64, self.chains as u64, self.dim as u64];
+        crate::output::write_atomically(path, |out| {
             let mut writer = npyz::WriteOptions::new()
                 .default_dtype()
                 .shape(&shape)
-                .writer(&mut out)
+                .writer(out)
                 .begin_nd()?;
             writer.extend(self.values.iter().copied())?;
-            writer.finish()?;
-            out.flush()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = std::fs::remove_file(&partial);
-            return Err(io(source));
-        }
-        std::fs::rename(&partial, path).map_err(|source| {
-            let _ = std::fs::remove_file(&partial);
-            io(source)
+            writer.finish()
         })
     }
-}
-
-/// `dir/.name.partial` for `dir/name`: where a file is written before it is complete.
-pub(crate) fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_owned());
-    path.with_file_name(format!(".{name}.partial"))
 }

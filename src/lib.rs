@@ -1,10 +1,12 @@
 //! langevin
+pub mod bench;
 pub mod diagnostics;
 pub mod draws;
 pub mod error;
 pub mod gpu;
 mod linalg;
 pub mod model;
+pub mod output;
 pub mod rng;
 mod run;
 pub mod sampler;

@@ -158,6 +158,13 @@ pub(crate) struct ChainState {
 }
 
 impl ChainState {
+    /// The generator multiply the step kernel was built with.
+    pub(crate) fn multiply(&self) -> crate::gpu::RngMultiply {
+        self.step_pipeline.multiply
+    }
+}
+
+impl ChainState {
     /// Allocates everything for `sampler` after checking it fits the adapter.
     pub(crate) fn new(gpu: &Gpu, sampler: &Sampler) -> Result<ChainState> {
         let settings = &sampler.settings;
@@ -187,7 +194,12 @@ impl ChainState {
             Precision::Diagonal(_) => Kernel::SgldGaussianDiagonal,
             Precision::Dense(_) => Kernel::SgldGaussianDense,
         };
-        let step_pipeline = Pipeline::new(gpu, kernel, sampler.tuning.workgroup_size)?;
+        let step_pipeline = Pipeline::new(
+            gpu,
+            kernel,
+            sampler.tuning.workgroup_size,
+            sampler.tuning.rng_multiply,
+        )?;
 
         let uniform = wgpu::BufferUsages::UNIFORM;
         let params_buffer = upload(gpu, "run params", bytemuck::bytes_of(&params), uniform);
@@ -286,7 +298,12 @@ impl ChainState {
                     .write_buffer(&self.theta, 0, bytemuck::cast_slice(&dimension_major));
             }
             Init::Normal { .. } => {
-                let pipeline = Pipeline::new(gpu, Kernel::Init, sampler.tuning.workgroup_size)?;
+                let pipeline = Pipeline::new(
+                    gpu,
+                    Kernel::Init,
+                    sampler.tuning.workgroup_size,
+                    sampler.tuning.rng_multiply,
+                )?;
                 let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
                 let threads =
                     u64::from(self.params.chains) * u64::from(self.params.blocks);

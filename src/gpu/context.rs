@@ -49,9 +49,11 @@ impl Gpu {
             );
         }
         let limits = chosen.limits();
+        // 64-bit integers let Philox multiply natively; everything else is core WebGPU.
+        let features = chosen.features() & wgpu::Features::SHADER_INT64;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("langevin device"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             ..Default::default()
         };
@@ -97,6 +99,11 @@ impl Gpu {
     /// Whether this is a software adapter (a CPU implementation such as lavapipe).
     pub fn is_software(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Whether kernels may use 64-bit integers (`SHADER_INT64`).
+    pub fn has_int64(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_INT64)
     }
 
     /// The limits the device was opened with (the adapter's own).

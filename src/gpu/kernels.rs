@@ -4,6 +4,8 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
+const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
+const MULHILO_INT64: &str = include_str!("../../shaders/mulhilo_int64.wgsl");
 const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
 const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
@@ -15,6 +17,44 @@ const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
 /// Default threads per workgroup.
 pub(crate) const DEFAULT_WORKGROUP_SIZE: u32 = 256;
+
+/// How Philox's 32×32 → 64-bit products are computed on the GPU. Both give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RngMultiply {
+    /// Native 64-bit integers where the adapter has `SHADER_INT64`, else portable.
+    #[default]
+    Auto,
+    /// Four 16-bit partial products: runs on every adapter.
+    Portable,
+    /// One 64-bit product; an error on adapters without `SHADER_INT64`.
+    Int64,
+}
+
+impl RngMultiply {
+    /// Resolves `Auto` against what `gpu` supports.
+    pub(crate) fn resolve(self, gpu: &Gpu) -> Result<RngMultiply> {
+        match (self, gpu.has_int64()) {
+            (RngMultiply::Auto, true) | (RngMultiply::Int64, true) => Ok(RngMultiply::Int64),
+            (RngMultiply::Auto, false) | (RngMultiply::Portable, _) => Ok(RngMultiply::Portable),
+            (RngMultiply::Int64, false) => Err(Error::invalid(
+                "RNG multiply",
+                format!(
+                    "adapter `{}` lacks SHADER_INT64; use RngMultiply::Portable or Auto",
+                    gpu.name()
+                ),
+            )),
+        }
+    }
+
+    /// The name reported by benchmarks.
+    pub fn name(self) -> &'static str {
+        match self {
+            RngMultiply::Auto => "auto",
+            RngMultiply::Portable => "portable",
+            RngMultiply::Int64 => "int64",
+        }
+    }
+}
 
 /// How a kernel sees one binding.
 #[derive(Clone, Copy)]
@@ -91,8 +131,12 @@ impl Kernel {
     }
 
     /// The WGSL module: the shared pieces, then the kernel's own file.
-    fn source(self) -> String {
-        [PHILOX, NORMAL, CHAIN_LAYOUT, self.body()].join("\n")
+    fn source(self, multiply: RngMultiply) -> String {
+        let mulhilo = match multiply {
+            RngMultiply::Int64 => MULHILO_INT64,
+            RngMultiply::Auto | RngMultiply::Portable => MULHILO_PORTABLE,
+        };
+        [mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT, self.body()].join("\n")
     }
 }
 
@@ -102,12 +146,20 @@ pub(crate) struct Pipeline {
     pub(crate) layout: wgpu::BindGroupLayout,
     pub(crate) workgroup_size: u32,
     pub(crate) label: &'static str,
+    /// The multiply the kernel was built with (never `Auto`).
+    pub(crate) multiply: RngMultiply,
 }
 
 impl Pipeline {
     /// Compiles `kernel` with `workgroup_size` threads per workgroup.
-    pub(crate) fn new(gpu: &Gpu, kernel: Kernel, workgroup_size: u32) -> Result<Pipeline> {
+    pub(crate) fn new(
+        gpu: &Gpu,
+        kernel: Kernel,
+        workgroup_size: u32,
+        multiply: RngMultiply,
+    ) -> Result<Pipeline> {
         let label = kernel.label();
+        let multiply = multiply.resolve(gpu)?;
         let max = gpu
             .limits()
             .max_compute_workgroup_size_x
@@ -122,7 +174,7 @@ impl Pipeline {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
-            source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+            source: wgpu::ShaderSource::Wgsl(kernel.source(multiply).into()),
         });
         let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
             .slots()
@@ -161,6 +213,7 @@ impl Pipeline {
             layout,
             workgroup_size,
             label,
+            multiply,
         })
     }
 
@@ -241,8 +294,15 @@ mod tests {
     use wgpu::BufferUsages as U;
 
     /// Runs the probe kernel: GPU words and normals for each counter under `seed`'s key.
-    fn probe(gpu: &Gpu, seed: u64, counters: &[[u32; 4]], workgroup_size: u32) -> (Vec<u32>, Vec<f32>) {
-        let pipeline = Pipeline::new(gpu, Kernel::RngProbe, workgroup_size).expect("probe builds");
+    fn probe(
+        gpu: &Gpu,
+        seed: u64,
+        counters: &[[u32; 4]],
+        workgroup_size: u32,
+        multiply: RngMultiply,
+    ) -> (Vec<u32>, Vec<f32>) {
+        let pipeline =
+            Pipeline::new(gpu, Kernel::RngProbe, workgroup_size, multiply).expect("probe builds");
         let params = RunParams::new(1, 4, seed, 0.0);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -286,13 +346,22 @@ mod tests {
     #[test]
     fn gpu_philox_is_bit_exact_with_the_cpu_twin() {
         let gpu = crate::gpu::tests::shared_gpu();
-        for seed in [0u64, 7, u64::MAX, 0x299f_31d0_a409_3822] {
+        let mut multiplies = vec![RngMultiply::Portable];
+        if gpu.has_int64() {
+            multiplies.push(RngMultiply::Int64);
+        } else {
+            eprintln!("adapter lacks SHADER_INT64: only the portable multiply is checked");
+        }
+        for (seed, multiply) in [0u64, 7, u64::MAX, 0x299f_31d0_a409_3822]
+            .into_iter()
+            .flat_map(|seed| multiplies.iter().map(move |m| (seed, *m)))
+        {
             let list = counters(5000);
-            let (words, normals) = probe(gpu, seed, &list, 64);
+            let (words, normals) = probe(gpu, seed, &list, 64, multiply);
             let key = rng::key_for_seed(seed);
             for (i, counter) in list.iter().enumerate() {
                 let cpu = rng::philox4x32_10(*counter, key);
-                assert_eq!(&words[i * 4..i * 4 + 4], &cpu, "seed {seed} counter {counter:x?}");
+                assert_eq!(&words[i * 4..i * 4 + 4], &cpu, "{multiply:?} seed {seed} counter {counter:x?}");
                 let z = rng::normals_from_words(cpu);
                 for k in 0..4 {
                     // Vulkan allows sin/cos an absolute error of 2⁻¹¹ on [−π, π] and log about
@@ -309,7 +378,7 @@ mod tests {
         let gpu = crate::gpu::tests::shared_gpu();
         let n_blocks = 1u32 << 16;
         let list: Vec<[u32; 4]> = (0..n_blocks).map(|i| [i, 3, 1, 0]).collect();
-        let (_, normals) = probe(gpu, 2024, &list, 256);
+        let (_, normals) = probe(gpu, 2024, &list, 256, RngMultiply::Auto);
         let n = normals.len() as f64;
         let mean = normals.iter().map(|&z| f64::from(z)).sum::<f64>() / n;
         let var = normals.iter().map(|&z| (f64::from(z) - mean).powi(2)).sum::<f64>() / n;

@@ -8,6 +8,7 @@ pub(crate) mod kernels;
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
 pub use context::Gpu;
 pub(crate) use kernels::DEFAULT_WORKGROUP_SIZE;
+pub use kernels::RngMultiply;
 
 #[cfg(test)]
 pub(crate) mod tests {

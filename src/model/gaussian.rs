@@ -158,6 +158,36 @@ impl Gaussian {
         Self::dense(&vec![mean; dim], &precision)
     }
 
+    /// `N(μ, Σ)` with `Σ = diag(σ) R diag(σ)`: marginal variances `σ²` and correlation `ρ`
+    /// between every pair (`R = (1 − ρ) I + ρ 11ᵀ`), sampled through the dense precision `Σ⁻¹`.
+    pub fn correlated(mean: &[f64], variance: &[f64], corr: f64) -> Result<Gaussian> {
+        Self::check_mean(mean)?;
+        let dim = mean.len();
+        if variance.len() != dim {
+            return Err(Error::invalid(
+                "variance",
+                format!("has {} entries but the mean has {dim}", variance.len()),
+            ));
+        }
+        for &v in variance {
+            Self::check_variance(v)?;
+        }
+        let unit = Self::equicorrelated(dim, 0.0, 1.0, corr)?;
+        let sd: Vec<f64> = variance.iter().map(|v| v.sqrt()).collect();
+        // Σ⁻¹ = diag(1/σ) R⁻¹ diag(1/σ), and R⁻¹ is the unit equicorrelated precision.
+        let precision: Vec<f64> = unit
+            .precision
+            .iter()
+            .enumerate()
+            .map(|(k, p)| p / (sd[k / dim] * sd[k % dim]))
+            .collect();
+        if dim == 1 || corr == 0.0 {
+            let diagonal: Vec<f64> = (0..dim).map(|d| precision[d * dim + d]).collect();
+            return Self::diagonal(mean, &diagonal);
+        }
+        Self::dense(mean, &precision)
+    }
+
     fn check_mean(mean: &[f64]) -> Result<()> {
         if mean.is_empty() {
             return Err(Error::invalid(

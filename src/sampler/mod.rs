@@ -5,7 +5,7 @@ pub mod sgld;
 
 use crate::draws::Draws;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, RngMultiply};
 use crate::model::Gaussian;
 use crate::schedule::StepSize;
 
@@ -151,6 +151,8 @@ pub struct Tuning {
     pub max_steps_per_dispatch: u32,
     /// Bytes of GPU memory for draws between readbacks (default 256 MiB, at least one draw).
     pub draws_buffer_bytes: u64,
+    /// How the generator multiplies (default: native 64-bit where the adapter has it).
+    pub rng_multiply: RngMultiply,
 }
 
 impl Default for Tuning {
@@ -159,6 +161,7 @@ impl Default for Tuning {
             workgroup_size: crate::gpu::DEFAULT_WORKGROUP_SIZE,
             max_steps_per_dispatch: 64,
             draws_buffer_bytes: 256 << 20,
+            rng_multiply: RngMultiply::Auto,
         }
     }
 }

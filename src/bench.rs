@@ -1,0 +1,210 @@
+//! Throughput benchmark W1: the fused SGLD update on a Gaussian target against a
+//! device-to-device copy of the same bytes, both timed in the same process.
+//!
+//! One SGLD update reads and writes one f32 of state (8 bytes); the target's mean and precision
+//! are per-dimension and stay in cache. A copy of the state buffer moves the same 8 bytes per
+//! parameter, so `ratio_to_copy` is the fraction of the adapter's practical memory bandwidth the
+//! update reaches. Rows with several steps per dispatch keep the state on-chip between steps and
+//! may exceed the copy's rate; their GB/s counts 8 bytes per update as if each went to memory.
+
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::gpu::{Gpu, RngMultiply};
+use crate::model::Gaussian;
+use crate::run::{Batch, ChainState, DispatchRecord, NO_DRAW};
+use crate::sampler::sgld::StepScalars;
+use crate::sampler::{Sampler, Settings, Tuning};
+use crate::schedule::StepSize;
+
+/// Dimensions of the W1 target; parameters = chains × this.
+pub const W1_DIM: u32 = 4;
+
+/// One measured configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct W1Row {
+    /// Parameters updated per step (chains × dimensions).
+    pub params: u64,
+    /// Chains.
+    pub chains: u32,
+    /// Dimensions per chain.
+    pub dim: u32,
+    /// Steps each dispatch runs with the state on-chip.
+    pub steps_per_dispatch: u32,
+    /// How Philox multiplied: `portable` (16-bit halves) or `int64`.
+    pub rng_multiply: &'static str,
+    /// Parameter updates per second (median of the repeats).
+    pub updates_per_s: f64,
+    /// Effective bandwidth: 8 bytes per update (one f32 read, one written), in GB/s.
+    pub effective_gb_per_s: f64,
+    /// Device-to-device copy of the state buffer, bytes read plus written, in GB/s.
+    pub copy_gb_per_s: f64,
+    /// `effective_gb_per_s / copy_gb_per_s`.
+    pub ratio_to_copy: f64,
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct W1Config {
+    /// Parameter counts to run; sizes beyond the adapter's binding limit are skipped.
+    pub sizes: Vec<u64>,
+    /// Steps-per-dispatch values to run at every size (1 is the memory-bound update).
+    pub steps_per_dispatch: Vec<u32>,
+    /// Generator multiplies to compare at every size; `Int64` is skipped where unsupported.
+    pub multiplies: Vec<RngMultiply>,
+    /// Steps timed per repeat.
+    pub steps: u32,
+    /// Timed repeats; the median is reported.
+    pub repeats: usize,
+}
+
+impl W1Config {
+    /// 1M to 256M parameters (the full benchmark, for a real GPU).
+    pub fn full() -> W1Config {
+        W1Config {
+            sizes: vec![1 << 20, 1 << 24, 1 << 26, 1 << 28],
+            steps_per_dispatch: vec![1, 16],
+            multiplies: vec![RngMultiply::Portable, RngMultiply::Int64],
+            steps: 64,
+            repeats: 5,
+        }
+    }
+
+    /// Small sizes that finish in seconds on a software adapter.
+    pub fn quick() -> W1Config {
+        W1Config {
+            sizes: vec![1 << 18, 1 << 20],
+            steps_per_dispatch: vec![1, 16],
+            multiplies: vec![RngMultiply::Portable, RngMultiply::Int64],
+            steps: 16,
+            repeats: 3,
+        }
+    }
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Seconds of `work` after one untimed warm-up, median of `repeats`.
+fn time(gpu: &Gpu, repeats: usize, mut work: impl FnMut() -> Result<()>) -> Result<f64> {
+    work()?;
+    gpu.wait()?;
+    let mut samples = Vec::with_capacity(repeats);
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        work()?;
+        gpu.wait()?;
+        samples.push(start.elapsed().as_secs_f64());
+    }
+    Ok(median(samples))
+}
+
+/// A batch of `steps` SGLD steps in dispatches of `per_dispatch`, keeping no draw.
+fn timing_batch(steps: u32, per_dispatch: u32) -> Batch {
+    let scalars = StepScalars::new(1e-3, 1.0);
+    let records = (0..steps.div_ceil(per_dispatch))
+        .map(|i| {
+            let first_step = i * per_dispatch;
+            DispatchRecord {
+                first_step,
+                step_count: per_dispatch.min(steps - first_step),
+                table_offset: first_step,
+                draw_slot: NO_DRAW,
+            }
+        })
+        .collect();
+    Batch {
+        records,
+        schedule: vec![scalars; steps as usize],
+        draw_steps: Vec::new(),
+    }
+}
+
+/// Times a device-to-device copy of `source` (bytes read plus written per second, in GB/s).
+fn copy_bandwidth(gpu: &Gpu, source: &wgpu::Buffer, bytes: u64, copies: u32, repeats: usize) -> Result<f64> {
+    let destination = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bench copy destination"),
+        size: bytes,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let seconds = time(gpu, repeats, || {
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench copies"),
+            });
+        for _ in 0..copies {
+            encoder.copy_buffer_to_buffer(source, 0, &destination, 0, bytes);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        Ok(())
+    })?;
+    Ok(2.0 * bytes as f64 * f64::from(copies) / seconds / 1e9)
+}
+
+/// Runs W1 on `gpu`. Sizes whose state exceeds one storage binding are skipped with a log line.
+pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
+    let mut rows = Vec::new();
+    let target = Gaussian::isotropic(W1_DIM as usize, 0.0, 1.0)?;
+    for &params in &config.sizes {
+        let chains = (params / u64::from(W1_DIM)) as u32;
+        let bytes = u64::from(chains) * u64::from(W1_DIM) * 4;
+        if bytes > gpu.max_binding() {
+            log::warn!(
+                "W1: skipping {params} parameters: {bytes} bytes exceed the adapter's {} byte binding limit",
+                gpu.max_binding()
+            );
+            continue;
+        }
+        let settings = Settings {
+            chains,
+            steps: 1,
+            burn_in: 0,
+            thin: 1,
+            step_size: StepSize::constant(1e-3)?,
+            ..Settings::default()
+        };
+        let mut copy_gb_per_s = None;
+        for &multiply in &config.multiplies {
+            if multiply == RngMultiply::Int64 && !gpu.has_int64() {
+                log::warn!("W1: the adapter lacks SHADER_INT64; skipping the int64 rows");
+                continue;
+            }
+            let sampler = Sampler::new(target.clone(), settings.clone())?.with_tuning(Tuning {
+                draws_buffer_bytes: 0,
+                rng_multiply: multiply,
+                ..Tuning::default()
+            })?;
+            let state = ChainState::new(gpu, &sampler)?;
+            let copy = match copy_gb_per_s {
+                Some(copy) => copy,
+                None => {
+                    let copy = copy_bandwidth(gpu, &state.theta, bytes, config.steps, config.repeats)?;
+                    copy_gb_per_s = Some(copy);
+                    copy
+                }
+            };
+            for &per_dispatch in &config.steps_per_dispatch {
+                let batch = timing_batch(config.steps, per_dispatch);
+                let seconds = time(gpu, config.repeats, || state.submit(gpu, &batch).map(|_| ()))?;
+                let updates_per_s = params as f64 * f64::from(config.steps) / seconds;
+                let effective_gb_per_s = 8.0 * updates_per_s / 1e9;
+                rows.push(W1Row {
+                    params: u64::from(chains) * u64::from(W1_DIM),
+                    chains,
+                    dim: W1_DIM,
+                    steps_per_dispatch: per_dispatch,
+                    rng_multiply: state.multiply().name(),
+                    updates_per_s,
+                    effective_gb_per_s,
+                    copy_gb_per_s: copy,
+                    ratio_to_copy: effective_gb_per_s / copy,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
