@@ -171,17 +171,7 @@ impl ChainState {
         let target = &sampler.target;
         let dim = target.dim() as u32;
         let chains = settings.chains;
-        let state_bytes = u64::from(chains) * u64::from(dim) * 4;
-        gpu.check_binding(
-            &format!("the chain state ({chains} chains × {dim} dimensions × 4 bytes)"),
-            state_bytes,
-        )?;
-        if u64::from(chains) * u64::from(dim.div_ceil(4)) > u64::from(u32::MAX) {
-            return Err(Error::invalid(
-                "number of chains",
-                "chains × ⌈dim/4⌉ must stay below 2³²",
-            ));
-        }
+        let state_bytes = check_fits(gpu, sampler)?;
         let budget = sampler.tuning.draws_buffer_bytes.min(gpu.max_binding());
         let slots = ((budget / state_bytes) as usize)
             .clamp(1, settings.kept_draws() as usize);
@@ -368,12 +358,31 @@ impl ChainState {
     }
 }
 
+/// Bytes of the chain state, after checking that the problem fits one storage binding and the
+/// thread grid; called before anything is allocated.
+fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
+    let (chains, dim) = (sampler.settings.chains, sampler.target.dim() as u64);
+    let state_bytes = u64::from(chains) * dim * 4;
+    gpu.check_binding(
+        &format!("the chain state ({chains} chains × {dim} dimensions × 4 bytes)"),
+        state_bytes,
+    )?;
+    if u64::from(chains) * dim.div_ceil(4) > u64::from(u32::MAX) {
+        return Err(Error::invalid(
+            "number of chains",
+            "chains × ⌈dim/4⌉ must stay below 2³²",
+        ));
+    }
+    Ok(state_bytes)
+}
+
 /// Runs `sampler` to the end and returns its kept draws.
 pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
     let settings = &sampler.settings;
     let chains = settings.chains as usize;
     let dim = sampler.target.dim();
     let kept = settings.kept_draws() as usize;
+    check_fits(gpu, sampler)?;
     let total = kept as u64 * chains as u64 * dim as u64;
     let mut values: Vec<f32> = Vec::new();
     values

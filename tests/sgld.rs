@@ -4,6 +4,7 @@
 mod common;
 
 use langevin::sampler::sgld::{reference_init, reference_step, StepScalars};
+use langevin::gpu::RngMultiply;
 use langevin::model::Precision;
 use langevin::{Gaussian, Init, Sampler, StepSize, Tuning};
 
@@ -117,8 +118,10 @@ fn initial_positions_follow_the_init_stream() {
     }
 }
 
-/// The draws must not depend on the workgroup size, on how many steps one dispatch runs, or on
-/// how many draws one submit holds: every random number is keyed by (seed, chain, step, dim).
+/// The draws must not depend on the workgroup size, on how many steps one dispatch runs, on how
+/// many draws one submit holds, or on how Philox multiplies: every random number is keyed by
+/// (seed, chain, step, dim). (The default multiply is native 64-bit where the adapter has it,
+/// so comparing against `Portable` covers both paths on lavapipe.)
 #[test]
 fn draws_do_not_depend_on_how_the_work_is_cut_up() {
     for target in [diagonal_target(), dense_target()] {
@@ -138,9 +141,24 @@ fn draws_do_not_depend_on_how_the_work_is_cut_up() {
         };
         let reference = run(Tuning::default());
         for tuning in [
-            Tuning { workgroup_size: 64, max_steps_per_dispatch: 1, draws_buffer_bytes: 1 },
-            Tuning { workgroup_size: 32, max_steps_per_dispatch: 3, draws_buffer_bytes: 20_000 },
-            Tuning { workgroup_size: 128, max_steps_per_dispatch: 1000, draws_buffer_bytes: 1 << 30 },
+            Tuning {
+                workgroup_size: 64,
+                max_steps_per_dispatch: 1,
+                draws_buffer_bytes: 1,
+                rng_multiply: RngMultiply::Portable,
+            },
+            Tuning {
+                workgroup_size: 32,
+                max_steps_per_dispatch: 3,
+                draws_buffer_bytes: 20_000,
+                rng_multiply: RngMultiply::Auto,
+            },
+            Tuning {
+                workgroup_size: 128,
+                max_steps_per_dispatch: 1000,
+                draws_buffer_bytes: 1 << 30,
+                rng_multiply: RngMultiply::Portable,
+            },
         ] {
             let other = run(tuning.clone());
             assert_eq!(other.steps(), reference.steps());
@@ -286,3 +304,32 @@ const PINNED: [f32; 18] = [
     0.469_922_18, -0.230_422_54, -0.865_623_06, 0.319_902_9, 0.698_575_44, 0.544_897_5,
     0.308_495_34, -0.225_260_47, -0.763_215_8, 0.255_347_9, 0.687_392_2, 0.746_409_24,
 ];
+
+/// A million chains of a small model is an ordinary run. After 200 steps at ηλ = 0.2 the
+/// chains are stationary (0.8²⁰⁰ ≈ 10⁻¹⁹), so the last draw of the 2²⁰ chains estimates the
+/// mean within 5·sqrt(v/n) ≈ 0.003 and the variance within 5·v·sqrt(2/n) ≈ 0.4%.
+#[test]
+fn a_million_chains_run() {
+    let chains = 1u32 << 20;
+    let (eta, lambda) = (0.1, 2.0);
+    let draws = Sampler::builder(Gaussian::isotropic(2, -1.0, 1.0 / lambda).expect("valid"))
+        .chains(chains)
+        .steps(200)
+        .burn_in(199)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .seed(1_000_000)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    assert_eq!(draws.shape(), (1, chains as usize, 2));
+    let exact_var = 1.0 / (lambda * (1.0 - eta * lambda / 2.0));
+    let (mean, cov) = common::pooled_moments(draws.values(), 2);
+    let n = f64::from(chains);
+    for d in 0..2 {
+        assert!((mean[d] + 1.0).abs() < 5.0 * (exact_var / n).sqrt(), "mean {}", mean[d]);
+        let var = cov[d * 2 + d];
+        assert!((var - exact_var).abs() < 5.0 * exact_var * (2.0 / n).sqrt(), "var {var}");
+    }
+    assert_eq!(draws.summary().divergent_chains, 0);
+}

@@ -11,7 +11,7 @@ use langevin::{Gaussian, Gpu, Init, Sampler, StepSize};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Cli {
     /// Use the adapter whose name contains NAME (case-insensitive); see `langevin adapters`.
     #[arg(long, global = true, env = ADAPTER_ENV, value_name = "NAME")]
@@ -62,7 +62,7 @@ struct SampleArgs {
     #[arg(long, default_value = "0", value_delimiter = ',', allow_negative_numbers = true)]
     mean: Vec<f64>,
     /// Marginal variance: one value, or a comma-separated list of --dim values.
-    #[arg(long, default_value = "1", value_delimiter = ',')]
+    #[arg(long, default_value = "1", value_delimiter = ',', allow_negative_numbers = true)]
     var: Vec<f64>,
     /// Correlation between every pair of dimensions (a dense precision); 0 keeps it diagonal.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
@@ -135,13 +135,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Adapters => {
-            let adapters = list_adapters();
-            if adapters.is_empty() {
-                bail!(langevin::Error::NoAdapter {
-                    backends: "the default set".into()
-                });
-            }
-            for a in adapters {
+            for a in list_adapters()? {
                 let mark = if a.is_default { "*" } else { " " };
                 println!("{mark} {} [{}, {}] {}", a.name, a.backend, a.device_type, a.driver);
             }

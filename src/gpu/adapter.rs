@@ -64,9 +64,7 @@ fn summarise(adapters: &[wgpu::Adapter]) -> String {
 /// best-ranked of all when `name` is `None`.
 pub(crate) fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::Adapter> {
     if adapters.is_empty() {
-        return Err(Error::NoAdapter {
-            backends: format!("{:?}", backends()),
-        });
+        return Err(no_adapter());
     }
     let found = summarise(&adapters);
     let wanted = name.map(str::to_lowercase);
@@ -84,11 +82,21 @@ pub(crate) fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result
     })
 }
 
-/// Every adapter wgpu finds on this machine, best first, the default marked.
-pub fn list_adapters() -> Vec<AdapterSummary> {
+fn no_adapter() -> Error {
+    Error::NoAdapter {
+        backends: format!("{:?}", backends()),
+    }
+}
+
+/// Every adapter wgpu finds on this machine, best first, the default marked; an
+/// [`Error::NoAdapter`] saying what to install when there is none.
+pub fn list_adapters() -> Result<Vec<AdapterSummary>> {
     let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
+    if adapters.is_empty() {
+        return Err(no_adapter());
+    }
     adapters.sort_by_key(|a| preference(&a.get_info()));
-    adapters
+    Ok(adapters
         .iter()
         .enumerate()
         .map(|(rank, adapter)| {
@@ -103,5 +111,5 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                 is_default: rank == 0,
             }
         })
-        .collect()
+        .collect())
 }

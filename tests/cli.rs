@@ -1,0 +1,159 @@
+//! The `langevin` binary: the documented command forms work, and bad input exits non-zero
+//! without leaving an output file behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn langevin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_langevin"))
+        .args(args)
+        .env_remove("LANGEVIN_ADAPTER")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A fresh folder per test under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+#[test]
+fn adapters_lists_the_default_first() {
+    let output = langevin(&["adapters"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.lines().next().is_some_and(|l| l.starts_with('*')), "{text}");
+}
+
+#[test]
+fn sample_writes_npy_and_json_summary() {
+    let dir = scratch("sample");
+    let (npy, json) = (dir.join("draws.npy"), dir.join("summary.json"));
+    let output = langevin(&[
+        "sample", "--model", "gaussian", "--dim", "4", "--mean", "1.5", "--var", "0.25",
+        "--sampler", "sgld", "--step-size", "0.01", "--chains", "512", "--steps", "1500",
+        "--burn-in", "1000", "--thin", "10", "--seed", "7",
+        "--out", npy.to_str().expect("utf-8"), "--json", json.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("adapter: "), "the first line names the adapter: {text}");
+    assert!(text.contains("R-hat"), "{text}");
+
+    let file = npyz::NpyFile::new(std::fs::File::open(&npy).expect("npy")).expect("valid NPY");
+    assert_eq!(file.shape(), &[50, 512, 4]);
+    assert_eq!(file.dtype(), npyz::DType::Plain("<f4".parse().expect("dtype")));
+    let values: Vec<f32> = file.into_vec().expect("f32 data");
+    assert_eq!(values.len(), 50 * 512 * 4);
+
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
+    for key in ["adapter", "dim", "chains", "draws", "mean", "sd", "rhat", "ess_bulk", "divergent_chains"] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
+    }
+    assert_eq!(summary["dim"], 4);
+    assert_eq!(summary["chains"], 512);
+    assert_eq!(summary["draws"], 50);
+    assert_eq!(summary["divergent_chains"], 0);
+    // 25600 draws of N(1.5, 0.255) with autocorrelation ≈ 0.66 between kept draws: the mean's
+    // standard error is about sqrt(0.255·4.9/25600) ≈ 0.007; 0.05 is seven of them.
+    for m in summary["mean"].as_array().expect("array") {
+        assert!((m.as_f64().expect("number") - 1.5).abs() < 0.05, "{summary}");
+    }
+}
+
+#[test]
+fn correlated_and_polynomial_options_run() {
+    let output = langevin(&[
+        "sample", "--dim", "3", "--mean", "0,1,2", "--var", "1,2,0.5", "--corr", "0.3",
+        "--schedule", "poly", "--a", "0.05", "--b", "10", "--gamma", "0.6",
+        "--temperature", "0.5", "--chains", "64", "--steps", "200", "--burn-in", "100",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// Each bad input: non-zero exit, a message naming the problem, and no output file.
+#[test]
+fn bad_input_exits_non_zero_and_leaves_no_output() {
+    let dir = scratch("bad");
+    let npy = dir.join("draws.npy");
+    let json = dir.join("summary.json");
+    let outputs = ["--out", npy.to_str().expect("utf-8"), "--json", json.to_str().expect("utf-8")];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--step-size", "0"], "step size"),
+        (&["--step-size", "nan"], "step size"),
+        (&["--chains", "0"], "chains"),
+        (&["--dim", "0"], "dim"),
+        (&["--dim", "4", "--mean", "1,2"], "--mean has 2 values"),
+        (&["--var", "-1"], "--var"),
+        (&["--corr", "1.5"], "correlation"),
+        (&["--steps", "10", "--burn-in", "10"], "no draw would be kept"),
+        (&["--schedule", "poly", "--a", "1"], "--b"),
+        (&["--schedule", "poly", "--a", "1", "--b", "1", "--gamma", "2"], "γ"),
+        (&["--temperature", "-1"], "temperature"),
+        (&["--adapter", "no-such-adapter-xyz"], "adapters found"),
+        (&["--dim", "4096", "--chains", "1048576"], "allows at most"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["sample", "--steps", "20", "--burn-in", "10", "--thin", "1"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&outputs);
+        let output = langevin(&all);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(message.contains(expected), "{args:?}: expected `{expected}` in: {message}");
+        assert!(!npy.exists() && !json.exists(), "{args:?} left an output file");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+        assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
+    }
+    let missing = dir.join("no/such/folder/draws.npy");
+    let output = langevin(&["sample", "--out", missing.to_str().expect("utf-8")]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
+}
+
+#[test]
+fn bench_quick_reports_w1_against_a_copy() {
+    let dir = scratch("bench");
+    let json = dir.join("bench.json");
+    let output = langevin(&["bench", "--quick", "--json", json.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("adapter: "));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
+    let rows = report["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty());
+    for row in rows {
+        let ratio = row["ratio_to_copy"].as_f64().expect("ratio");
+        assert!(ratio.is_finite() && ratio > 0.0, "{row}");
+        assert!(row["copy_gb_per_s"].as_f64().expect("copy") > 0.0);
+    }
+}
+
+/// With no driver the loader finds nothing; the error names the package that gives a software
+/// adapter. (Pointing the Vulkan loader at a missing driver file simulates a bare machine.)
+#[test]
+fn without_a_driver_the_error_says_what_to_install() {
+    for args in [&["adapters"][..], &["sample"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_langevin"))
+            .args(args)
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env_remove("LANGEVIN_ADAPTER")
+            .output()
+            .expect("the binary runs");
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains("mesa-vulkan-drivers"), "{}", stderr(&output));
+    }
+}
