@@ -1,1 +1,28 @@
-fn main(){}
+//! `cargo bench`: workload W1 (fused SGLD update against a device copy) on the default adapter.
+//! Set `LANGEVIN_ADAPTER` to pick one; software adapters run the quick sizes.
+
+use langevin::bench::{run_w1, W1Config};
+use langevin::Gpu;
+
+fn main() -> langevin::Result<()> {
+    let gpu = Gpu::from_env()?;
+    println!("adapter: {}", gpu.describe());
+    let config = if gpu.is_software() {
+        W1Config::quick()
+    } else {
+        W1Config::full()
+    };
+    for row in run_w1(&gpu, &config)? {
+        println!(
+            "{:>11} params, {:>2} steps/dispatch, {:>8}: {:.3e} updates/s, {:7.1} GB/s, copy {:7.1} GB/s, ratio {:.3}",
+            row.params,
+            row.steps_per_dispatch,
+            row.rng_multiply,
+            row.updates_per_s,
+            row.effective_gb_per_s,
+            row.copy_gb_per_s,
+            row.ratio_to_copy
+        );
+    }
+    Ok(())
+}

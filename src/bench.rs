@@ -123,7 +123,13 @@ fn timing_batch(steps: u32, per_dispatch: u32) -> Batch {
 }
 
 /// Times a device-to-device copy of `source` (bytes read plus written per second, in GB/s).
-fn copy_bandwidth(gpu: &Gpu, source: &wgpu::Buffer, bytes: u64, copies: u32, repeats: usize) -> Result<f64> {
+fn copy_bandwidth(
+    gpu: &Gpu,
+    source: &wgpu::Buffer,
+    bytes: u64,
+    copies: u32,
+    repeats: usize,
+) -> Result<f64> {
     let destination = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("bench copy destination"),
         size: bytes,
@@ -182,14 +188,17 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
             let copy = match copy_gb_per_s {
                 Some(copy) => copy,
                 None => {
-                    let copy = copy_bandwidth(gpu, &state.theta, bytes, config.steps, config.repeats)?;
+                    let copy =
+                        copy_bandwidth(gpu, &state.theta, bytes, config.steps, config.repeats)?;
                     copy_gb_per_s = Some(copy);
                     copy
                 }
             };
             for &per_dispatch in &config.steps_per_dispatch {
                 let batch = timing_batch(config.steps, per_dispatch);
-                let seconds = time(gpu, config.repeats, || state.submit(gpu, &batch).map(|_| ()))?;
+                let seconds = time(gpu, config.repeats, || {
+                    state.submit(gpu, &batch).map(|_| ())
+                })?;
                 let updates_per_s = params as f64 * f64::from(config.steps) / seconds;
                 let effective_gb_per_s = 8.0 * updates_per_s / 1e9;
                 rows.push(W1Row {

@@ -1,4 +1,82 @@
-//! langevin
+//! # langevin
+//!
+//! Stochastic-gradient MCMC for thousands to millions of parallel chains on any GPU that
+//! [wgpu](https://wgpu.rs) drives (Vulkan, Metal, DX12), with the kernels in WGSL. The chain
+//! axis is native: one run advances every chain in the same fused kernel.
+//!
+//! ```no_run
+//! # fn main() -> langevin::Result<()> {
+//! use langevin::{Gaussian, Gpu, Sampler, StepSize};
+//!
+//! let gpu = Gpu::from_env()?; // best adapter, or the one named by LANGEVIN_ADAPTER
+//! let target = Gaussian::isotropic(4, 1.5, 0.25)?; // N(1.5, 0.25 I) in 4 dimensions
+//! let draws = Sampler::builder(target)
+//!     .chains(4096)
+//!     .steps(3000)
+//!     .burn_in(1000)
+//!     .thin(10)
+//!     .step_size(StepSize::constant(0.01)?)
+//!     .seed(7)
+//!     .build()?
+//!     .run(&gpu)?;
+//! println!("{}", draws.summary()); // mean, sd, quantiles, R-hat, bulk ESS per dimension
+//! draws.write_npy("draws.npy")?; // f32, shape [draws, chains, dim]
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same example runs as a test on whatever adapter is present (lavapipe in CI):
+//!
+//! ```
+//! # fn main() -> langevin::Result<()> {
+//! # use langevin::{Gaussian, Gpu, Sampler, StepSize};
+//! # let gpu = Gpu::from_env()?;
+//! let draws = Sampler::builder(Gaussian::isotropic(2, 0.0, 1.0)?)
+//!     .chains(256)
+//!     .steps(400)
+//!     .burn_in(200)
+//!     .step_size(StepSize::constant(0.05)?)
+//!     .build()?
+//!     .run(&gpu)?;
+//! assert_eq!(draws.shape(), (200, 256, 2));
+//! assert_eq!(draws.summary().divergent_chains, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Conventions
+//!
+//! These are stated once, here; every other doc refers to them.
+//!
+//! * **Potential.** `U(θ) = −log p(θ) − Σᵢ log p(xᵢ | θ)`; the target is `π(θ) ∝ exp(−U(θ))`.
+//!   A Gaussian `N(μ, P⁻¹)` has `U(θ) = ½ (θ − μ)ᵀ P (θ − μ)` and `∇U(θ) = P (θ − μ)`.
+//! * **SGLD step** ([`sampler::sgld`]): `θ ← θ − η_t ∇U(θ) + sqrt(2 η_t T) ξ`, `ξ ~ N(0, I)`.
+//!   Temperature `T = 1` samples the posterior; `T = 0` is gradient descent.
+//!   Welling & Teh (2011) write `Δθ = (ε/2) ∇log p + N(0, ε)`, so their `ε` is our `2η`;
+//!   BlackJAX's `step_size` is our `η`.
+//! * **Step index.** Steps are numbered `t = 0, 1, …`; the polynomial schedule is
+//!   `η_t = a (b + t)^(−γ)` ([`StepSize`]). A kept draw is the state after its step.
+//! * **Layout.** On the GPU the state is dimension-major, `θ[d · C + c]` (chains contiguous);
+//!   [`Draws`] and the NPY export are `[draw][chain][dim]`.
+//! * **Randomness** ([`rng`]). Philox4x32-10 keyed by the seed, counter
+//!   `(chain, step, block of 4 dimensions, stream)`: every draw is a pure function of
+//!   (seed, chain, step, dimension), so results do not depend on workgroup size, on how many
+//!   steps go into one dispatch or submit, or on the adapter's integer arithmetic.
+//!
+//! ## Choosing the adapter
+//!
+//! [`Gpu::new`] prefers a discrete GPU, then integrated, then virtual, and falls back to a
+//! software adapter (Mesa lavapipe) with a logged warning. A name — `--adapter NAME` on the
+//! command line, or the `LANGEVIN_ADAPTER` environment variable — picks the first adapter
+//! whose name contains it. With no adapter at all the error says what to install.
+//!
+//! ## Errors
+//!
+//! Constructors and [`Sampler::new`] validate and return [`Result`]; a problem larger than the
+//! adapter's limits is refused before any GPU work ([`Error::ExceedsLimits`]).
+
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod diagnostics;
 pub mod draws;

@@ -34,7 +34,9 @@ pub(crate) fn spd_inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
             y[i] = (e - dot) / l[i * n + i];
         }
         for i in (0..n).rev() {
-            let dot: f64 = (i + 1..n).map(|k| l[k * n + i] * inverse[k * n + column]).sum();
+            let dot: f64 = (i + 1..n)
+                .map(|k| l[k * n + i] * inverse[k * n + column])
+                .sum();
             inverse[i * n + column] = (y[i] - dot) / l[i * n + i];
         }
     }

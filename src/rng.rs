@@ -117,7 +117,11 @@ mod tests {
 
     /// Random123's `kat_vectors` for philox4x32 with 10 rounds: (counter, key, output).
     const KNOWN_ANSWERS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
-        ([0; 4], [0; 2], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
+        (
+            [0; 4],
+            [0; 2],
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
+        ),
         (
             [u32::MAX; 4],
             [u32::MAX; 2],
@@ -133,7 +137,11 @@ mod tests {
     #[test]
     fn matches_random123_known_answers() {
         for (counter, key, expected) in KNOWN_ANSWERS {
-            assert_eq!(philox4x32_10(counter, key), expected, "counter {counter:x?}");
+            assert_eq!(
+                philox4x32_10(counter, key),
+                expected,
+                "counter {counter:x?}"
+            );
         }
     }
 

@@ -91,7 +91,9 @@ pub(crate) fn plan(settings: &Settings, max_steps_per_dispatch: u32, slots: usiz
             && batch.schedule.len() < MAX_STEPS_PER_BATCH
         {
             let room = (MAX_STEPS_PER_BATCH - batch.schedule.len()) as u32;
-            let limit = (settings.steps - step).min(max_steps_per_dispatch).min(room);
+            let limit = (settings.steps - step)
+                .min(max_steps_per_dispatch)
+                .min(room);
             let mut count = 1;
             while count < limit && !settings.keeps(step + count - 1) {
                 count += 1;
@@ -173,8 +175,7 @@ impl ChainState {
         let chains = settings.chains;
         let state_bytes = check_fits(gpu, sampler)?;
         let budget = sampler.tuning.draws_buffer_bytes.min(gpu.max_binding());
-        let slots = ((budget / state_bytes) as usize)
-            .clamp(1, settings.kept_draws() as usize);
+        let slots = ((budget / state_bytes) as usize).clamp(1, settings.kept_draws() as usize);
         let init_scale = match settings.init {
             Init::Normal { scale } => scale as f32,
             Init::Positions(_) => 0.0,
@@ -222,7 +223,12 @@ impl ChainState {
             wgpu::BufferUsages::COPY_SRC,
         );
         let read = wgpu::BufferUsages::STORAGE;
-        let mean = upload(gpu, "target mean", bytemuck::cast_slice(target.gpu_mean()), read);
+        let mean = upload(
+            gpu,
+            "target mean",
+            bytemuck::cast_slice(target.gpu_mean()),
+            read,
+        );
         let precision_values = match target.precision() {
             Precision::Diagonal(p) | Precision::Dense(p) => p,
         };
@@ -243,14 +249,16 @@ impl ChainState {
             &precision,
         ];
         if kernel == Kernel::SgldGaussianDense {
-            gradient = storage(gpu, "gradient scratch", state_bytes, wgpu::BufferUsages::empty());
+            gradient = storage(
+                gpu,
+                "gradient scratch",
+                state_bytes,
+                wgpu::BufferUsages::empty(),
+            );
             buffers.push(&gradient);
         }
-        let step_group = step_pipeline.bind(
-            gpu,
-            &buffers,
-            std::mem::size_of::<DispatchRecord>() as u64,
-        );
+        let step_group =
+            step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
         let threads = match kernel {
             Kernel::SgldGaussianDense => u64::from(chains),
             _ => u64::from(chains) * u64::from(params.blocks),
@@ -295,14 +303,13 @@ impl ChainState {
                     sampler.tuning.rng_multiply,
                 )?;
                 let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
-                let threads =
-                    u64::from(self.params.chains) * u64::from(self.params.blocks);
+                let threads = u64::from(self.params.chains) * u64::from(self.params.blocks);
                 let (x, y) = pipeline.grid(gpu, threads)?;
-                let mut encoder = gpu
-                    .device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("initialise chains"),
-                    });
+                let mut encoder =
+                    gpu.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("initialise chains"),
+                        });
                 {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: Some("initialise chains"),

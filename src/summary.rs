@@ -84,7 +84,9 @@ impl Summary {
             summary.q50.push(quantile(&sorted, 0.50));
             summary.q95.push(quantile(&sorted, 0.95));
             summary.rhat.push(diagnostics::rhat(&values, n_draws, kept));
-            summary.ess_bulk.push(diagnostics::ess_bulk(&values, n_draws, kept));
+            summary
+                .ess_bulk
+                .push(diagnostics::ess_bulk(&values, n_draws, kept));
         }
         summary
     }

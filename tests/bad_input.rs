@@ -31,32 +31,71 @@ fn step_sizes_that_are_not_positive_and_finite_are_refused() {
 
 #[test]
 fn empty_runs_are_refused() {
-    assert!(refused(Settings { chains: 0, ..Settings::default() }).contains("chains"));
-    assert!(refused(Settings { steps: 0, ..Settings::default() }).contains("steps"));
-    assert!(refused(Settings { thin: 0, ..Settings::default() }).contains("thin"));
-    let message = refused(Settings { steps: 100, burn_in: 100, ..Settings::default() });
+    assert!(refused(Settings {
+        chains: 0,
+        ..Settings::default()
+    })
+    .contains("chains"));
+    assert!(refused(Settings {
+        steps: 0,
+        ..Settings::default()
+    })
+    .contains("steps"));
+    assert!(refused(Settings {
+        thin: 0,
+        ..Settings::default()
+    })
+    .contains("thin"));
+    let message = refused(Settings {
+        steps: 100,
+        burn_in: 100,
+        ..Settings::default()
+    });
     assert!(message.contains("no draw would be kept"), "{message}");
-    let message = refused(Settings { temperature: -1.0, ..Settings::default() });
+    let message = refused(Settings {
+        temperature: -1.0,
+        ..Settings::default()
+    });
     assert!(message.contains("temperature"), "{message}");
-    let message = refused(Settings { init: Init::Normal { scale: f64::NAN }, ..Settings::default() });
+    let message = refused(Settings {
+        init: Init::Normal { scale: f64::NAN },
+        ..Settings::default()
+    });
     assert!(message.contains("σ₀"), "{message}");
 }
 
 #[test]
 fn targets_with_wrong_shapes_or_values_are_refused() {
-    let message = Gaussian::diagonal(&[], &[]).expect_err("no dimensions").to_string();
+    let message = Gaussian::diagonal(&[], &[])
+        .expect_err("no dimensions")
+        .to_string();
     assert!(message.contains("at least one dimension"), "{message}");
-    let message = Gaussian::diagonal(&[0.0, 1.0], &[1.0]).expect_err("length").to_string();
-    assert!(message.contains("1 entries but the mean has 2"), "{message}");
-    let message = Gaussian::dense(&[0.0, 0.0], &[1.0, 0.0, 0.0]).expect_err("length").to_string();
+    let message = Gaussian::diagonal(&[0.0, 1.0], &[1.0])
+        .expect_err("length")
+        .to_string();
+    assert!(
+        message.contains("1 entries but the mean has 2"),
+        "{message}"
+    );
+    let message = Gaussian::dense(&[0.0, 0.0], &[1.0, 0.0, 0.0])
+        .expect_err("length")
+        .to_string();
     assert!(message.contains("2×2"), "{message}");
-    let message = Gaussian::dense(&[0.0; 2], &[1.0, 0.3, 0.2, 1.0]).expect_err("asym").to_string();
+    let message = Gaussian::dense(&[0.0; 2], &[1.0, 0.3, 0.2, 1.0])
+        .expect_err("asym")
+        .to_string();
     assert!(message.contains("not symmetric"), "{message}");
-    let message = Gaussian::dense(&[0.0; 2], &[1.0, 3.0, 3.0, 1.0]).expect_err("indef").to_string();
+    let message = Gaussian::dense(&[0.0; 2], &[1.0, 3.0, 3.0, 1.0])
+        .expect_err("indef")
+        .to_string();
     assert!(message.contains("not positive definite"), "{message}");
-    let message = Gaussian::diagonal(&[f64::NAN], &[1.0]).expect_err("nan").to_string();
+    let message = Gaussian::diagonal(&[f64::NAN], &[1.0])
+        .expect_err("nan")
+        .to_string();
     assert!(message.contains("finite"), "{message}");
-    let message = Gaussian::correlated(&[0.0; 3], &[1.0; 3], -0.9).expect_err("corr").to_string();
+    let message = Gaussian::correlated(&[0.0; 3], &[1.0; 3], -0.9)
+        .expect_err("corr")
+        .to_string();
     assert!(message.contains("positive definite"), "{message}");
 }
 
@@ -70,7 +109,11 @@ fn non_finite_initial_positions_are_refused_with_their_place() {
         ..Settings::default()
     });
     assert!(message.contains("chain 2 dimension 1"), "{message}");
-    let message = refused(Settings { chains: 4, init: Init::Positions(vec![0.0; 5]), ..Settings::default() });
+    let message = refused(Settings {
+        chains: 4,
+        init: Init::Positions(vec![0.0; 5]),
+        ..Settings::default()
+    });
     assert!(message.contains("need 12"), "{message}");
 }
 
@@ -95,18 +138,34 @@ fn a_problem_beyond_the_adapters_limits_is_refused_before_any_work() {
 
 #[test]
 fn an_unknown_adapter_name_lists_what_was_found() {
-    let message = Gpu::new(Some("no-such-adapter-xyz")).expect_err("unknown").to_string();
+    let message = Gpu::new(Some("no-such-adapter-xyz"))
+        .expect_err("unknown")
+        .to_string();
     assert!(message.contains("no-such-adapter-xyz"), "{message}");
-    assert!(message.contains(common::gpu().name()), "the message lists the adapters: {message}");
+    assert!(
+        message.contains(common::gpu().name()),
+        "the message lists the adapters: {message}"
+    );
 }
 
 #[test]
 fn bad_tuning_is_refused() {
     let sampler = Sampler::new(target(), Settings::default()).expect("valid");
-    let zero_steps = Tuning { max_steps_per_dispatch: 0, ..Tuning::default() };
+    let zero_steps = Tuning {
+        max_steps_per_dispatch: 0,
+        ..Tuning::default()
+    };
     assert!(sampler.clone().with_tuning(zero_steps).is_err());
-    let huge_group = Tuning { workgroup_size: 1 << 20, ..Tuning::default() };
-    let sampler = sampler.with_tuning(huge_group).expect("checked against the adapter at run");
-    let message = sampler.run(common::gpu()).expect_err("too large").to_string();
+    let huge_group = Tuning {
+        workgroup_size: 1 << 20,
+        ..Tuning::default()
+    };
+    let sampler = sampler
+        .with_tuning(huge_group)
+        .expect("checked against the adapter at run");
+    let message = sampler
+        .run(common::gpu())
+        .expect_err("too large")
+        .to_string();
     assert!(message.contains("workgroup size"), "{message}");
 }

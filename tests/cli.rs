@@ -33,7 +33,10 @@ fn adapters_lists_the_default_first() {
     let output = langevin(&["adapters"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
-    assert!(text.lines().next().is_some_and(|l| l.starts_with('*')), "{text}");
+    assert!(
+        text.lines().next().is_some_and(|l| l.starts_with('*')),
+        "{text}"
+    );
 }
 
 #[test]
@@ -41,25 +44,64 @@ fn sample_writes_npy_and_json_summary() {
     let dir = scratch("sample");
     let (npy, json) = (dir.join("draws.npy"), dir.join("summary.json"));
     let output = langevin(&[
-        "sample", "--model", "gaussian", "--dim", "4", "--mean", "1.5", "--var", "0.25",
-        "--sampler", "sgld", "--step-size", "0.01", "--chains", "512", "--steps", "1500",
-        "--burn-in", "1000", "--thin", "10", "--seed", "7",
-        "--out", npy.to_str().expect("utf-8"), "--json", json.to_str().expect("utf-8"),
+        "sample",
+        "--model",
+        "gaussian",
+        "--dim",
+        "4",
+        "--mean",
+        "1.5",
+        "--var",
+        "0.25",
+        "--sampler",
+        "sgld",
+        "--step-size",
+        "0.01",
+        "--chains",
+        "512",
+        "--steps",
+        "1500",
+        "--burn-in",
+        "1000",
+        "--thin",
+        "10",
+        "--seed",
+        "7",
+        "--out",
+        npy.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
-    assert!(text.starts_with("adapter: "), "the first line names the adapter: {text}");
+    assert!(
+        text.starts_with("adapter: "),
+        "the first line names the adapter: {text}"
+    );
     assert!(text.contains("R-hat"), "{text}");
 
     let file = npyz::NpyFile::new(std::fs::File::open(&npy).expect("npy")).expect("valid NPY");
     assert_eq!(file.shape(), &[50, 512, 4]);
-    assert_eq!(file.dtype(), npyz::DType::Plain("<f4".parse().expect("dtype")));
+    assert_eq!(
+        file.dtype(),
+        npyz::DType::Plain("<f4".parse().expect("dtype"))
+    );
     let values: Vec<f32> = file.into_vec().expect("f32 data");
     assert_eq!(values.len(), 50 * 512 * 4);
 
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
-    for key in ["adapter", "dim", "chains", "draws", "mean", "sd", "rhat", "ess_bulk", "divergent_chains"] {
+    for key in [
+        "adapter",
+        "dim",
+        "chains",
+        "draws",
+        "mean",
+        "sd",
+        "rhat",
+        "ess_bulk",
+        "divergent_chains",
+    ] {
         assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
     }
     assert_eq!(summary["dim"], 4);
@@ -69,16 +111,41 @@ fn sample_writes_npy_and_json_summary() {
     // 25600 draws of N(1.5, 0.255) with autocorrelation ≈ 0.66 between kept draws: the mean's
     // standard error is about sqrt(0.255·4.9/25600) ≈ 0.007; 0.05 is seven of them.
     for m in summary["mean"].as_array().expect("array") {
-        assert!((m.as_f64().expect("number") - 1.5).abs() < 0.05, "{summary}");
+        assert!(
+            (m.as_f64().expect("number") - 1.5).abs() < 0.05,
+            "{summary}"
+        );
     }
 }
 
 #[test]
 fn correlated_and_polynomial_options_run() {
     let output = langevin(&[
-        "sample", "--dim", "3", "--mean", "0,1,2", "--var", "1,2,0.5", "--corr", "0.3",
-        "--schedule", "poly", "--a", "0.05", "--b", "10", "--gamma", "0.6",
-        "--temperature", "0.5", "--chains", "64", "--steps", "200", "--burn-in", "100",
+        "sample",
+        "--dim",
+        "3",
+        "--mean",
+        "0,1,2",
+        "--var",
+        "1,2,0.5",
+        "--corr",
+        "0.3",
+        "--schedule",
+        "poly",
+        "--a",
+        "0.05",
+        "--b",
+        "10",
+        "--gamma",
+        "0.6",
+        "--temperature",
+        "0.5",
+        "--chains",
+        "64",
+        "--steps",
+        "200",
+        "--burn-in",
+        "100",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
@@ -89,7 +156,12 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
     let dir = scratch("bad");
     let npy = dir.join("draws.npy");
     let json = dir.join("summary.json");
-    let outputs = ["--out", npy.to_str().expect("utf-8"), "--json", json.to_str().expect("utf-8")];
+    let outputs = [
+        "--out",
+        npy.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ];
     let cases: &[(&[&str], &str)] = &[
         (&["--step-size", "0"], "step size"),
         (&["--step-size", "nan"], "step size"),
@@ -98,9 +170,15 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         (&["--dim", "4", "--mean", "1,2"], "--mean has 2 values"),
         (&["--var", "-1"], "--var"),
         (&["--corr", "1.5"], "correlation"),
-        (&["--steps", "10", "--burn-in", "10"], "no draw would be kept"),
+        (
+            &["--steps", "10", "--burn-in", "10"],
+            "no draw would be kept",
+        ),
         (&["--schedule", "poly", "--a", "1"], "--b"),
-        (&["--schedule", "poly", "--a", "1", "--b", "1", "--gamma", "2"], "γ"),
+        (
+            &["--schedule", "poly", "--a", "1", "--b", "1", "--gamma", "2"],
+            "γ",
+        ),
         (&["--temperature", "-1"], "temperature"),
         (&["--adapter", "no-such-adapter-xyz"], "adapters found"),
         (&["--dim", "4096", "--chains", "1048576"], "allows at most"),
@@ -112,15 +190,25 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         let output = langevin(&all);
         let message = stderr(&output);
         assert!(!output.status.success(), "{args:?} succeeded");
-        assert!(message.contains(expected), "{args:?}: expected `{expected}` in: {message}");
-        assert!(!npy.exists() && !json.exists(), "{args:?} left an output file");
+        assert!(
+            message.contains(expected),
+            "{args:?}: expected `{expected}` in: {message}"
+        );
+        assert!(
+            !npy.exists() && !json.exists(),
+            "{args:?} left an output file"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
         assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
     }
     let missing = dir.join("no/such/folder/draws.npy");
     let output = langevin(&["sample", "--out", missing.to_str().expect("utf-8")]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -154,6 +242,10 @@ fn without_a_driver_the_error_says_what_to_install() {
             .output()
             .expect("the binary runs");
         assert!(!output.status.success());
-        assert!(stderr(&output).contains("mesa-vulkan-drivers"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("mesa-vulkan-drivers"),
+            "{}",
+            stderr(&output)
+        );
     }
 }

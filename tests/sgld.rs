@@ -3,9 +3,9 @@
 
 mod common;
 
-use langevin::sampler::sgld::{reference_init, reference_step, StepScalars};
 use langevin::gpu::RngMultiply;
 use langevin::model::Precision;
+use langevin::sampler::sgld::{reference_init, reference_step, StepScalars};
 use langevin::{Gaussian, Init, Sampler, StepSize, Tuning};
 
 /// Runs one step from `positions` (chain-major) and compares every chain with the CPU reference.
@@ -50,11 +50,19 @@ fn one_step_parity(target: &Gaussian, eta: f64, temperature: f64) {
                 // The noise term sqrt(2ηT)·ξ carries the GPU's log/sin/cos error, at most about
                 // 3·10⁻³ per normal (see the Philox probe test); the drift is exact.
                 let tolerance = 3e-3 * scalars.noise_scale + 1e-5;
-                assert!((gpu - cpu[d]).abs() <= tolerance, "chain {c} dim {d}: {gpu} vs {}", cpu[d]);
+                assert!(
+                    (gpu - cpu[d]).abs() <= tolerance,
+                    "chain {c} dim {d}: {gpu} vs {}",
+                    cpu[d]
+                );
             } else if dense {
                 let scale = start[d].abs() + scalars.eta * gradient[d].abs().max(1.0) * 10.0;
                 let tolerance = (dim as f32 + 1.0) * f32::EPSILON * scale;
-                assert!((gpu - cpu[d]).abs() <= tolerance, "chain {c} dim {d}: {gpu} vs {}", cpu[d]);
+                assert!(
+                    (gpu - cpu[d]).abs() <= tolerance,
+                    "chain {c} dim {d}: {gpu} vs {}",
+                    cpu[d]
+                );
             } else {
                 let unfused = start[d] + (-scalars.eta) * gradient[d];
                 assert!(
@@ -66,12 +74,18 @@ fn one_step_parity(target: &Gaussian, eta: f64, temperature: f64) {
         }
     }
     // Most coordinates agree to the bit even where the driver may round differently.
-    assert!(exact_matches * 2 > chains as usize * dim, "{exact_matches} exact matches");
+    assert!(
+        exact_matches * 2 > chains as usize * dim,
+        "{exact_matches} exact matches"
+    );
 }
 
 fn diagonal_target() -> Gaussian {
-    Gaussian::diagonal(&[1.5, -0.5, 0.0, 2.0, 0.25, -1.0], &[4.0, 0.5, 1.0, 10.0, 2.0, 1.5])
-        .expect("valid")
+    Gaussian::diagonal(
+        &[1.5, -0.5, 0.0, 2.0, 0.25, -1.0],
+        &[4.0, 0.5, 1.0, 10.0, 2.0, 1.5],
+    )
+    .expect("valid")
 }
 
 fn dense_target() -> Gaussian {
@@ -227,8 +241,15 @@ fn stationary_moments_match_the_exact_discretised_chain() {
         let n_eff = n / 1.2;
         let mean_tolerance = 5.0 * (exact_var / n_eff).sqrt();
         let var_tolerance = 5.0 * exact_var * (2.0 / n_eff).sqrt();
-        assert!((m - mean[d]).abs() < mean_tolerance, "dim {d}: mean {m} vs {}", mean[d]);
-        assert!((v - exact_var).abs() < var_tolerance, "dim {d}: var {v} vs exact {exact_var}");
+        assert!(
+            (m - mean[d]).abs() < mean_tolerance,
+            "dim {d}: mean {m} vs {}",
+            mean[d]
+        );
+        assert!(
+            (v - exact_var).abs() < var_tolerance,
+            "dim {d}: var {v} vs exact {exact_var}"
+        );
         assert_eq!(n_draws, 10);
     }
     // The continuous-time answer 1/λ for λ = 8 (ηλ = 0.4) lies 25% away: far outside the band.
@@ -237,7 +258,10 @@ fn stationary_moments_match_the_exact_discretised_chain() {
         let m = values.iter().sum::<f64>() / values.len() as f64;
         values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)
     };
-    assert!((v3 - 1.0 / 8.0).abs() > 0.1 / 8.0, "the test would not tell 1/λ from the exact variance");
+    assert!(
+        (v3 - 1.0 / 8.0).abs() > 0.1 / 8.0,
+        "the test would not tell 1/λ from the exact variance"
+    );
 }
 
 /// A dense (equicorrelated) precision: the pooled covariance matches `T (P − ηP²/2)⁻¹`.
@@ -270,10 +294,17 @@ fn dense_precision_covariance_matches_the_exact_discretised_chain() {
     let max_var = (0..dim).map(|i| exact[i * dim + i]).fold(0.0, f64::max);
     let tolerance = 5.0 * (2.0 / n).sqrt() * max_var;
     for i in 0..dim {
-        assert!((mean[i] + 1.0).abs() < 5.0 * (max_var / n).sqrt(), "mean {i}: {}", mean[i]);
+        assert!(
+            (mean[i] + 1.0).abs() < 5.0 * (max_var / n).sqrt(),
+            "mean {i}: {}",
+            mean[i]
+        );
         for j in 0..dim {
             let (got, want) = (cov[i * dim + j], exact[i * dim + j]);
-            assert!((got - want).abs() < tolerance, "Σ[{i}][{j}] = {got}, exact {want}");
+            assert!(
+                (got - want).abs() < tolerance,
+                "Σ[{i}][{j}] = {got}, exact {want}"
+            );
         }
     }
 }
@@ -300,9 +331,24 @@ fn first_draws_for_a_fixed_seed_are_pinned() {
 }
 /// Seed 7, three steps of two chains in three dimensions, `[draw][chain][dim]`.
 const PINNED: [f32; 18] = [
-    0.596_102_3, -0.089_949_46, -1.004_684_4, 0.440_424_2, 0.848_594_67, 0.422_865_75,
-    0.469_922_18, -0.230_422_54, -0.865_623_06, 0.319_902_9, 0.698_575_44, 0.544_897_5,
-    0.308_495_34, -0.225_260_47, -0.763_215_8, 0.255_347_9, 0.687_392_2, 0.746_409_24,
+    0.596_102_3,
+    -0.089_949_46,
+    -1.004_684_4,
+    0.440_424_2,
+    0.848_594_67,
+    0.422_865_75,
+    0.469_922_18,
+    -0.230_422_54,
+    -0.865_623_06,
+    0.319_902_9,
+    0.698_575_44,
+    0.544_897_5,
+    0.308_495_34,
+    -0.225_260_47,
+    -0.763_215_8,
+    0.255_347_9,
+    0.687_392_2,
+    0.746_409_24,
 ];
 
 /// A million chains of a small model is an ordinary run. After 200 steps at ηλ = 0.2 the
@@ -327,9 +373,16 @@ fn a_million_chains_run() {
     let (mean, cov) = common::pooled_moments(draws.values(), 2);
     let n = f64::from(chains);
     for d in 0..2 {
-        assert!((mean[d] + 1.0).abs() < 5.0 * (exact_var / n).sqrt(), "mean {}", mean[d]);
+        assert!(
+            (mean[d] + 1.0).abs() < 5.0 * (exact_var / n).sqrt(),
+            "mean {}",
+            mean[d]
+        );
         let var = cov[d * 2 + d];
-        assert!((var - exact_var).abs() < 5.0 * exact_var * (2.0 / n).sqrt(), "var {var}");
+        assert!(
+            (var - exact_var).abs() < 5.0 * exact_var * (2.0 / n).sqrt(),
+            "var {var}"
+        );
     }
     assert_eq!(draws.summary().divergent_chains, 0);
 }

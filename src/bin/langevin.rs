@@ -59,10 +59,20 @@ struct SampleArgs {
     #[arg(long, default_value_t = 4)]
     dim: usize,
     /// Mean: one value for every dimension, or a comma-separated list of --dim values.
-    #[arg(long, default_value = "0", value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value = "0",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
     mean: Vec<f64>,
     /// Marginal variance: one value, or a comma-separated list of --dim values.
-    #[arg(long, default_value = "1", value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value = "1",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
     var: Vec<f64>,
     /// Correlation between every pair of dimensions (a dense precision); 0 keeps it diagonal.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
@@ -137,7 +147,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Adapters => {
             for a in list_adapters()? {
                 let mark = if a.is_default { "*" } else { " " };
-                println!("{mark} {} [{}, {}] {}", a.name, a.backend, a.device_type, a.driver);
+                println!(
+                    "{mark} {} [{}, {}] {}",
+                    a.name, a.backend, a.device_type, a.driver
+                );
             }
             Ok(())
         }
@@ -194,9 +207,16 @@ fn schedule(args: &SampleArgs) -> Result<StepSize> {
 /// Refuses an output path whose folder does not exist, before any work is done.
 fn check_output(path: &Option<PathBuf>) -> Result<()> {
     if let Some(path) = path {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            bail!("{}: the folder {} does not exist", path.display(), parent.display());
+            bail!(
+                "{}: the folder {} does not exist",
+                path.display(),
+                parent.display()
+            );
         }
     }
     Ok(())
@@ -277,7 +297,10 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         W1Config::full()
     };
     let rows = run_w1(&gpu, &config)?;
-    println!("W1: fused SGLD update, Gaussian target, {} steps, median of {}", config.steps, config.repeats);
+    println!(
+        "W1: fused SGLD update, Gaussian target, {} steps, median of {}",
+        config.steps, config.repeats
+    );
     println!(
         "{:>12} {:>10} {:>7} {:>8} {:>14} {:>10} {:>10} {:>8}",
         "params", "chains", "steps/d", "multiply", "updates/s", "GB/s", "copy GB/s", "ratio"
@@ -285,7 +308,14 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
     for r in &rows {
         println!(
             "{:>12} {:>10} {:>7} {:>8} {:>14.3e} {:>10.1} {:>10.1} {:>8.3}",
-            r.params, r.chains, r.steps_per_dispatch, r.rng_multiply, r.updates_per_s, r.effective_gb_per_s, r.copy_gb_per_s, r.ratio_to_copy
+            r.params,
+            r.chains,
+            r.steps_per_dispatch,
+            r.rng_multiply,
+            r.updates_per_s,
+            r.effective_gb_per_s,
+            r.copy_gb_per_s,
+            r.ratio_to_copy
         );
     }
     if let Some(path) = &args.json {

@@ -19,7 +19,9 @@ pub struct Gpu {
 
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gpu").field("adapter", &self.describe()).finish()
+        f.debug_struct("Gpu")
+            .field("adapter", &self.describe())
+            .finish()
     }
 }
 
@@ -103,7 +105,9 @@ impl Gpu {
 
     /// Whether kernels may use 64-bit integers (`SHADER_INT64`).
     pub fn has_int64(&self) -> bool {
-        self.device.features().contains(wgpu::Features::SHADER_INT64)
+        self.device
+            .features()
+            .contains(wgpu::Features::SHADER_INT64)
     }
 
     /// The limits the device was opened with (the adapter's own).
@@ -113,7 +117,9 @@ impl Gpu {
 
     /// Largest buffer one shader binding can see, in bytes.
     pub(crate) fn max_binding(&self) -> u64 {
-        u64::from(self.limits.max_storage_buffer_binding_size).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Refuses a buffer larger than one storage binding, before any work starts.

@@ -112,9 +112,15 @@ impl Kernel {
         use Slot::*;
         match self {
             Kernel::Init => &[Uniform, ReadWrite],
-            Kernel::SgldGaussianDiagonal => {
-                &[Uniform, DynamicUniform, Read, ReadWrite, ReadWrite, Read, Read]
-            }
+            Kernel::SgldGaussianDiagonal => &[
+                Uniform,
+                DynamicUniform,
+                Read,
+                ReadWrite,
+                ReadWrite,
+                Read,
+                Read,
+            ],
             Kernel::SgldGaussianDense => &[
                 Uniform,
                 DynamicUniform,
@@ -317,8 +323,10 @@ mod tests {
         let input = make("probe counters", bytes, U::STORAGE | U::COPY_DST);
         let words = make("probe words", bytes, U::STORAGE | U::COPY_SRC);
         let normals = make("probe normals", bytes, U::STORAGE | U::COPY_SRC);
-        gpu.queue.write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
-        gpu.queue.write_buffer(&input, 0, bytemuck::cast_slice(counters));
+        gpu.queue
+            .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+        gpu.queue
+            .write_buffer(&input, 0, bytemuck::cast_slice(counters));
         let group = pipeline.bind(gpu, &[&uniform, &input, &words, &normals], 0);
         let (x, y) = pipeline.grid(gpu, counters.len() as u64).expect("grid");
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
@@ -331,7 +339,10 @@ mod tests {
         gpu.queue.submit([encoder.finish()]);
         let w = gpu.read_back(&words, bytes).expect("words");
         let z = gpu.read_back(&normals, bytes).expect("normals");
-        (bytemuck::pod_collect_to_vec(&w), bytemuck::pod_collect_to_vec(&z))
+        (
+            bytemuck::pod_collect_to_vec(&w),
+            bytemuck::pod_collect_to_vec(&z),
+        )
     }
 
     fn counters(n: u32) -> Vec<[u32; 4]> {
@@ -361,13 +372,22 @@ mod tests {
             let key = rng::key_for_seed(seed);
             for (i, counter) in list.iter().enumerate() {
                 let cpu = rng::philox4x32_10(*counter, key);
-                assert_eq!(&words[i * 4..i * 4 + 4], &cpu, "{multiply:?} seed {seed} counter {counter:x?}");
+                assert_eq!(
+                    &words[i * 4..i * 4 + 4],
+                    &cpu,
+                    "{multiply:?} seed {seed} counter {counter:x?}"
+                );
                 let z = rng::normals_from_words(cpu);
                 for k in 0..4 {
                     // Vulkan allows sin/cos an absolute error of 2⁻¹¹ on [−π, π] and log about
                     // 2⁻²¹; times a radius ≤ 5.9 that bounds the difference by ~3·10⁻³.
                     let diff = (normals[i * 4 + k] - z[k]).abs();
-                    assert!(diff < 3e-3, "normal {k} of {counter:x?}: {} vs {}", normals[i * 4 + k], z[k]);
+                    assert!(
+                        diff < 3e-3,
+                        "normal {k} of {counter:x?}: {} vs {}",
+                        normals[i * 4 + k],
+                        z[k]
+                    );
                 }
             }
         }
@@ -381,13 +401,25 @@ mod tests {
         let (_, normals) = probe(gpu, 2024, &list, 256, RngMultiply::Auto);
         let n = normals.len() as f64;
         let mean = normals.iter().map(|&z| f64::from(z)).sum::<f64>() / n;
-        let var = normals.iter().map(|&z| (f64::from(z) - mean).powi(2)).sum::<f64>() / n;
-        let kurt = normals.iter().map(|&z| (f64::from(z) - mean).powi(4)).sum::<f64>() / n / var.powi(2);
+        let var = normals
+            .iter()
+            .map(|&z| (f64::from(z) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let kurt = normals
+            .iter()
+            .map(|&z| (f64::from(z) - mean).powi(4))
+            .sum::<f64>()
+            / n
+            / var.powi(2);
         // n = 262144 iid N(0,1): sd(mean) = 1/√n ≈ 0.002, sd(var) = √(2/n) ≈ 0.0028,
         // sd(kurtosis) ≈ √(24/n) ≈ 0.0096. Five standard errors each.
         assert!(mean.abs() < 5.0 / n.sqrt(), "mean {mean}");
         assert!((var - 1.0).abs() < 5.0 * (2.0 / n).sqrt(), "variance {var}");
-        assert!((kurt - 3.0).abs() < 5.0 * (24.0 / n).sqrt(), "kurtosis {kurt}");
+        assert!(
+            (kurt - 3.0).abs() < 5.0 * (24.0 / n).sqrt(),
+            "kurtosis {kurt}"
+        );
         // Kolmogorov–Smirnov against Φ; the critical value at α = 10⁻⁴ is √(−ln(α/2)/2)/√n.
         let mut sorted: Vec<f64> = normals.iter().map(|&z| f64::from(z)).collect();
         sorted.sort_by(f64::total_cmp);
@@ -396,7 +428,9 @@ mod tests {
             .enumerate()
             .map(|(i, &z)| {
                 let cdf = 0.5 * libm::erfc(-z / std::f64::consts::SQRT_2);
-                (cdf - i as f64 / n).abs().max(((i + 1) as f64 / n - cdf).abs())
+                (cdf - i as f64 / n)
+                    .abs()
+                    .max(((i + 1) as f64 / n - cdf).abs())
             })
             .fold(0.0, f64::max);
         let critical = (-(1e-4f64 / 2.0).ln() / 2.0).sqrt() / n.sqrt();

@@ -7,8 +7,8 @@ pub(crate) mod kernels;
 
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
 pub use context::Gpu;
-pub(crate) use kernels::DEFAULT_WORKGROUP_SIZE;
 pub use kernels::RngMultiply;
+pub(crate) use kernels::DEFAULT_WORKGROUP_SIZE;
 
 #[cfg(test)]
 pub(crate) mod tests {

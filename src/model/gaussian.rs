@@ -319,7 +319,9 @@ mod tests {
         let g = Gaussian::diagonal(&[0.0], &[lambda]).expect("valid");
         let got = g.sgld_stationary_covariance(eta, 1.0).expect("stable")[0];
         assert!((got - 1.0 / (lambda * (1.0 - eta * lambda / 2.0))).abs() < 1e-12);
-        assert!(g.sgld_stationary_covariance(2.0 / lambda + 0.01, 1.0).is_none());
+        assert!(g
+            .sgld_stationary_covariance(2.0 / lambda + 0.01, 1.0)
+            .is_none());
     }
 
     #[test]

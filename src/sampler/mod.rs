@@ -72,7 +72,8 @@ impl Settings {
     /// Whether the state after step `t` (0-based) is kept.
     pub(crate) fn keeps(&self, step: u32) -> bool {
         let done = u64::from(step) + 1;
-        done > u64::from(self.burn_in) && (done - u64::from(self.burn_in)) % u64::from(self.thin) == 0
+        done > u64::from(self.burn_in)
+            && (done - u64::from(self.burn_in)) % u64::from(self.thin) == 0
     }
 
     fn validate(&self, dim: usize) -> Result<()> {
@@ -83,7 +84,10 @@ impl Settings {
             return Err(Error::invalid("number of steps", "must be at least 1"));
         }
         if self.thin == 0 {
-            return Err(Error::invalid("thin", "must be at least 1 (1 keeps every step)"));
+            return Err(Error::invalid(
+                "thin",
+                "must be at least 1 (1 keeps every step)",
+            ));
         }
         if self.burn_in >= self.steps || self.kept_draws() == 0 {
             return Err(Error::invalid(
@@ -197,7 +201,10 @@ impl Sampler {
     /// Replaces the [`Tuning`]; it never changes the draws.
     pub fn with_tuning(mut self, tuning: Tuning) -> Result<Sampler> {
         if tuning.max_steps_per_dispatch == 0 {
-            return Err(Error::invalid("max steps per dispatch", "must be at least 1"));
+            return Err(Error::invalid(
+                "max steps per dispatch",
+                "must be at least 1",
+            ));
         }
         self.tuning = tuning;
         Ok(self)

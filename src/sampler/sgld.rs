@@ -47,11 +47,7 @@ pub fn reference_step(
     let mut gradient = vec![0.0f32; theta.len()];
     target.gradient(theta, &mut gradient);
     let key = rng::key_for_seed(seed);
-    for (block, (coords, grads)) in theta
-        .chunks_mut(4)
-        .zip(gradient.chunks(4))
-        .enumerate()
-    {
+    for (block, (coords, grads)) in theta.chunks_mut(4).zip(gradient.chunks(4)).enumerate() {
         let noise = if scalars.noise_scale > 0.0 {
             rng::normals(key, chain, step, block as u32, Stream::Noise)
         } else {
