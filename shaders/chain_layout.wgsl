@@ -50,3 +50,16 @@ fn run_key(run: RunParams) -> vec2<u32> {
 fn state_index(run: RunParams, dim: u32, chain: u32) -> u32 {
     return dim * run.chains + chain;
 }
+
+/// A thread's share of the diagonal-style kernels: one chain, one block of four dimensions.
+/// Threads are chain-fastest, so neighbouring threads touch neighbouring words.
+struct ChainBlock {
+    chain: u32,
+    block: u32,
+    /// Whether the thread has work (the grid is rounded up to whole workgroups).
+    in_range: bool,
+}
+
+fn chain_block(run: RunParams, index: u32) -> ChainBlock {
+    return ChainBlock(index % run.chains, index / run.chains, index < run.chains * run.blocks);
+}

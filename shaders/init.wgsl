@@ -6,12 +6,12 @@
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn init_positions(@builtin(global_invocation_id) id: vec3<u32>,
                   @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = thread_index(id, groups);
-    if (index >= run.chains * run.blocks) {
+    let me = chain_block(run, thread_index(id, groups));
+    if (!me.in_range) {
         return;
     }
-    let chain = index % run.chains;
-    let block = index / run.chains;
+    let chain = me.chain;
+    let block = me.block;
     let z = normals_from_words(
         philox4x32_10(vec4<u32>(chain, 0u, block, STREAM_INIT), run_key(run)));
     for (var lane = 0u; lane < 4u; lane++) {

@@ -3,23 +3,15 @@
 //!
 //! θ ← θ − η_t Λ(θ − μ) + sqrt(2 η_t T) ξ, twin of `reference::sgld_step`.
 
-@group(0) @binding(0) var<uniform> run: RunParams;
-@group(0) @binding(1) var<uniform> dispatch: DispatchRecord;
-@group(0) @binding(2) var<storage, read> schedule: array<StepScalars>;
-@group(0) @binding(3) var<storage, read_write> theta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> draws: array<f32>;
-@group(0) @binding(5) var<storage, read> target_mean: array<f32>;
-@group(0) @binding(6) var<storage, read> target_precision: array<f32>;
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
                           @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = thread_index(id, groups);
-    if (index >= run.chains * run.blocks) {
+    let me = chain_block(run, thread_index(id, groups));
+    if (!me.in_range) {
         return;
     }
-    let chain = index % run.chains;
-    let block = index / run.chains;
+    let chain = me.chain;
+    let block = me.block;
     let first_dim = block * 4u;
     let lanes = min(4u, run.dim - first_dim);
 

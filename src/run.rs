@@ -74,12 +74,19 @@ pub(crate) struct Batch {
     pub(crate) draw_steps: Vec<u32>,
 }
 
-/// Cuts `settings.steps` into batches: a dispatch never crosses a kept draw or exceeds
-/// `max_steps_per_dispatch`; a batch holds at most `slots` draws.
-pub(crate) fn plan(settings: &Settings, max_steps_per_dispatch: u32, slots: usize) -> Vec<Batch> {
-    let mut batches = Vec::new();
+/// Cuts `settings.steps` into batches, lazily (a long run never holds its whole schedule): a
+/// dispatch never crosses a kept draw or exceeds `max_steps_per_dispatch`; a batch holds at
+/// most `slots` draws.
+pub(crate) fn plan(
+    settings: &Settings,
+    max_steps_per_dispatch: u32,
+    slots: usize,
+) -> impl Iterator<Item = Batch> + '_ {
     let mut step = 0u32;
-    while step < settings.steps {
+    std::iter::from_fn(move || {
+        if step >= settings.steps {
+            return None;
+        }
         let mut batch = Batch {
             records: Vec::new(),
             schedule: Vec::new(),
@@ -116,9 +123,8 @@ pub(crate) fn plan(settings: &Settings, max_steps_per_dispatch: u32, slots: usiz
             }));
             step += count;
         }
-        batches.push(batch);
-    }
-    batches
+        Some(batch)
+    })
 }
 
 fn storage(gpu: &Gpu, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -457,7 +463,7 @@ mod tests {
             (100, 99, 1, 1000, 2),
         ] {
             let s = settings(steps, burn_in, thin);
-            let batches = plan(&s, max, slots);
+            let batches: Vec<Batch> = plan(&s, max, slots).collect();
             let mut next = 0;
             let mut kept: Vec<u32> = Vec::new();
             for batch in &batches {

@@ -386,3 +386,21 @@ fn a_million_chains_run() {
     }
     assert_eq!(draws.summary().divergent_chains, 0);
 }
+
+/// Past the stability limit (ηλ = 2.4 > 2) every chain grows by |1 − ηλ| = 1.4 per step and
+/// overflows f32 within 300 steps; the summary counts them all as divergent instead of failing.
+#[test]
+fn divergent_chains_are_counted() {
+    let draws = Sampler::builder(Gaussian::isotropic(2, 0.0, 0.25).expect("valid"))
+        .chains(64)
+        .steps(400)
+        .burn_in(390)
+        .step_size(StepSize::constant(0.6).expect("valid"))
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("a diverging run still completes");
+    let summary = draws.summary();
+    assert_eq!(summary.divergent_chains, 64);
+    assert!((0..64).all(|c| draws.is_divergent(c)));
+}

@@ -10,6 +10,7 @@ const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
 const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
 const INIT: &str = include_str!("../../shaders/init.wgsl");
+const GAUSSIAN_SGLD_BINDINGS: &str = include_str!("../../shaders/gaussian_sgld_bindings.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
 #[cfg(test)]
@@ -98,41 +99,36 @@ impl Kernel {
         }
     }
 
-    fn body(self) -> &'static str {
+    /// The kernel's own WGSL: its bindings and entry point.
+    fn body(self) -> Vec<&'static str> {
         match self {
-            Kernel::Init => INIT,
-            Kernel::SgldGaussianDiagonal => SGLD_GAUSSIAN_DIAGONAL,
-            Kernel::SgldGaussianDense => SGLD_GAUSSIAN_DENSE,
+            Kernel::Init => vec![INIT],
+            Kernel::SgldGaussianDiagonal => vec![GAUSSIAN_SGLD_BINDINGS, SGLD_GAUSSIAN_DIAGONAL],
+            Kernel::SgldGaussianDense => vec![GAUSSIAN_SGLD_BINDINGS, SGLD_GAUSSIAN_DENSE],
             #[cfg(test)]
-            Kernel::RngProbe => RNG_PROBE,
+            Kernel::RngProbe => vec![RNG_PROBE],
         }
     }
 
-    fn slots(self) -> &'static [Slot] {
+    fn slots(self) -> Vec<Slot> {
         use Slot::*;
+        // gaussian_sgld_bindings.wgsl: run, dispatch, schedule, θ, draws, mean, precision.
+        let gaussian_sgld = [
+            Uniform,
+            DynamicUniform,
+            Read,
+            ReadWrite,
+            ReadWrite,
+            Read,
+            Read,
+        ];
         match self {
-            Kernel::Init => &[Uniform, ReadWrite],
-            Kernel::SgldGaussianDiagonal => &[
-                Uniform,
-                DynamicUniform,
-                Read,
-                ReadWrite,
-                ReadWrite,
-                Read,
-                Read,
-            ],
-            Kernel::SgldGaussianDense => &[
-                Uniform,
-                DynamicUniform,
-                Read,
-                ReadWrite,
-                ReadWrite,
-                Read,
-                Read,
-                ReadWrite,
-            ],
+            Kernel::Init => vec![Uniform, ReadWrite],
+            Kernel::SgldGaussianDiagonal => gaussian_sgld.to_vec(),
+            // ... plus the gradient scratch.
+            Kernel::SgldGaussianDense => [&gaussian_sgld[..], &[ReadWrite]].concat(),
             #[cfg(test)]
-            Kernel::RngProbe => &[Uniform, Read, ReadWrite, ReadWrite],
+            Kernel::RngProbe => vec![Uniform, Read, ReadWrite, ReadWrite],
         }
     }
 
@@ -142,7 +138,9 @@ impl Kernel {
             RngMultiply::Int64 => MULHILO_INT64,
             RngMultiply::Auto | RngMultiply::Portable => MULHILO_PORTABLE,
         };
-        [mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT, self.body()].join("\n")
+        [vec![mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT], self.body()]
+            .concat()
+            .join("\n")
     }
 }
 
@@ -352,6 +350,24 @@ mod tests {
         list.push([u32::MAX; 4]);
         list.push([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344]);
         list
+    }
+
+    #[test]
+    fn every_kernel_builds_with_both_multiplies() {
+        let gpu = crate::gpu::tests::shared_gpu();
+        let kernels = [
+            Kernel::Init,
+            Kernel::SgldGaussianDiagonal,
+            Kernel::SgldGaussianDense,
+            Kernel::RngProbe,
+        ];
+        for kernel in kernels {
+            for multiply in [RngMultiply::Portable, RngMultiply::Auto] {
+                if let Err(error) = Pipeline::new(gpu, kernel, 64, multiply) {
+                    panic!("{kernel:?} with {multiply:?}: {error}");
+                }
+            }
+        }
     }
 
     #[test]
