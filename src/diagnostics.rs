@@ -389,7 +389,7 @@ fn shifted_mean(x: &[f64]) -> f64 {
 
 /// R's type-7 quantile (`scipy.stats.mstats.mquantiles` with `alphap = betap = 1`)
 /// of the values in `x` (at least 2, no NaN); reorders `x`.
-fn quantile_type7(x: &mut [f64], p: f64) -> f64 {
+pub(crate) fn quantile_type7(x: &mut [f64], p: f64) -> f64 {
     let n = x.len();
     let m = 1.0 - p;
     let aleph = n as f64 * p + m;

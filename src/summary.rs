@@ -33,16 +33,14 @@ pub struct Summary {
     pub ess_bulk: Vec<f64>,
 }
 
-/// The `p` quantile of sorted values by linear interpolation between order statistics
-/// (Hyndman & Fan type 7, numpy's default).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+/// The `p` quantile by linear interpolation between order statistics (Hyndman & Fan type 7,
+/// numpy's default); NaN for no values. Reorders `values`.
+fn quantile(values: &mut [f64], p: f64) -> f64 {
+    match values.len() {
+        0 => f64::NAN,
+        1 => values[0],
+        _ => diagnostics::quantile_type7(values, p),
     }
-    let h = p * (sorted.len() - 1) as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 impl Summary {
@@ -76,13 +74,12 @@ impl Summary {
             let n = values.len() as f64;
             let mean = values.iter().sum::<f64>() / n;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let mut sorted = values.clone();
-            sorted.sort_by(f64::total_cmp);
+            let mut scratch = values.clone();
             summary.mean.push(mean);
             summary.sd.push(var.sqrt());
-            summary.q05.push(quantile(&sorted, 0.05));
-            summary.q50.push(quantile(&sorted, 0.50));
-            summary.q95.push(quantile(&sorted, 0.95));
+            summary.q05.push(quantile(&mut scratch, 0.05));
+            summary.q50.push(quantile(&mut scratch, 0.50));
+            summary.q95.push(quantile(&mut scratch, 0.95));
             summary.rhat.push(diagnostics::rhat(&values, n_draws, kept));
             summary
                 .ess_bulk
@@ -128,11 +125,13 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_like_numpy() {
-        let sorted = [1.0, 2.0, 3.0, 4.0, 10.0];
-        assert_eq!(quantile(&sorted, 0.5), 3.0);
-        assert_eq!(quantile(&sorted, 0.0), 1.0);
-        assert_eq!(quantile(&sorted, 1.0), 10.0);
+        let mut values = [4.0, 10.0, 1.0, 3.0, 2.0];
+        assert_eq!(quantile(&mut values, 0.5), 3.0);
+        assert_eq!(quantile(&mut values, 0.0), 1.0);
+        assert_eq!(quantile(&mut values, 1.0), 10.0);
         // numpy.quantile([1, 2, 3, 4, 10], 0.95) = 8.8
-        assert!((quantile(&sorted, 0.95) - 8.8).abs() < 1e-12);
+        assert!((quantile(&mut values, 0.95) - 8.8).abs() < 1e-12);
+        assert_eq!(quantile(&mut [2.5], 0.05), 2.5);
+        assert!(quantile(&mut [], 0.5).is_nan());
     }
 }

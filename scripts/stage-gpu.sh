@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the release binary and test binaries here and stages them, with the Vulkan loader and
+# libGLdispatch that the GPU machine's image lacks, into target/gpu/ (see ../shared/gpu/stage.sh).
+# The JAX peer script is copied too, so langevin and its peer run on the same card in one call.
+# Then, on the GPU machine:  scripts/device-check.sh   (carry: target/gpu)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --bins
+tests=$(cargo test --release --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        print(m["executable"])')
+../shared/gpu/stage.sh target/release/langevin $tests
+mkdir -p target/gpu/tests
+for t in $tests; do mv "target/gpu/$(basename "$t")" target/gpu/tests/; done
+cp ../shared/peers/jax_gaussian.py target/gpu/ 2>/dev/null || echo "no peer script found beside the checkout"
