@@ -15,4 +15,7 @@ for line in sys.stdin:
 ../shared/gpu/stage.sh target/release/langevin $tests
 mkdir -p target/gpu/tests
 for t in $tests; do mv "target/gpu/$(basename "$t")" target/gpu/tests/; done
+# The device call carries at most 64 MiB: drop debug info.
+strip target/gpu/langevin target/gpu/tests/*
+du -sh target/gpu | sed "s/^/stripped: /"
 cp ../shared/peers/jax_gaussian.py target/gpu/ 2>/dev/null || echo "no peer script found beside the checkout"
