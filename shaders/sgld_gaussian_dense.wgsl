@@ -30,10 +30,12 @@ fn sgld_gaussian_dense(@builtin(global_invocation_id) id: vec3<u32>,
                 let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
                 z = normals_from_words(philox4x32_10(counter, run_key(run)));
             }
-            for (var lane = 0u; lane < min(4u, dim - block * 4u); lane++) {
-                let i = state_index(run, block * 4u + lane, chain);
-                let moved = fma(-scalars.eta, gradient[i], theta[i]);
-                theta[i] = fma(scalars.noise_scale, z[lane], moved);
+            for (var lane = 0u; lane < 4u; lane++) {
+                if (block * 4u + lane < dim) {
+                    let i = state_index(run, block * 4u + lane, chain);
+                    let moved = fma(-scalars.eta, gradient[i], theta[i]);
+                    theta[i] = fma(scalars.noise_scale, z[lane], moved);
+                }
             }
         }
     }

@@ -13,17 +13,20 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
     let chain = me.chain;
     let block = me.block;
     let first_dim = block * 4u;
-    let lanes = min(4u, run.dim - first_dim);
 
-    // Unused lanes of a partial last block keep λ = 0 and are never written back.
+    // Unused lanes of a partial last block keep λ = 0 and are never written back. The lane
+    // loops have a constant trip count so compilers unroll them and the vectors stay in
+    // registers (a run-time index could push them to local memory).
     var x = vec4<f32>(0.0);
     var mean = vec4<f32>(0.0);
     var lambda = vec4<f32>(0.0);
-    for (var lane = 0u; lane < lanes; lane++) {
+    for (var lane = 0u; lane < 4u; lane++) {
         let d = first_dim + lane;
-        x[lane] = theta[state_index(run, d, chain)];
-        mean[lane] = target_mean[d];
-        lambda[lane] = target_precision[d];
+        if (d < run.dim) {
+            x[lane] = theta[state_index(run, d, chain)];
+            mean[lane] = target_mean[d];
+            lambda[lane] = target_precision[d];
+        }
     }
 
     for (var s = 0u; s < dispatch.step_count; s++) {
@@ -37,11 +40,13 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
     }
 
     let draw_base = dispatch.draw_slot * run.chains * run.dim;
-    for (var lane = 0u; lane < lanes; lane++) {
-        let i = state_index(run, first_dim + lane, chain);
-        theta[i] = x[lane];
-        if (dispatch.draw_slot != NO_DRAW) {
-            draws[draw_base + i] = x[lane];
+    for (var lane = 0u; lane < 4u; lane++) {
+        if (first_dim + lane < run.dim) {
+            let i = state_index(run, first_dim + lane, chain);
+            theta[i] = x[lane];
+            if (dispatch.draw_slot != NO_DRAW) {
+                draws[draw_base + i] = x[lane];
+            }
         }
     }
 }
