@@ -88,6 +88,17 @@ pub enum Error {
     #[error("GPU error: {0}")]
     Gpu(String),
 
+    /// A data file is malformed or holds a value the model cannot use.
+    #[error("{}: {message}", location(path, *line))]
+    Data {
+        /// The file (or `<memory>` for arrays passed in).
+        path: PathBuf,
+        /// 1-based line number, when the problem is on one line.
+        line: Option<usize>,
+        /// What is wrong, with the offending text.
+        message: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -97,6 +108,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn location(path: &std::path::Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 /// `Result` with langevin's [`Error`].

@@ -78,6 +78,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod data;
 pub mod diagnostics;
 pub mod draws;
 pub mod error;

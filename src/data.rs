@@ -1,0 +1,544 @@
+//! Datasets: features and labels loaded from LIBSVM or CSV files or given in memory, checked
+//! for malformed lines and non-finite values, kept dense or sparse (CSR) in f32.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Feature storage, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Features {
+    /// `x[r · features + j]`.
+    Dense(Vec<f32>),
+    /// Compressed sparse rows: row `r` holds `values[offsets[r]..offsets[r+1]]` at columns
+    /// `columns[..]` (0-based, strictly increasing within a row).
+    Sparse {
+        /// `rows + 1` offsets into `columns` and `values`.
+        offsets: Vec<u32>,
+        /// 0-based column of each stored value.
+        columns: Vec<u32>,
+        /// The stored values.
+        values: Vec<f32>,
+    },
+}
+
+/// A dataset: `rows` examples of `features` features with one label each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    rows: usize,
+    features: usize,
+    labels: Vec<f32>,
+    x: Features,
+}
+
+/// What to do with a LIBSVM feature index beyond the declared number of features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraFeatures {
+    /// Refuse the file, naming the line.
+    Error,
+    /// Drop such features, as LIBSVM does when predicting with a model trained on fewer
+    /// features (they would meet a weight of zero). The count dropped is logged.
+    Ignore,
+}
+
+/// Which CSV column holds the label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelColumn {
+    /// The column with this header name (the file must have a header row).
+    Named(String),
+    /// The last column.
+    Last,
+}
+
+fn data_error(path: &Path, line: Option<usize>, message: impl Into<String>) -> Error {
+    Error::Data {
+        path: path.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+fn parse_finite(path: &Path, line: usize, what: &str, text: &str) -> Result<f32> {
+    let value: f32 = text
+        .trim()
+        .parse()
+        .map_err(|_| data_error(path, Some(line), format!("{what} `{text}` is not a number")))?;
+    if !value.is_finite() {
+        return Err(data_error(
+            path,
+            Some(line),
+            format!("{what} `{text}` is not finite; NaN and infinities are refused"),
+        ));
+    }
+    Ok(value)
+}
+
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(std::io::BufReader::new(file))
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Dataset {
+    /// A dense dataset from row-major features `x` (`rows × features`) and `labels`.
+    pub fn from_dense(x: Vec<f32>, features: usize, labels: Vec<f32>) -> Result<Dataset> {
+        let memory = PathBuf::from("<memory>");
+        let rows = labels.len();
+        if x.len() != rows * features {
+            return Err(data_error(
+                &memory,
+                None,
+                format!(
+                    "{} feature values for {rows} labels × {features} features",
+                    x.len()
+                ),
+            ));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(data_error(
+                &memory,
+                None,
+                format!(
+                    "feature {} of row {} is {}",
+                    i % features.max(1),
+                    i / features.max(1),
+                    x[i]
+                ),
+            ));
+        }
+        Self::checked(&memory, rows, features, labels, Features::Dense(x))
+    }
+
+    fn checked(
+        path: &Path,
+        rows: usize,
+        features: usize,
+        labels: Vec<f32>,
+        x: Features,
+    ) -> Result<Dataset> {
+        if rows == 0 {
+            return Err(data_error(path, None, "the data set is empty"));
+        }
+        if features == 0 {
+            return Err(data_error(path, None, "the data set has no features"));
+        }
+        if let Some(r) = labels.iter().position(|v| !v.is_finite()) {
+            return Err(data_error(
+                path,
+                None,
+                format!("label of row {r} is {}", labels[r]),
+            ));
+        }
+        Ok(Dataset {
+            rows,
+            features,
+            labels,
+            x,
+        })
+    }
+
+    /// Reads a LIBSVM sparse file: one example per line, `label index:value …`, 1-based
+    /// indices in increasing order; `#` starts a comment. The number of features is
+    /// `features` when given (indices beyond it handled by `extra`), else the largest index.
+    pub fn read_libsvm(
+        path: impl AsRef<Path>,
+        features: Option<usize>,
+        extra: ExtraFeatures,
+    ) -> Result<Dataset> {
+        let path = path.as_ref();
+        let mut labels = Vec::new();
+        let mut offsets = vec![0u32];
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        let mut largest = 0usize;
+        let mut dropped = 0usize;
+        for (number, line) in open(path)?.lines().enumerate() {
+            let number = number + 1;
+            let line = line.map_err(|e| read_error(path, e))?;
+            let content = line.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                continue;
+            }
+            let mut fields = content.split_whitespace();
+            let label = fields.next().unwrap_or("");
+            labels.push(parse_finite(path, number, "label", label)?);
+            let mut previous = 0usize;
+            for field in fields {
+                let (index, value) = field.split_once(':').ok_or_else(|| {
+                    data_error(
+                        path,
+                        Some(number),
+                        format!("`{field}` is not `index:value`"),
+                    )
+                })?;
+                let index: usize = index.parse().map_err(|_| {
+                    data_error(
+                        path,
+                        Some(number),
+                        format!("feature index `{index}` is not a positive integer"),
+                    )
+                })?;
+                if index == 0 {
+                    return Err(data_error(
+                        path,
+                        Some(number),
+                        "feature indices start at 1; found 0",
+                    ));
+                }
+                if index <= previous {
+                    return Err(data_error(
+                        path,
+                        Some(number),
+                        format!("feature index {index} follows {previous}; indices must increase"),
+                    ));
+                }
+                previous = index;
+                let value = parse_finite(path, number, "feature value", value)?;
+                if let Some(limit) = features {
+                    if index > limit {
+                        match extra {
+                            ExtraFeatures::Error => return Err(data_error(
+                                path,
+                                Some(number),
+                                format!(
+                                    "feature index {index} is beyond the declared {limit} features"
+                                ),
+                            )),
+                            ExtraFeatures::Ignore => {
+                                dropped += 1;
+                                continue;
+                            }
+                        }
+                    }
+                }
+                largest = largest.max(index);
+                columns.push((index - 1) as u32);
+                values.push(value);
+            }
+            let stored = u32::try_from(columns.len())
+                .map_err(|_| data_error(path, Some(number), "more than 2³² stored values"))?;
+            offsets.push(stored);
+        }
+        if dropped > 0 {
+            log::info!(
+                "{}: dropped {dropped} values at feature indices beyond {}",
+                path.display(),
+                features.unwrap_or(largest)
+            );
+        }
+        let rows = labels.len();
+        let features = features.unwrap_or(largest);
+        Self::checked(
+            path,
+            rows,
+            features,
+            labels,
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            },
+        )
+    }
+
+    /// Reads a numeric CSV file into dense features. A first row with any non-numeric field
+    /// is a header. The label is the column named by `label` (needs a header) or the last.
+    pub fn read_csv(path: impl AsRef<Path>, label: &LabelColumn) -> Result<Dataset> {
+        let path = path.as_ref();
+        let mut lines = open(path)?.lines().enumerate();
+        let mut header: Option<Vec<String>> = None;
+        let mut first_data: Option<(usize, String)> = None;
+        for (number, line) in lines.by_ref() {
+            let line = line.map_err(|e| read_error(path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if fields.iter().any(|f| f.parse::<f64>().is_err()) {
+                header = Some(
+                    fields
+                        .iter()
+                        .map(|f| f.trim_matches('"').to_owned())
+                        .collect(),
+                );
+            } else {
+                first_data = Some((number, line));
+            }
+            break;
+        }
+        let width = match (&header, &first_data) {
+            (Some(h), _) => h.len(),
+            (None, Some((_, line))) => line.split(',').count(),
+            (None, None) => return Err(data_error(path, None, "the data set is empty")),
+        };
+        if width < 2 {
+            return Err(data_error(
+                path,
+                Some(1),
+                "a CSV needs a label column and at least one feature column",
+            ));
+        }
+        let label_column = match label {
+            LabelColumn::Last => width - 1,
+            LabelColumn::Named(name) => {
+                let header = header.as_ref().ok_or_else(|| {
+                    data_error(
+                        path,
+                        Some(1),
+                        format!("label column `{name}` asked for, but the file has no header row"),
+                    )
+                })?;
+                header.iter().position(|h| h == name).ok_or_else(|| {
+                    data_error(
+                        path,
+                        Some(1),
+                        format!("no column named `{name}`; columns: {}", header.join(", ")),
+                    )
+                })?
+            }
+        };
+        let mut labels = Vec::new();
+        let mut x = Vec::new();
+        let rest = lines.map(|(n, l)| l.map(|l| (n, l)).map_err(|e| read_error(path, e)));
+        for item in first_data.map(Ok).into_iter().chain(rest) {
+            let (number, line) = item?;
+            let number = number + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != width {
+                return Err(data_error(
+                    path,
+                    Some(number),
+                    format!("{} fields where the file has {width} columns", fields.len()),
+                ));
+            }
+            for (column, field) in fields.iter().enumerate() {
+                let what = if column == label_column {
+                    "label"
+                } else {
+                    "value"
+                };
+                let value = parse_finite(path, number, what, field)?;
+                if column == label_column {
+                    labels.push(value);
+                } else {
+                    x.push(value);
+                }
+            }
+        }
+        let rows = labels.len();
+        Self::checked(path, rows, width - 1, labels, Features::Dense(x))
+    }
+
+    /// Number of examples `N`.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of features.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// One label per example.
+    pub fn labels(&self) -> &[f32] {
+        &self.labels
+    }
+
+    /// The features as stored.
+    pub fn storage(&self) -> &Features {
+        &self.x
+    }
+
+    /// Fraction of feature entries that are stored (1 for dense data).
+    pub fn density(&self) -> f64 {
+        match &self.x {
+            Features::Dense(_) => 1.0,
+            Features::Sparse { values, .. } => {
+                values.len() as f64 / (self.rows * self.features) as f64
+            }
+        }
+    }
+
+    /// The features as a dense row-major `rows × features` matrix.
+    pub fn to_dense(&self) -> Vec<f32> {
+        match &self.x {
+            Features::Dense(x) => x.clone(),
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            } => {
+                let mut dense = vec![0.0; self.rows * self.features];
+                for r in 0..self.rows {
+                    for k in offsets[r] as usize..offsets[r + 1] as usize {
+                        dense[r * self.features + columns[k] as usize] = values[k];
+                    }
+                }
+                dense
+            }
+        }
+    }
+
+    /// The same data with `features` columns: extra columns are zero (LIBSVM's reading of a
+    /// file that never mentions them). Fewer columns than stored is refused.
+    pub fn with_features(mut self, features: usize) -> Result<Dataset> {
+        if features < self.features {
+            return Err(data_error(
+                Path::new("<memory>"),
+                None,
+                format!("cannot shrink {} features to {features}", self.features),
+            ));
+        }
+        if let Features::Dense(x) = &self.x {
+            let mut wide = vec![0.0; self.rows * features];
+            for r in 0..self.rows {
+                wide[r * features..r * features + self.features]
+                    .copy_from_slice(&x[r * self.features..(r + 1) * self.features]);
+            }
+            self.x = Features::Dense(wide);
+        }
+        self.features = features;
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("langevin-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("write");
+        path
+    }
+
+    fn message(result: Result<Dataset>) -> String {
+        result.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn reads_the_vendored_a9a_with_its_published_shape() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let train =
+            Dataset::read_libsvm(root.join("data/a9a"), None, ExtraFeatures::Error).expect("a9a");
+        assert_eq!((train.rows(), train.features()), (32_561, 123));
+        let positives = train.labels().iter().filter(|&&y| y > 0.0).count();
+        assert_eq!(positives, 7_841);
+        // 14 non-zeros of 123 in almost every row.
+        assert!(
+            (train.density() - 14.0 / 123.0).abs() < 0.01,
+            "{}",
+            train.density()
+        );
+        let test = Dataset::read_libsvm(
+            root.join("data/a9a.t"),
+            Some(train.features()),
+            ExtraFeatures::Error,
+        )
+        .expect("a9a.t");
+        assert_eq!((test.rows(), test.features()), (16_281, 123));
+        assert_eq!(test.labels().iter().filter(|&&y| y > 0.0).count(), 3_846);
+    }
+
+    #[test]
+    fn libsvm_semantics_for_a_different_feature_count() {
+        let path = file("wide.svm", "1 1:0.5 7:2\n-1 2:1\n");
+        let dropped = Dataset::read_libsvm(&path, Some(3), ExtraFeatures::Ignore).expect("ignored");
+        assert_eq!(dropped.features(), 3);
+        assert_eq!(dropped.to_dense(), vec![0.5, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        let refused = message(Dataset::read_libsvm(&path, Some(3), ExtraFeatures::Error));
+        assert!(
+            refused.contains("wide.svm:1") && refused.contains("beyond the declared 3"),
+            "{refused}"
+        );
+        let narrow = Dataset::read_libsvm(&path, None, ExtraFeatures::Error).expect("read");
+        assert_eq!(narrow.features(), 7);
+        let padded = narrow.with_features(9).expect("wider");
+        assert_eq!(padded.features(), 9);
+    }
+
+    #[test]
+    fn malformed_libsvm_lines_are_reported_with_file_and_line() {
+        let cases = [
+            ("1 1:1\nabc 2:1\n", "bad.svm:2", "label `abc`"),
+            ("1 1:1\n1 2-1\n", "bad.svm:2", "not `index:value`"),
+            ("1 0:1\n", "bad.svm:1", "start at 1"),
+            ("1 3:1 2:1\n", "bad.svm:1", "must increase"),
+            ("1 1:nan\n", "bad.svm:1", "not finite"),
+            ("1 1:1\n\n# comment\n-1 1:inf\n", "bad.svm:4", "not finite"),
+            ("nan 1:1\n", "bad.svm:1", "not finite"),
+            ("", "bad.svm", "empty"),
+        ];
+        for (text, location, what) in cases {
+            let path = file("bad.svm", text);
+            let m = message(Dataset::read_libsvm(&path, None, ExtraFeatures::Error));
+            assert!(m.contains(location) && m.contains(what), "{text:?}: {m}");
+        }
+        let missing = message(Dataset::read_libsvm(
+            "/nonexistent/a9a",
+            None,
+            ExtraFeatures::Error,
+        ));
+        assert!(missing.contains("/nonexistent/a9a"), "{missing}");
+    }
+
+    #[test]
+    fn csv_with_named_or_last_label() {
+        let path = file("ok.csv", "x1,y,x2\n1,0,2\n3,1,4\n");
+        let named = Dataset::read_csv(&path, &LabelColumn::Named("y".into())).expect("csv");
+        assert_eq!(named.labels(), &[0.0, 1.0]);
+        assert_eq!(named.to_dense(), vec![1.0, 2.0, 3.0, 4.0]);
+        let last = Dataset::read_csv(&path, &LabelColumn::Last).expect("csv");
+        assert_eq!(last.labels(), &[2.0, 4.0]);
+        let headless = file("plain.csv", "1,2,0\n3,4,1\n");
+        let plain = Dataset::read_csv(&headless, &LabelColumn::Last).expect("csv");
+        assert_eq!((plain.rows(), plain.features()), (2, 2));
+    }
+
+    #[test]
+    fn malformed_csv_lines_are_reported_with_file_and_line() {
+        let cases = [
+            ("a,b\n1,2\n3\n", "bad.csv:3", "1 fields"),
+            ("a,b\n1,x\n", "bad.csv:2", "`x` is not a number"),
+            ("a,b\n1,NaN\n", "bad.csv:2", "not finite"),
+            ("a,b\n", "bad.csv", "empty"),
+        ];
+        for (text, location, what) in cases {
+            let path = file("bad.csv", text);
+            let m = message(Dataset::read_csv(&path, &LabelColumn::Last));
+            assert!(m.contains(location) && m.contains(what), "{text:?}: {m}");
+        }
+        let path = file("named.csv", "a,b\n1,2\n");
+        let m = message(Dataset::read_csv(&path, &LabelColumn::Named("y".into())));
+        assert!(
+            m.contains("no column named `y`") && m.contains("a, b"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn in_memory_arrays_are_checked() {
+        assert!(Dataset::from_dense(vec![1.0, 2.0], 2, vec![1.0]).is_ok());
+        assert!(Dataset::from_dense(vec![1.0], 2, vec![1.0]).is_err());
+        assert!(Dataset::from_dense(vec![1.0, f32::NAN], 2, vec![1.0]).is_err());
+        assert!(Dataset::from_dense(vec![], 2, vec![]).is_err());
+    }
+}
