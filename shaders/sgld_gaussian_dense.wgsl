@@ -24,26 +24,7 @@ fn sgld_gaussian_dense(@builtin(global_invocation_id) id: vec3<u32>,
             }
             gradient[state_index(run, d, chain)] = acc;
         }
-        for (var block = 0u; block < run.blocks; block++) {
-            var z = vec4<f32>(0.0);
-            if (scalars.noise_scale > 0.0) {
-                let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
-                z = normals_from_words(philox4x32_10(counter, run_key(run)));
-            }
-            for (var lane = 0u; lane < 4u; lane++) {
-                if (block * 4u + lane < dim) {
-                    let i = state_index(run, block * 4u + lane, chain);
-                    let moved = fma(-scalars.eta, gradient[i], theta[i]);
-                    theta[i] = fma(scalars.noise_scale, z[lane], moved);
-                }
-            }
-        }
+        sgld_move_chain(chain, dispatch.first_step + s, scalars);
     }
-    if (dispatch.draw_slot != NO_DRAW) {
-        let draw_base = dispatch.draw_slot * run.chains * dim;
-        for (var d = 0u; d < dim; d++) {
-            let i = state_index(run, d, chain);
-            draws[draw_base + i] = theta[i];
-        }
-    }
+    store_draw_of_chain(chain);
 }

@@ -207,13 +207,15 @@ impl Dataset {
                 if let Some(limit) = features {
                     if index > limit {
                         match extra {
-                            ExtraFeatures::Error => return Err(data_error(
-                                path,
-                                Some(number),
-                                format!(
+                            ExtraFeatures::Error => {
+                                return Err(data_error(
+                                    path,
+                                    Some(number),
+                                    format!(
                                     "feature index {index} is beyond the declared {limit} features"
                                 ),
-                            )),
+                                ))
+                            }
                             ExtraFeatures::Ignore => {
                                 dropped += 1;
                                 continue;
@@ -390,6 +392,47 @@ impl Dataset {
                 dense
             }
         }
+    }
+
+    /// The most entries stored in any one row (the features, for dense data).
+    pub fn max_row_entries(&self) -> usize {
+        match &self.x {
+            Features::Dense(_) => self.features,
+            Features::Sparse { offsets, .. } => offsets
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as usize)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    /// Calls `visit(column, value)` for every stored entry of `row`, in column order.
+    pub fn for_row(&self, row: usize, mut visit: impl FnMut(usize, f32)) {
+        match &self.x {
+            Features::Dense(x) => {
+                for (column, &value) in x[row * self.features..(row + 1) * self.features]
+                    .iter()
+                    .enumerate()
+                {
+                    visit(column, value);
+                }
+            }
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            } => {
+                for k in offsets[row] as usize..offsets[row + 1] as usize {
+                    visit(columns[k] as usize, values[k]);
+                }
+            }
+        }
+    }
+
+    /// The same data with every label passed through `f`.
+    pub(crate) fn map_labels(mut self, f: impl Fn(f32) -> f32) -> Dataset {
+        self.labels.iter_mut().for_each(|y| *y = f(*y));
+        self
     }
 
     /// The same data with `features` columns: extra columns are zero (LIBSVM's reading of a

@@ -84,6 +84,7 @@ pub mod draws;
 pub mod error;
 pub mod gpu;
 mod linalg;
+pub mod minibatch;
 pub mod model;
 pub mod output;
 pub mod rng;

@@ -35,10 +35,14 @@ pub enum Stream {
     Noise = 0,
     /// Initial positions drawn from `N(0, σ₀²)`.
     Init = 1,
+    /// Mini-batch indices drawn with replacement.
+    Batch = 2,
+    /// Round keys of the per-epoch permutation for sampling without replacement.
+    Permutation = 3,
 }
 
 /// The 32×32 → 64-bit product split into its high and low words.
-fn mulhilo(a: u32, b: u32) -> (u32, u32) {
+pub(crate) fn mulhilo(a: u32, b: u32) -> (u32, u32) {
     let product = u64::from(a) * u64::from(b);
     ((product >> 32) as u32, product as u32)
 }

@@ -14,7 +14,7 @@ use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{Kernel, Pipeline};
 use crate::gpu::Gpu;
-use crate::model::Precision;
+use crate::model::{Likelihood, Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
 use crate::sampler::{Init, Sampler, Settings};
@@ -187,10 +187,7 @@ impl ChainState {
             Init::Positions(_) => 0.0,
         };
         let params = RunParams::new(chains, dim, settings.seed, init_scale);
-        let kernel = match target.precision() {
-            Precision::Diagonal(_) => Kernel::SgldGaussianDiagonal,
-            Precision::Dense(_) => Kernel::SgldGaussianDense,
-        };
+        let kernel = kernel_for(target);
         let step_pipeline = Pipeline::new(
             gpu,
             kernel,
@@ -228,46 +225,15 @@ impl ChainState {
             state_bytes * slots as u64,
             wgpu::BufferUsages::COPY_SRC,
         );
-        let read = wgpu::BufferUsages::STORAGE;
-        let mean = upload(
-            gpu,
-            "target mean",
-            bytemuck::cast_slice(target.gpu_mean()),
-            read,
-        );
-        let precision_values = match target.precision() {
-            Precision::Diagonal(p) | Precision::Dense(p) => p,
-        };
-        let precision = upload(
-            gpu,
-            "target precision",
-            bytemuck::cast_slice(precision_values),
-            read,
-        );
-        let gradient;
-        let mut buffers = vec![
-            &params_buffer,
-            &records,
-            &schedule,
-            &theta,
-            &draws,
-            &mean,
-            &precision,
-        ];
-        if kernel == Kernel::SgldGaussianDense {
-            gradient = storage(
-                gpu,
-                "gradient scratch",
-                state_bytes,
-                wgpu::BufferUsages::empty(),
-            );
-            buffers.push(&gradient);
-        }
+        let target_buffers = target_buffers(gpu, sampler, state_bytes)?;
+        let mut buffers = vec![&params_buffer, &records, &schedule, &theta, &draws];
+        buffers.extend(target_buffers.iter());
         let step_group =
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
+        // The diagonal kernel runs a thread per (chain, block); the others a thread per chain.
         let threads = match kernel {
-            Kernel::SgldGaussianDense => u64::from(chains),
-            _ => u64::from(chains) * u64::from(params.blocks),
+            Kernel::SgldGaussianDiagonal => u64::from(chains) * u64::from(params.blocks),
+            _ => u64::from(chains),
         };
         let state = ChainState {
             threads,
@@ -371,6 +337,182 @@ impl ChainState {
     }
 }
 
+/// The step kernel for a target.
+fn kernel_for(target: &Target) -> Kernel {
+    match target {
+        Target::Gaussian(g) => match g.precision() {
+            Precision::Diagonal(_) => Kernel::SgldGaussianDiagonal,
+            Precision::Dense(_) => Kernel::SgldGaussianDense,
+        },
+        Target::Regression(r) => match r.likelihood() {
+            Likelihood::Linear { .. } => Kernel::SgldLinearRegression,
+            Likelihood::Logistic => Kernel::SgldLogisticRegression,
+        },
+    }
+}
+
+/// Regression constants as `regression_target.wgsl` declares them.
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct RegressionParams {
+    rows: u32,
+    batch: u32,
+    intercept: u32,
+    mode: u32,
+    per_chain: u32,
+    prior_precision: f32,
+    noise_precision: f32,
+    scale: f32,
+}
+
+/// The target's own buffers, bindings 5 onward (see `Kernel::slots`).
+fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<wgpu::Buffer>> {
+    let read = wgpu::BufferUsages::STORAGE;
+    let gradient = || {
+        storage(
+            gpu,
+            "gradient scratch",
+            state_bytes,
+            wgpu::BufferUsages::empty(),
+        )
+    };
+    Ok(match &sampler.target {
+        Target::Gaussian(target) => {
+            let precision = match target.precision() {
+                Precision::Diagonal(p) | Precision::Dense(p) => p,
+            };
+            let mut buffers = vec![
+                upload(
+                    gpu,
+                    "target mean",
+                    bytemuck::cast_slice(target.gpu_mean()),
+                    read,
+                ),
+                upload(
+                    gpu,
+                    "target precision",
+                    bytemuck::cast_slice(precision),
+                    read,
+                ),
+            ];
+            if matches!(target.precision(), Precision::Dense(_)) {
+                buffers.push(gradient());
+            }
+            buffers
+        }
+        Target::Regression(model) => {
+            let (offsets, columns, values) = model.csr();
+            let rows = model.data().rows();
+            gpu.check_binding(
+                &format!(
+                    "the training data ({} stored values × 4 bytes)",
+                    values.len()
+                ),
+                values.len() as u64 * 4,
+            )?;
+            // Batch modes as minibatch.wgsl numbers them; no mini-batch is the full data.
+            let (size, mode, per_chain) = match sampler.settings.minibatch {
+                None => (rows as u32, 0, false),
+                Some(batch) => (
+                    batch.size,
+                    if batch.replacement { 1 } else { 2 },
+                    batch.per_chain,
+                ),
+            };
+            let noise_precision = match model.likelihood() {
+                Likelihood::Linear { noise_variance } => (1.0 / noise_variance) as f32,
+                Likelihood::Logistic => 0.0,
+            };
+            let params = RegressionParams {
+                rows: rows as u32,
+                batch: size,
+                intercept: u32::from(model.intercept),
+                mode,
+                per_chain: u32::from(per_chain),
+                prior_precision: (1.0 / model.prior_variance) as f32,
+                noise_precision,
+                scale: (rows as f64 / f64::from(size)) as f32,
+            };
+            vec![
+                upload(
+                    gpu,
+                    "regression params",
+                    bytemuck::bytes_of(&params),
+                    wgpu::BufferUsages::UNIFORM,
+                ),
+                upload(
+                    gpu,
+                    "data row offsets",
+                    bytemuck::cast_slice(&offsets),
+                    read,
+                ),
+                upload(gpu, "data columns", bytemuck::cast_slice(&columns), read),
+                upload(gpu, "data values", bytemuck::cast_slice(&values), read),
+                upload(
+                    gpu,
+                    "data labels",
+                    bytemuck::cast_slice(model.data().labels()),
+                    read,
+                ),
+                gradient(),
+            ]
+        }
+    })
+}
+
+/// Loop iterations one invocation may run on a software adapter. llvmpipe (behind lavapipe)
+/// counts the loop iterations of a shader invocation and silently ends its loops past 65535
+/// (gallivm's loop limiter); measured here, thread-per-chain kernels went wrong from about
+/// 37 000 counted iterations, so the budget keeps a safety factor of 1.5 below that.
+const SOFTWARE_LOOP_BUDGET: u64 = 24_000;
+
+/// Upper bounds on one chain's loop iterations in a dispatch: (per step, once per dispatch).
+fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
+    let dim = sampler.target.dim() as u64;
+    let blocks = dim.div_ceil(4);
+    // The noise-and-move loop over blocks and lanes, and the step loop itself.
+    let moves = 5 * blocks + 1;
+    match &sampler.target {
+        Target::Gaussian(g) => match g.precision() {
+            Precision::Diagonal(_) => (1, 8),
+            Precision::Dense(_) => (dim * (dim + 1) + moves, dim),
+        },
+        Target::Regression(model) => {
+            let (size, walks) = match sampler.settings.minibatch {
+                None => (model.data().rows() as u64, 0),
+                Some(b) if b.replacement => (u64::from(b.size), 0),
+                // Cycle-walking a domain under 4N takes 4 walks on average, 5 loop iterations
+                // each; budget twice that.
+                Some(b) => (u64::from(b.size), 40),
+            };
+            let per_row = 1 + 2 * model.data().max_row_entries() as u64 + walks;
+            (dim + size * per_row + moves, dim)
+        }
+    }
+}
+
+/// Steps per dispatch: the tuning's cap, cut on software adapters to the loop budget.
+fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
+    let cap = sampler.tuning.max_steps_per_dispatch;
+    if !gpu.is_software() {
+        return Ok(cap);
+    }
+    let (per_step, fixed) = loop_iterations(sampler);
+    let fit = SOFTWARE_LOOP_BUDGET.saturating_sub(fixed) / per_step;
+    if fit == 0 {
+        return Err(Error::invalid(
+            "problem size for a software adapter",
+            format!(
+                "one step needs about {per_step} loop iterations per chain, more than the \
+                 {SOFTWARE_LOOP_BUDGET} that adapter `{}` runs reliably in one invocation \
+                 (llvmpipe's loop limit); use smaller mini-batches or fewer dimensions, or a GPU",
+                gpu.name()
+            ),
+        ));
+    }
+    Ok(cap.min(u32::try_from(fit).unwrap_or(u32::MAX)))
+}
+
 /// Bytes of the chain state, after checking that the problem fits one storage binding and the
 /// thread grid; called before anything is allocated.
 fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
@@ -396,6 +538,7 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
     let dim = sampler.target.dim();
     let kept = settings.kept_draws() as usize;
     check_fits(gpu, sampler)?;
+    let per_dispatch = steps_per_dispatch(gpu, sampler)?;
     let total = kept as u64 * chains as u64 * dim as u64;
     let mut values: Vec<f32> = Vec::new();
     values
@@ -405,7 +548,7 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
 
     let state = ChainState::new(gpu, sampler)?;
     let mut steps = Vec::with_capacity(kept);
-    for batch in plan(settings, sampler.tuning.max_steps_per_dispatch, state.slots) {
+    for batch in plan(settings, per_dispatch, state.slots) {
         let count = state.submit(gpu, &batch)?;
         if count == 0 {
             continue;
@@ -430,8 +573,11 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
 
 /// Full-gradient SGLD on a Gaussian diverges once `η ≥ 2/λ_max`; say so before the run.
 fn warn_if_unstable(sampler: &Sampler) {
+    let Target::Gaussian(target) = &sampler.target else {
+        return;
+    };
     let eta = sampler.settings.step_size.max();
-    let curvature = sampler.target.max_curvature_bound();
+    let curvature = target.max_curvature_bound();
     if eta * curvature >= 2.0 {
         log::warn!(
             "step size {eta} may exceed the stability limit 2/λ_max ≥ {:.4e} of this target; \

@@ -40,9 +40,9 @@ fn one_step_parity(target: &Gaussian, eta: f64, temperature: f64) {
     for c in 0..chains as usize {
         let start = positions[c * dim..(c + 1) * dim].to_vec();
         let mut cpu = start.clone();
-        reference_step(target, &mut cpu, scalars, seed, c as u32, 0);
         let mut gradient = vec![0.0f32; dim];
         target.gradient(&start, &mut gradient);
+        reference_step(&mut cpu, &gradient, scalars, seed, c as u32, 0);
         for d in 0..dim {
             let gpu = draws.get(0, c, d);
             exact_matches += usize::from(gpu.to_bits() == cpu[d].to_bits());
@@ -124,7 +124,9 @@ fn initial_positions_follow_the_init_stream() {
     let scalars = StepScalars::new(1e-3, 0.0);
     for c in 0..chains {
         let mut cpu = reference_init(target.dim(), scale as f32, seed, c);
-        reference_step(&target, &mut cpu, scalars, seed, c, 0);
+        let mut gradient = vec![0.0f32; target.dim()];
+        target.gradient(&cpu, &mut gradient);
+        reference_step(&mut cpu, &gradient, scalars, seed, c, 0);
         for (d, want) in cpu.iter().enumerate() {
             // σ₀ = 2 times the normal's GPU error bound of 3·10⁻³.
             assert!((draws.get(0, c as usize, d) - want).abs() < 6e-3);
@@ -403,4 +405,29 @@ fn divergent_chains_are_counted() {
     let summary = draws.summary();
     assert_eq!(summary.divergent_chains, 64);
     assert!((0..64).all(|c| draws.is_divergent(c)));
+}
+
+/// A dispatch of many steps must equal the same steps one dispatch each, even where one
+/// invocation runs many loop iterations (llvmpipe silently ends loops past 65535 iterations
+/// per invocation; the driver cuts dispatches on software adapters to stay clear of that).
+#[test]
+fn long_dispatches_match_single_step_dispatches() {
+    let target = Gaussian::equicorrelated(20, 0.5, 1.0, 0.3).expect("valid");
+    let run = |max_steps_per_dispatch| {
+        Sampler::builder(target.clone())
+            .chains(8)
+            .steps(300)
+            .burn_in(299)
+            .step_size(StepSize::constant(0.01).expect("valid"))
+            .seed(9)
+            .tuning(Tuning {
+                max_steps_per_dispatch,
+                ..Tuning::default()
+            })
+            .build()
+            .expect("valid")
+            .run(common::gpu())
+            .expect("run")
+    };
+    assert_eq!(run(1).values(), run(1000).values());
 }

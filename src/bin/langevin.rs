@@ -265,7 +265,6 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             "seed": args.seed,
             "temperature": args.temperature,
             "step_size": format!("{:?}", sampler.settings().step_size),
-            "target_mean": sampler.target().mean(),
             "seconds": seconds,
         });
         if let (Some(report), Some(extra)) = (report.as_object_mut(), extra.as_object()) {

@@ -10,7 +10,14 @@ const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
 const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
 const INIT: &str = include_str!("../../shaders/init.wgsl");
-const GAUSSIAN_SGLD_BINDINGS: &str = include_str!("../../shaders/gaussian_sgld_bindings.wgsl");
+const SGLD_BINDINGS: &str = include_str!("../../shaders/sgld_bindings.wgsl");
+const SGLD_MOVE: &str = include_str!("../../shaders/sgld_move.wgsl");
+const GAUSSIAN_TARGET: &str = include_str!("../../shaders/gaussian_target.wgsl");
+const REGRESSION_TARGET: &str = include_str!("../../shaders/regression_target.wgsl");
+const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
+const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
+const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
+const SGLD_REGRESSION: &str = include_str!("../../shaders/sgld_regression.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
 #[cfg(test)]
@@ -79,6 +86,10 @@ pub(crate) enum Kernel {
     SgldGaussianDiagonal,
     /// SGLD steps on a Gaussian with a dense precision matrix.
     SgldGaussianDense,
+    /// SGLD steps on linear regression, mini-batch gradient.
+    SgldLinearRegression,
+    /// SGLD steps on logistic regression, mini-batch gradient.
+    SgldLogisticRegression,
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
     RngProbe,
@@ -86,16 +97,21 @@ pub(crate) enum Kernel {
 
 impl Kernel {
     fn label(self) -> &'static str {
-        self.entry_point()
-    }
-
-    fn entry_point(self) -> &'static str {
         match self {
             Kernel::Init => "init_positions",
             Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
             Kernel::SgldGaussianDense => "sgld_gaussian_dense",
+            Kernel::SgldLinearRegression => "sgld_linear_regression",
+            Kernel::SgldLogisticRegression => "sgld_logistic_regression",
             #[cfg(test)]
             Kernel::RngProbe => "rng_probe",
+        }
+    }
+
+    fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => "sgld_regression",
+            other => other.label(),
         }
     }
 
@@ -103,8 +119,33 @@ impl Kernel {
     fn body(self) -> Vec<&'static str> {
         match self {
             Kernel::Init => vec![INIT],
-            Kernel::SgldGaussianDiagonal => vec![GAUSSIAN_SGLD_BINDINGS, SGLD_GAUSSIAN_DIAGONAL],
-            Kernel::SgldGaussianDense => vec![GAUSSIAN_SGLD_BINDINGS, SGLD_GAUSSIAN_DENSE],
+            Kernel::SgldGaussianDiagonal => {
+                vec![SGLD_BINDINGS, GAUSSIAN_TARGET, SGLD_GAUSSIAN_DIAGONAL]
+            }
+            Kernel::SgldGaussianDense => {
+                vec![
+                    SGLD_BINDINGS,
+                    GAUSSIAN_TARGET,
+                    SGLD_MOVE,
+                    SGLD_GAUSSIAN_DENSE,
+                ]
+            }
+            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => {
+                let likelihood = if self == Kernel::SgldLinearRegression {
+                    GLM_LINEAR
+                } else {
+                    GLM_LOGISTIC
+                };
+                let target = REGRESSION_TARGET;
+                vec![
+                    SGLD_BINDINGS,
+                    target,
+                    MINIBATCH,
+                    likelihood,
+                    SGLD_MOVE,
+                    SGLD_REGRESSION,
+                ]
+            }
             #[cfg(test)]
             Kernel::RngProbe => vec![RNG_PROBE],
         }
@@ -112,21 +153,20 @@ impl Kernel {
 
     fn slots(self) -> Vec<Slot> {
         use Slot::*;
-        // gaussian_sgld_bindings.wgsl: run, dispatch, schedule, θ, draws, mean, precision.
-        let gaussian_sgld = [
-            Uniform,
-            DynamicUniform,
-            Read,
-            ReadWrite,
-            ReadWrite,
-            Read,
-            Read,
-        ];
+        // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws.
+        let sgld = [Uniform, DynamicUniform, Read, ReadWrite, ReadWrite];
+        // gaussian_target.wgsl: mean, precision.
+        let gaussian = [Read, Read];
+        // regression_target.wgsl: model, row offsets, columns, values, labels, gradient.
+        let regression = [Uniform, Read, Read, Read, Read, ReadWrite];
         match self {
             Kernel::Init => vec![Uniform, ReadWrite],
-            Kernel::SgldGaussianDiagonal => gaussian_sgld.to_vec(),
+            Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),
             // ... plus the gradient scratch.
-            Kernel::SgldGaussianDense => [&gaussian_sgld[..], &[ReadWrite]].concat(),
+            Kernel::SgldGaussianDense => [&sgld[..], &gaussian, &[ReadWrite]].concat(),
+            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => {
+                [&sgld[..], &regression].concat()
+            }
             #[cfg(test)]
             Kernel::RngProbe => vec![Uniform, Read, ReadWrite, ReadWrite],
         }
@@ -359,6 +399,8 @@ mod tests {
             Kernel::Init,
             Kernel::SgldGaussianDiagonal,
             Kernel::SgldGaussianDense,
+            Kernel::SgldLinearRegression,
+            Kernel::SgldLogisticRegression,
             Kernel::RngProbe,
         ];
         for kernel in kernels {

@@ -6,7 +6,8 @@ pub mod sgld;
 use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, RngMultiply};
-use crate::model::Gaussian;
+use crate::minibatch::Minibatch;
+use crate::model::Target;
 use crate::schedule::StepSize;
 
 /// Where the chains start.
@@ -46,6 +47,9 @@ pub struct Settings {
     pub seed: u64,
     /// Starting positions (default `N(0, 1)`).
     pub init: Init,
+    /// How a data model's gradient is estimated: `None` uses every example every step
+    /// (default); Gaussian targets take no mini-batches.
+    pub minibatch: Option<Minibatch>,
 }
 
 impl Default for Settings {
@@ -59,6 +63,7 @@ impl Default for Settings {
             temperature: 1.0,
             seed: 0,
             init: Init::default(),
+            minibatch: None,
         }
     }
 }
@@ -76,7 +81,43 @@ impl Settings {
             && (done - u64::from(self.burn_in)) % u64::from(self.thin) == 0
     }
 
-    fn validate(&self, dim: usize) -> Result<()> {
+    fn validate_minibatch(&self, target: &Target) -> Result<()> {
+        let (Some(batch), Target::Regression(model)) = (&self.minibatch, target) else {
+            if self.minibatch.is_some() {
+                return Err(Error::invalid(
+                    "mini-batch",
+                    "a Gaussian target has no data to draw mini-batches from",
+                ));
+            }
+            return Ok(());
+        };
+        let rows = model.data().rows();
+        if batch.size == 0 || batch.size as usize > rows {
+            return Err(Error::invalid(
+                "batch size",
+                format!(
+                    "{} must lie in 1..={rows}, the size of the data set",
+                    batch.size
+                ),
+            ));
+        }
+        if !batch.replacement && u64::from(self.steps) * u64::from(batch.size) > u64::from(u32::MAX)
+        {
+            return Err(Error::invalid(
+                "batch size",
+                format!(
+                    "steps × batch = {} exceeds 2³², the range of positions for sampling without \
+                     replacement; draw with replacement or run fewer steps",
+                    u64::from(self.steps) * u64::from(batch.size)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate(&self, target: &Target) -> Result<()> {
+        let dim = target.dim();
+        self.validate_minibatch(target)?;
         if self.chains == 0 {
             return Err(Error::invalid("number of chains", "must be at least 1"));
         }
@@ -173,15 +214,17 @@ impl Default for Tuning {
 /// SGLD on a target with validated settings, ready to run on a [`Gpu`].
 #[derive(Debug, Clone)]
 pub struct Sampler {
-    pub(crate) target: Gaussian,
+    pub(crate) target: Target,
     pub(crate) settings: Settings,
     pub(crate) tuning: Tuning,
 }
 
 impl Sampler {
-    /// Validates `settings` against `target`.
-    pub fn new(target: Gaussian, settings: Settings) -> Result<Sampler> {
-        settings.validate(target.dim())?;
+    /// Validates `settings` against `target` (a [`crate::Gaussian`] or a
+    /// [`crate::model::Regression`]).
+    pub fn new(target: impl Into<Target>, settings: Settings) -> Result<Sampler> {
+        let target = target.into();
+        settings.validate(&target)?;
         Ok(Sampler {
             target,
             settings,
@@ -190,9 +233,9 @@ impl Sampler {
     }
 
     /// A builder starting from [`Settings::default`].
-    pub fn builder(target: Gaussian) -> SamplerBuilder {
+    pub fn builder(target: impl Into<Target>) -> SamplerBuilder {
         SamplerBuilder {
-            target,
+            target: target.into(),
             settings: Settings::default(),
             tuning: Tuning::default(),
         }
@@ -216,7 +259,7 @@ impl Sampler {
     }
 
     /// The target.
-    pub fn target(&self) -> &Gaussian {
+    pub fn target(&self) -> &Target {
         &self.target
     }
 
@@ -230,7 +273,7 @@ impl Sampler {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SamplerBuilder {
-    target: Gaussian,
+    target: Target,
     settings: Settings,
     tuning: Tuning,
 }
@@ -274,6 +317,11 @@ impl SamplerBuilder {
     /// Where the chains start.
     pub fn init(mut self, init: Init) -> Self {
         self.settings.init = init;
+        self
+    }
+    /// Mini-batches for a data model's gradient.
+    pub fn minibatch(mut self, minibatch: Minibatch) -> Self {
+        self.settings.minibatch = Some(minibatch);
         self
     }
     /// How the work is cut up on the GPU (never changes the draws).

@@ -8,7 +8,6 @@
 //! with `ξ`'s coordinate `d` of chain `c` at step `t` the normal `k = d mod 4` of the Philox
 //! block `(c, t, ⌊d/4⌋, Stream::Noise)` under the run's key.
 
-use crate::model::Gaussian;
 use crate::rng::{self, Stream};
 
 /// The per-step scalars the host uploads for step `t`: `η_t` and `sqrt(2 η_t T)`, rounded to
@@ -32,20 +31,19 @@ impl StepScalars {
     }
 }
 
-/// One SGLD step of one chain on the CPU, in f32 with the kernels' order of operations:
-/// `θ_d ← fma(−η, g_d, θ_d)` then `θ_d ← fma(s, ξ_d, θ_d)`, with `g = ∇U(θ)` formed before any
-/// coordinate moves. With `noise_scale = 0` it is the GPU's gradient-descent step exactly, up to
-/// the one freedom Vulkan leaves a driver: evaluating WGSL's `fma` fused or as multiply-then-add.
+/// One SGLD step of one chain on the CPU, given the gradient `∇Ũ(θ)` at the current state, in
+/// f32 with the kernels' order of operations: `θ_d ← fma(−η, g_d, θ_d)` then
+/// `θ_d ← fma(s, ξ_d, θ_d)`. With `noise_scale = 0` it is the GPU's gradient-descent step
+/// exactly, up to the one freedom Vulkan leaves a driver: evaluating WGSL's `fma` fused or as
+/// multiply-then-add.
 pub fn reference_step(
-    target: &Gaussian,
     theta: &mut [f32],
+    gradient: &[f32],
     scalars: StepScalars,
     seed: u64,
     chain: u32,
     step: u32,
 ) {
-    let mut gradient = vec![0.0f32; theta.len()];
-    target.gradient(theta, &mut gradient);
     let key = rng::key_for_seed(seed);
     for (block, (coords, grads)) in theta.chunks_mut(4).zip(gradient.chunks(4)).enumerate() {
         let noise = if scalars.noise_scale > 0.0 {

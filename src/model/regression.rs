@@ -1,0 +1,241 @@
+//! Bayesian linear and logistic regression with a Gaussian prior `θ ~ N(0, σ² I)`: models whose
+//! log-likelihood depends on θ through `η = xᵀθ` (plus an intercept as coefficient 0).
+
+use crate::data::{Dataset, Features};
+use crate::error::{Error, Result};
+use crate::linalg;
+
+/// The likelihood `p(y | η)` of one example.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Likelihood {
+    /// `y ~ N(η, s²)` with known noise variance `s²`: `d log p/dη = (y − η)/s²`.
+    Linear {
+        /// `s²`.
+        noise_variance: f64,
+    },
+    /// `P(y = 1) = σ(η)` with labels stored as ±1: `d log p/dη = y σ(−yη)`.
+    Logistic,
+}
+
+/// A regression target: likelihood, training data, prior variance and intercept.
+///
+/// `U(θ) = |θ|²/(2σ²) − Σᵢ log p(yᵢ | xᵢᵀθ)`; the coefficient vector is
+/// `(intercept, w₁ … w_F)` unless built [`Regression::without_intercept`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regression {
+    pub(crate) likelihood: Likelihood,
+    pub(crate) data: Dataset,
+    pub(crate) prior_variance: f64,
+    pub(crate) intercept: bool,
+}
+
+fn check_prior(prior_variance: f64) -> Result<()> {
+    if !(prior_variance.is_finite() && prior_variance > 0.0) {
+        return Err(Error::invalid(
+            "prior variance",
+            format!("{prior_variance} must be positive and finite"),
+        ));
+    }
+    Ok(())
+}
+
+impl Regression {
+    /// Linear regression `y ~ N(xᵀθ, s²)`, prior `N(0, σ² I)`.
+    pub fn linear(data: Dataset, noise_variance: f64, prior_variance: f64) -> Result<Regression> {
+        check_prior(prior_variance)?;
+        if !(noise_variance.is_finite() && noise_variance > 0.0) {
+            return Err(Error::invalid(
+                "noise variance",
+                format!("{noise_variance} must be positive and finite"),
+            ));
+        }
+        Ok(Regression {
+            likelihood: Likelihood::Linear { noise_variance },
+            data,
+            prior_variance,
+            intercept: true,
+        })
+    }
+
+    /// Logistic regression, prior `N(0, σ² I)`. Labels must all be in `{−1, +1}` or all in
+    /// `{0, 1}`; they are stored as ±1.
+    pub fn logistic(data: Dataset, prior_variance: f64) -> Result<Regression> {
+        check_prior(prior_variance)?;
+        let labels = data.labels();
+        let plus_minus = labels.iter().all(|&y| y == 1.0 || y == -1.0);
+        let zero_one = labels.iter().all(|&y| y == 0.0 || y == 1.0);
+        if !plus_minus && !zero_one {
+            let (row, bad) = labels
+                .iter()
+                .enumerate()
+                .find(|(_, &y)| y != 0.0 && y != 1.0 && y != -1.0)
+                .map(|(r, &y)| (r, y))
+                .unwrap_or((0, labels[0]));
+            return Err(Error::invalid(
+                "labels",
+                format!(
+                    "logistic regression needs labels in {{−1, +1}} or {{0, 1}}; example {row} has {bad}"
+                ),
+            ));
+        }
+        let data = if zero_one {
+            data.map_labels(|y| 2.0 * y - 1.0)
+        } else {
+            data
+        };
+        Ok(Regression {
+            likelihood: Likelihood::Logistic,
+            data,
+            prior_variance,
+            intercept: true,
+        })
+    }
+
+    /// The same model with no intercept: coefficient `d` is feature `d`.
+    pub fn without_intercept(mut self) -> Regression {
+        self.intercept = false;
+        self
+    }
+
+    /// Coefficients `D`: features, plus one for the intercept.
+    pub fn dim(&self) -> usize {
+        self.data.features() + usize::from(self.intercept)
+    }
+
+    /// The likelihood.
+    pub fn likelihood(&self) -> Likelihood {
+        self.likelihood
+    }
+
+    /// The training data.
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// `η = xᵀθ` of example `row` (with the intercept), in f32 with the kernel's order.
+    fn linear_predictor(&self, theta: &[f32], row: usize) -> f32 {
+        let offset = usize::from(self.intercept);
+        let mut eta = if self.intercept { theta[0] } else { 0.0 };
+        self.data.for_row(row, |column, value| {
+            eta = value.mul_add(theta[column + offset], eta);
+        });
+        eta
+    }
+
+    fn dloglik_deta(&self, y: f32, eta: f32) -> f32 {
+        match self.likelihood {
+            Likelihood::Linear { noise_variance } => (y - eta) * (1.0 / noise_variance) as f32,
+            Likelihood::Logistic => y / (1.0 + (y * eta).exp()),
+        }
+    }
+
+    /// CPU twin of the kernel's mini-batch gradient
+    /// `∇Ũ(θ) = θ/σ² − (N/n) Σ_{i ∈ rows} xᵢ d log p(yᵢ | η)/dη` for one chain.
+    pub fn gradient(&self, theta: &[f32], rows: &[u32], out: &mut [f32]) {
+        let prior_precision = (1.0 / self.prior_variance) as f32;
+        for (g, t) in out.iter_mut().zip(theta) {
+            *g = prior_precision * t;
+        }
+        let scale = (self.data.rows() as f64 / rows.len() as f64) as f32;
+        let offset = usize::from(self.intercept);
+        for &row in rows {
+            let row = row as usize;
+            let eta = self.linear_predictor(theta, row);
+            let g = -scale * self.dloglik_deta(self.data.labels()[row], eta);
+            if self.intercept {
+                out[0] += g;
+            }
+            self.data.for_row(row, |column, value| {
+                out[column + offset] = g.mul_add(value, out[column + offset]);
+            });
+        }
+    }
+
+    /// The exact posterior `N(m, S)` of linear regression (conjugate):
+    /// `S = (XᵀX/s² + I/σ²)⁻¹`, `m = S Xᵀy/s²`, with `X` holding the intercept column.
+    /// `None` for logistic regression.
+    pub fn exact_posterior(&self) -> Option<(Vec<f64>, Vec<f64>)> {
+        let Likelihood::Linear { noise_variance } = self.likelihood else {
+            return None;
+        };
+        let d = self.dim();
+        let offset = usize::from(self.intercept);
+        let mut precision = vec![0.0; d * d];
+        let mut xty = vec![0.0; d];
+        let mut x = vec![0.0f64; d];
+        for row in 0..self.data.rows() {
+            x.iter_mut().for_each(|v| *v = 0.0);
+            if self.intercept {
+                x[0] = 1.0;
+            }
+            self.data
+                .for_row(row, |column, value| x[column + offset] = f64::from(value));
+            let y = f64::from(self.data.labels()[row]);
+            for i in 0..d {
+                xty[i] += x[i] * y / noise_variance;
+                for j in 0..d {
+                    precision[i * d + j] += x[i] * x[j] / noise_variance;
+                }
+            }
+        }
+        for i in 0..d {
+            precision[i * d + i] += 1.0 / self.prior_variance;
+        }
+        let covariance = linalg::spd_inverse(&precision, d)?;
+        let mean = (0..d)
+            .map(|i| (0..d).map(|j| covariance[i * d + j] * xty[j]).sum())
+            .collect();
+        Some((mean, covariance))
+    }
+
+    /// Posterior-predictive accuracy and mean log-likelihood per example of `test`, averaging
+    /// the likelihood over the given coefficient draws (each `dim()` long). Logistic only:
+    /// the prediction is `p̂ᵢ = mean_s σ(ηᵢ(θ_s))`, correct when `p̂ᵢ > ½` matches `yᵢ`.
+    pub fn predictive(&self, test: &Dataset, draws: &[&[f32]]) -> Option<(f64, f64)> {
+        if self.likelihood != Likelihood::Logistic || draws.is_empty() {
+            return None;
+        }
+        let offset = usize::from(self.intercept);
+        let (mut correct, mut log_lik) = (0usize, 0.0f64);
+        for row in 0..test.rows() {
+            let y = if test.labels()[row] > 0.0 { 1.0 } else { -1.0 };
+            let mut p_one = 0.0;
+            for theta in draws {
+                let mut eta = if self.intercept {
+                    f64::from(theta[0])
+                } else {
+                    0.0
+                };
+                test.for_row(row, |column, value| {
+                    if column + offset < theta.len() {
+                        eta += f64::from(value) * f64::from(theta[column + offset]);
+                    }
+                });
+                p_one += 1.0 / (1.0 + (-eta).exp());
+            }
+            p_one /= draws.len() as f64;
+            let p_y = if y > 0.0 { p_one } else { 1.0 - p_one };
+            correct += usize::from(p_y > 0.5);
+            log_lik += p_y.max(f64::MIN_POSITIVE).ln();
+        }
+        let n = test.rows() as f64;
+        Some((correct as f64 / n, log_lik / n))
+    }
+
+    /// The training data in CSR form for the GPU: (offsets, columns, values).
+    pub(crate) fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+        match self.data.storage() {
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            } => (offsets.clone(), columns.clone(), values.clone()),
+            Features::Dense(x) => {
+                let f = self.data.features();
+                let offsets = (0..=self.data.rows()).map(|r| (r * f) as u32).collect();
+                let columns = (0..self.data.rows()).flat_map(|_| 0..f as u32).collect();
+                (offsets, columns, x.clone())
+            }
+        }
+    }
+}
