@@ -249,3 +249,127 @@ fn without_a_driver_the_error_says_what_to_install() {
         );
     }
 }
+
+#[test]
+fn logistic_regression_on_a9a_reports_test_metrics() {
+    let dir = scratch("logistic");
+    let json = dir.join("summary.json");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = langevin(&[
+        "sample",
+        "--model",
+        "logistic",
+        "--data",
+        &format!("{root}/data/a9a"),
+        "--test",
+        &format!("{root}/data/a9a.t"),
+        "--chains",
+        "32",
+        "--steps",
+        "400",
+        "--burn-in",
+        "300",
+        "--thin",
+        "50",
+        "--step-size",
+        "1e-4",
+        "--batch",
+        "100",
+        "--batch-mode",
+        "per-chain",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
+    assert_eq!(summary["dim"], 124, "intercept plus 123 features");
+    // A short run: only check the metrics exist and are sane (the library test checks 0.84).
+    let accuracy = summary["test_accuracy"].as_f64().expect("test_accuracy");
+    assert!(accuracy > 0.7 && accuracy <= 1.0, "{accuracy}");
+    assert!(
+        summary["test_log_likelihood"]
+            .as_f64()
+            .expect("test_log_likelihood")
+            < 0.0
+    );
+}
+
+/// Bad data: a typed error naming the file (and line), exit 1, no output file.
+#[test]
+fn bad_data_exits_non_zero_and_leaves_no_output() {
+    let dir = scratch("bad-data");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf-8").to_owned()
+    };
+    let good = write("good.svm", "1 1:1 2:0.5\n-1 2:1\n1 1:0.3\n");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--data".into(),
+                dir.join("missing.svm").to_str().expect("utf-8").into(),
+            ],
+            "missing.svm",
+        ),
+        (
+            vec!["--data".into(), write("line.svm", "1 1:1\n1 x\n")],
+            "line.svm:2",
+        ),
+        (
+            vec!["--data".into(), write("label.svm", "1 1:1\n2 1:1\n")],
+            "labels",
+        ),
+        (
+            vec!["--data".into(), write("nan.svm", "1 1:nan\n")],
+            "not finite",
+        ),
+        (vec!["--data".into(), write("empty.svm", "")], "empty"),
+        (
+            vec![
+                "--data".into(),
+                good.clone(),
+                "--features".into(),
+                "1".into(),
+            ],
+            "beyond the declared 1",
+        ),
+        (
+            vec!["--data".into(), good.clone(), "--batch".into(), "4".into()],
+            "1..=3",
+        ),
+        (vec![], "needs --data"),
+    ];
+    let out = dir.join("draws.npy");
+    for (extra, expected) in cases {
+        let mut args: Vec<String> = [
+            "sample",
+            "--model",
+            "logistic",
+            "--steps",
+            "4",
+            "--burn-in",
+            "2",
+            "--chains",
+            "4",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.clone());
+        args.extend([
+            "--out".to_string(),
+            out.to_str().expect("utf-8").to_string(),
+        ]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = langevin(&refs);
+        assert!(!output.status.success(), "{extra:?} succeeded");
+        assert!(
+            stderr(&output).contains(expected),
+            "{extra:?}: expected `{expected}` in {}",
+            stderr(&output)
+        );
+        assert!(!out.exists(), "{extra:?} left an output file");
+    }
+}

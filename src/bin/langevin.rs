@@ -6,7 +6,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use langevin::bench::{run_w1, W1Config};
+use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
+use langevin::minibatch::Minibatch;
+use langevin::model::{Regression, Target};
 use langevin::{Gaussian, Gpu, Init, Sampler, StepSize};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -34,6 +37,24 @@ enum Command {
 enum Model {
     /// Multivariate Gaussian: --mean, --var, optionally --corr.
     Gaussian,
+    /// Bayesian linear regression on --data with known --noise-var.
+    Linear,
+    /// Bayesian logistic regression on --data (labels ±1 or 0/1).
+    Logistic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BatchMode {
+    /// One mini-batch per step for all chains.
+    Shared,
+    /// Each chain draws its own mini-batch.
+    PerChain,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,6 +98,36 @@ struct SampleArgs {
     /// Correlation between every pair of dimensions (a dense precision); 0 keeps it diagonal.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     corr: f64,
+    /// Training data: LIBSVM text, or CSV when the name ends in .csv.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Test data for posterior-predictive accuracy and log-likelihood (logistic).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// CSV label column by header name (default: the last column).
+    #[arg(long)]
+    label: Option<String>,
+    /// Declared number of features: a LIBSVM index beyond it is an error.
+    #[arg(long)]
+    features: Option<usize>,
+    /// Noise variance s² of linear regression.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    noise_var: f64,
+    /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    prior_var: f64,
+    /// No intercept: coefficient d is feature d.
+    #[arg(long)]
+    no_intercept: bool,
+    /// Examples per mini-batch (default: the full data every step).
+    #[arg(long)]
+    batch: Option<u32>,
+    /// Mini-batch shared by all chains or drawn per chain.
+    #[arg(long, value_enum, default_value = "shared")]
+    batch_mode: BatchMode,
+    /// Draw mini-batch indices with replacement (on) or as a permutation per epoch (off).
+    #[arg(long, value_enum, default_value = "on")]
+    replacement: OnOff,
     /// The update rule.
     #[arg(long, value_enum, default_value = "sgld")]
     sampler: SamplerKind,
@@ -175,7 +226,67 @@ fn per_dimension(name: &str, values: &[f64], dim: usize) -> Result<Vec<f64>> {
     }
 }
 
-fn target(args: &SampleArgs) -> Result<Gaussian> {
+fn read_data(
+    path: &Path,
+    args: &SampleArgs,
+    features: Option<usize>,
+    extra: ExtraFeatures,
+) -> Result<Dataset> {
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    Ok(if is_csv {
+        let label = match &args.label {
+            Some(name) => LabelColumn::Named(name.clone()),
+            None => LabelColumn::Last,
+        };
+        Dataset::read_csv(path, &label)?
+    } else {
+        Dataset::read_libsvm(path, features, extra)?
+    })
+}
+
+/// The regression model on --data, and the --test set read with the training feature count
+/// (LIBSVM's semantics: absent features are zero, extra ones are dropped).
+fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
+    let Some(path) = &args.data else {
+        bail!(
+            "--model {} needs --data FILE",
+            if matches!(args.model, Model::Linear) {
+                "linear"
+            } else {
+                "logistic"
+            }
+        );
+    };
+    let mut train = read_data(path, args, args.features, ExtraFeatures::Error)?;
+    if let Some(features) = args.features {
+        train = train.with_features(features)?;
+    }
+    let test = match &args.test {
+        Some(path) => {
+            let test = read_data(path, args, Some(train.features()), ExtraFeatures::Ignore)?;
+            if test.features() != train.features() {
+                Some(test.with_features(train.features())?)
+            } else {
+                Some(test)
+            }
+        }
+        None => None,
+    };
+    let model = match args.model {
+        Model::Linear => Regression::linear(train, args.noise_var, args.prior_var)?,
+        _ => Regression::logistic(train, args.prior_var)?,
+    };
+    let model = if args.no_intercept {
+        model.without_intercept()
+    } else {
+        model
+    };
+    Ok((model, test))
+}
+
+fn gaussian(args: &SampleArgs) -> Result<Gaussian> {
     if args.dim == 0 {
         bail!(langevin::Error::InvalidSetting {
             name: "dimension",
@@ -224,10 +335,24 @@ fn check_output(path: &Option<PathBuf>) -> Result<()> {
 
 fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
     let SamplerKind::Sgld = args.sampler;
-    let Model::Gaussian = args.model;
     check_output(&args.out)?;
     check_output(&args.json)?;
-    let sampler = Sampler::builder(target(args)?)
+    let (target, test): (Target, Option<Dataset>) = match args.model {
+        Model::Gaussian => (gaussian(args)?.into(), None),
+        Model::Linear | Model::Logistic => {
+            let (model, test) = regression(args)?;
+            (model.into(), test)
+        }
+    };
+    let mut builder = Sampler::builder(target.clone());
+    if let Some(size) = args.batch {
+        builder = builder.minibatch(Minibatch {
+            size,
+            per_chain: matches!(args.batch_mode, BatchMode::PerChain),
+            replacement: matches!(args.replacement, OnOff::On),
+        });
+    }
+    let sampler = builder
         .chains(args.chains)
         .steps(args.steps)
         .burn_in(args.burn_in)
@@ -250,6 +375,17 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         chain_steps / seconds
     );
     print!("{summary}");
+    let predictive = match (&target, &test) {
+        (Target::Regression(model), Some(test)) => {
+            let thetas = spread_draws(&draws, PREDICTIVE_DRAWS);
+            let slices: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
+            model.predictive(test, &slices)
+        }
+        _ => None,
+    };
+    if let Some((accuracy, log_likelihood)) = predictive {
+        println!("test: accuracy {accuracy:.4}, mean log-likelihood {log_likelihood:.4} (posterior predictive over {} draws)", PREDICTIVE_DRAWS.min(draws.values().len() / summary.dim));
+    }
     if let Some(path) = &args.out {
         draws.write_npy(path)?;
     }
@@ -257,7 +393,9 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         let mut report = serde_json::to_value(&summary)?;
         let extra = serde_json::json!({
             "adapter": gpu.describe(),
-            "model": "gaussian",
+            "model": match args.model { Model::Gaussian => "gaussian", Model::Linear => "linear", Model::Logistic => "logistic" },
+            "test_accuracy": predictive.map(|p| p.0),
+            "test_log_likelihood": predictive.map(|p| p.1),
             "sampler": "sgld",
             "steps": args.steps,
             "burn_in": args.burn_in,
@@ -283,6 +421,24 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Posterior draws used for predictions on a test set (spread evenly over draws and chains).
+const PREDICTIVE_DRAWS: usize = 1000;
+
+/// Up to `count` parameter vectors spread evenly over all kept (draw, chain) pairs.
+fn spread_draws(draws: &langevin::Draws, count: usize) -> Vec<Vec<f32>> {
+    let (n_draws, chains, dim) = draws.shape();
+    let total = n_draws * chains;
+    let take = count.min(total).max(1);
+    (0..take)
+        .map(|k| {
+            let flat = k * total / take;
+            let start = flat * dim;
+            draws.values()[start..start + dim].to_vec()
+        })
+        .filter(|theta| theta.iter().all(|v| v.is_finite()))
+        .collect()
 }
 
 fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
