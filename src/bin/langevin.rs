@@ -28,7 +28,7 @@ enum Command {
     /// List every adapter with its backend and type; `*` marks the default.
     Adapters,
     /// Run chains on a model and summarise the draws.
-    Sample(SampleArgs),
+    Sample(Box<SampleArgs>),
     /// Benchmark W1: the fused SGLD update against a device copy.
     Bench(BenchArgs),
 }
