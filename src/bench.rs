@@ -217,3 +217,155 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
     }
     Ok(rows)
 }
+
+/// Workloads W2 and W3: SGLD for Bayesian logistic regression with a9a's shape (N = 32561,
+/// 123 features plus an intercept), mini-batches of 100 shared by all chains (W2) or drawn per
+/// chain (W3). FLOPs are counted as the dense equivalent, 4·n·D per chain-step (a dot product
+/// and a gradient accumulation over every coefficient of every example), as the JAX peer does.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegressionRow {
+    /// `W2` (shared batch) or `W3` (per-chain batch).
+    pub workload: &'static str,
+    /// `dense` (synthetic, 123 stored features per row) or `sparse` (a9a itself, ~14 per row).
+    pub data: &'static str,
+    /// Chains.
+    pub chains: u32,
+    /// Examples per mini-batch.
+    pub batch: u32,
+    /// Chain-steps per second (median of the repeats).
+    pub chain_steps_per_s: f64,
+    /// Microseconds per step of all chains.
+    pub us_per_step: f64,
+    /// Dense-equivalent FLOP/s.
+    pub flop_per_s: f64,
+}
+
+/// What W2/W3 measure.
+#[derive(Debug, Clone)]
+pub struct RegressionConfig {
+    /// Chain counts for W2 (shared batches).
+    pub shared_chains: Vec<u32>,
+    /// Chain counts for W3 (per-chain batches).
+    pub per_chain_chains: Vec<u32>,
+    /// Steps timed per repeat.
+    pub steps: u32,
+    /// Timed repeats; the median is reported.
+    pub repeats: usize,
+}
+
+impl RegressionConfig {
+    /// The sizes: W2 at 1024, 10240, 102400 chains; W3 at 1024, 10240.
+    pub fn full() -> RegressionConfig {
+        RegressionConfig {
+            shared_chains: vec![1024, 10240, 102_400],
+            per_chain_chains: vec![1024, 10240],
+            steps: 100,
+            repeats: 3,
+        }
+    }
+
+    /// Small sizes for software adapters.
+    pub fn quick() -> RegressionConfig {
+        RegressionConfig {
+            shared_chains: vec![256],
+            per_chain_chains: vec![256],
+            steps: 8,
+            repeats: 1,
+        }
+    }
+}
+
+/// Synthetic data of a9a's shape stored dense: binary features at a9a's density (0.11),
+/// labels ±1, from the counter-based generator (seeded, so every run times the same data).
+pub fn synthetic_a9a_dense() -> Result<crate::data::Dataset> {
+    let (rows, features) = (32_561usize, 123usize);
+    let key = crate::rng::key_for_seed(0xa9a);
+    let word = |row: usize, index: usize| {
+        crate::rng::words(
+            key,
+            row as u32,
+            index as u32 / 4,
+            0,
+            crate::rng::Stream::Batch,
+        )[index % 4]
+    };
+    let threshold = (0.11 * f64::from(u32::MAX)) as u32;
+    let x = (0..rows * features)
+        .map(|k| f32::from(u8::from(word(k / features, k % features) < threshold)))
+        .collect();
+    let labels = (0..rows)
+        .map(|r| {
+            if word(r, features) < u32::MAX / 4 {
+                1.0
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    crate::data::Dataset::from_dense(x, features, labels)
+}
+
+/// Runs W2 and W3 on `gpu` for each data set given (`(name, data)`).
+pub fn run_regression(
+    gpu: &Gpu,
+    config: &RegressionConfig,
+    datasets: &[(&'static str, crate::data::Dataset)],
+) -> Result<Vec<RegressionRow>> {
+    use crate::minibatch::Minibatch;
+    use crate::model::Regression;
+    let batch = 100u32;
+    let mut rows = Vec::new();
+    for (name, data) in datasets {
+        let model = Regression::logistic(data.clone(), 1.0)?;
+        let dim = model.dim() as f64;
+        let cases = config
+            .shared_chains
+            .iter()
+            .map(|&c| ("W2", c, false))
+            .chain(config.per_chain_chains.iter().map(|&c| ("W3", c, true)));
+        for (workload, chains, per_chain) in cases {
+            let settings = Settings {
+                chains,
+                steps: 1,
+                burn_in: 0,
+                thin: 1,
+                step_size: StepSize::constant(1e-4)?,
+                minibatch: Some(Minibatch {
+                    size: batch,
+                    per_chain,
+                    replacement: true,
+                }),
+                ..Settings::default()
+            };
+            let sampler = Sampler::new(model.clone(), settings)?.with_tuning(Tuning {
+                draws_buffer_bytes: 0,
+                ..Tuning::default()
+            })?;
+            let per_dispatch = match crate::run::steps_per_dispatch(gpu, &sampler) {
+                Ok(n) => n,
+                // A software adapter cannot run this step reliably; the row is left out.
+                Err(error) if gpu.is_software() => {
+                    log::warn!("{workload} {name} at {chains} chains skipped: {error}");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let state = ChainState::new(gpu, &sampler)?;
+            let timing = timing_batch(config.steps, per_dispatch);
+            let seconds = time(gpu, config.repeats, || {
+                state.submit(gpu, &timing).map(|_| ())
+            })?;
+            let chain_steps = f64::from(chains) * f64::from(config.steps);
+            rows.push(RegressionRow {
+                workload,
+                data: name,
+                chains,
+                batch,
+                chain_steps_per_s: chain_steps / seconds,
+                us_per_step: seconds / f64::from(config.steps) * 1e6,
+                flop_per_s: chain_steps * 4.0 * f64::from(batch) * dim / seconds,
+            });
+        }
+    }
+    Ok(rows)
+}

@@ -492,7 +492,7 @@ fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
 }
 
 /// Steps per dispatch: the tuning's cap, cut on software adapters to the loop budget.
-fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
+pub(crate) fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
     let cap = sampler.tuning.max_steps_per_dispatch;
     if !gpu.is_software() {
         return Ok(cap);

@@ -215,7 +215,15 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
 fn bench_quick_reports_w1_against_a_copy() {
     let dir = scratch("bench");
     let json = dir.join("bench.json");
-    let output = langevin(&["bench", "--quick", "--json", json.to_str().expect("utf-8")]);
+    let a9a = concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a");
+    let output = langevin(&[
+        "bench",
+        "--quick",
+        "--a9a",
+        a9a,
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).starts_with("adapter: "));
     let report: serde_json::Value =
@@ -226,6 +234,15 @@ fn bench_quick_reports_w1_against_a_copy() {
         let ratio = row["ratio_to_copy"].as_f64().expect("ratio");
         assert!(ratio.is_finite() && ratio > 0.0, "{row}");
         assert!(row["copy_gb_per_s"].as_f64().expect("copy") > 0.0);
+    }
+    // W2/W3 rows: at least the sparse a9a ones run everywhere (the bench runs from the root).
+    let regression = report["regression"].as_array().expect("regression rows");
+    assert!(regression.iter().any(|r| r["data"] == "sparse"), "{report}");
+    for row in regression {
+        assert!(
+            row["chain_steps_per_s"].as_f64().expect("rate") > 0.0,
+            "{row}"
+        );
     }
 }
 

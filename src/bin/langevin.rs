@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use langevin::bench::{run_w1, W1Config};
+use langevin::bench::{run_regression, run_w1, synthetic_a9a_dense, RegressionConfig, W1Config};
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
 use langevin::minibatch::Minibatch;
@@ -183,6 +183,9 @@ struct BenchArgs {
     /// Small sizes only (for software adapters).
     #[arg(long)]
     quick: bool,
+    /// The a9a training file for the sparse W2/W3 rows.
+    #[arg(long, default_value = "data/a9a")]
+    a9a: PathBuf,
 }
 
 fn main() {
@@ -473,6 +476,31 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
             r.ratio_to_copy
         );
     }
+    let regression_config = if args.quick || gpu.is_software() {
+        RegressionConfig::quick()
+    } else {
+        RegressionConfig::full()
+    };
+    let mut datasets = vec![("dense", synthetic_a9a_dense()?)];
+    match Dataset::read_libsvm(&args.a9a, None, ExtraFeatures::Error) {
+        Ok(a9a) => datasets.push(("sparse", a9a)),
+        Err(error) => eprintln!("skipping the sparse rows: {error}"),
+    }
+    let regression_rows = run_regression(&gpu, &regression_config, &datasets)?;
+    println!(
+        "W2/W3: SGLD logistic regression, a9a shape (N = 32561, D = 124), batch 100, {} steps",
+        regression_config.steps
+    );
+    println!(
+        "{:>8} {:>7} {:>8} {:>16} {:>12} {:>12}",
+        "workload", "data", "chains", "chain-steps/s", "µs/step", "FLOP/s"
+    );
+    for r in &regression_rows {
+        println!(
+            "{:>8} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
+            r.workload, r.data, r.chains, r.chain_steps_per_s, r.us_per_step, r.flop_per_s
+        );
+    }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "adapter": gpu.describe(),
@@ -480,6 +508,7 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
             "steps": config.steps,
             "repeats": config.repeats,
             "rows": rows,
+            "regression": regression_rows,
         });
         langevin::output::write_atomically(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &report)?;
