@@ -129,9 +129,6 @@ impl Dataset {
         if rows == 0 {
             return Err(data_error(path, None, "the data set is empty"));
         }
-        if features == 0 {
-            return Err(data_error(path, None, "the data set has no features"));
-        }
         if let Some(r) = labels.iter().position(|v| !v.is_finite()) {
             return Err(data_error(
                 path,
@@ -455,6 +452,25 @@ impl Dataset {
         }
         self.features = features;
         Ok(self)
+    }
+}
+
+impl Dataset {
+    /// The features in CSR form for the GPU: (offsets, columns, values).
+    pub(crate) fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+        match self.storage() {
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            } => (offsets.clone(), columns.clone(), values.clone()),
+            Features::Dense(x) => {
+                let f = self.features();
+                let offsets = (0..=self.rows()).map(|r| (r * f) as u32).collect();
+                let columns = (0..self.rows()).flat_map(|_| 0..f as u32).collect();
+                (offsets, columns, x.clone())
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{Kernel, Pipeline};
 use crate::gpu::Gpu;
-use crate::model::{Likelihood, Precision, Target};
+use crate::model::{Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
 use crate::sampler::{Init, Sampler, Settings};
@@ -190,7 +190,7 @@ impl ChainState {
         let kernel = kernel_for(target);
         let step_pipeline = Pipeline::new(
             gpu,
-            kernel,
+            &kernel,
             sampler.tuning.workgroup_size,
             sampler.tuning.rng_multiply,
         )?;
@@ -270,7 +270,7 @@ impl ChainState {
             Init::Normal { .. } => {
                 let pipeline = Pipeline::new(
                     gpu,
-                    Kernel::Init,
+                    &Kernel::Init,
                     sampler.tuning.workgroup_size,
                     sampler.tuning.rng_multiply,
                 )?;
@@ -339,30 +339,30 @@ impl ChainState {
 
 /// The step kernel for a target.
 fn kernel_for(target: &Target) -> Kernel {
-    match target {
-        Target::Gaussian(g) => match g.precision() {
-            Precision::Diagonal(_) => Kernel::SgldGaussianDiagonal,
-            Precision::Dense(_) => Kernel::SgldGaussianDense,
+    match target.data_kernel() {
+        Some(parts) => Kernel::SgldData {
+            label: parts.label,
+            model: parts.wgsl,
         },
-        Target::Regression(r) => match r.likelihood() {
-            Likelihood::Linear { .. } => Kernel::SgldLinearRegression,
-            Likelihood::Logistic => Kernel::SgldLogisticRegression,
+        None => match target {
+            Target::Gaussian(g) if matches!(g.precision(), Precision::Dense(_)) => {
+                Kernel::SgldGaussianDense
+            }
+            _ => Kernel::SgldGaussianDiagonal,
         },
     }
 }
 
-/// Regression constants as `regression_target.wgsl` declares them.
+/// Data constants as `data_target.wgsl` declares them.
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
-struct RegressionParams {
+struct DataParams {
     rows: u32,
     batch: u32,
-    intercept: u32,
     mode: u32,
     per_chain: u32,
-    prior_precision: f32,
-    noise_precision: f32,
     scale: f32,
+    _pad: [u32; 3],
 }
 
 /// The target's own buffers, bindings 5 onward (see `Kernel::slots`).
@@ -376,88 +376,86 @@ fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<
             wgpu::BufferUsages::empty(),
         )
     };
-    Ok(match &sampler.target {
-        Target::Gaussian(target) => {
-            let precision = match target.precision() {
-                Precision::Diagonal(p) | Precision::Dense(p) => p,
-            };
-            let mut buffers = vec![
-                upload(
-                    gpu,
-                    "target mean",
-                    bytemuck::cast_slice(target.gpu_mean()),
-                    read,
-                ),
-                upload(
-                    gpu,
-                    "target precision",
-                    bytemuck::cast_slice(precision),
-                    read,
-                ),
-            ];
-            if matches!(target.precision(), Precision::Dense(_)) {
-                buffers.push(gradient());
-            }
-            buffers
-        }
-        Target::Regression(model) => {
-            let (offsets, columns, values) = model.csr();
-            let rows = model.data().rows();
-            gpu.check_binding(
-                &format!(
-                    "the training data ({} stored values × 4 bytes)",
-                    values.len()
-                ),
-                values.len() as u64 * 4,
-            )?;
-            // Batch modes as minibatch.wgsl numbers them; no mini-batch is the full data.
-            let (size, mode, per_chain) = match sampler.settings.minibatch {
-                None => (rows as u32, 0, false),
-                Some(batch) => (
-                    batch.size,
-                    if batch.replacement { 1 } else { 2 },
-                    batch.per_chain,
-                ),
-            };
-            let noise_precision = match model.likelihood() {
-                Likelihood::Linear { noise_variance } => (1.0 / noise_variance) as f32,
-                Likelihood::Logistic => 0.0,
-            };
-            let params = RegressionParams {
-                rows: rows as u32,
-                batch: size,
-                intercept: u32::from(model.intercept),
-                mode,
-                per_chain: u32::from(per_chain),
-                prior_precision: (1.0 / model.prior_variance) as f32,
-                noise_precision,
-                scale: (rows as f64 / f64::from(size)) as f32,
-            };
-            vec![
-                upload(
-                    gpu,
-                    "regression params",
-                    bytemuck::bytes_of(&params),
-                    wgpu::BufferUsages::UNIFORM,
-                ),
-                upload(
-                    gpu,
-                    "data row offsets",
-                    bytemuck::cast_slice(&offsets),
-                    read,
-                ),
-                upload(gpu, "data columns", bytemuck::cast_slice(&columns), read),
-                upload(gpu, "data values", bytemuck::cast_slice(&values), read),
-                upload(
-                    gpu,
-                    "data labels",
-                    bytemuck::cast_slice(model.data().labels()),
-                    read,
-                ),
-                gradient(),
-            ]
-        }
-    })
+    if let Some(parts) = sampler.target.data_kernel() {
+        let data = parts.data;
+        let (offsets, columns, values) = data.csr();
+        gpu.check_binding(
+            &format!(
+                "the training data ({} stored values × 4 bytes)",
+                values.len()
+            ),
+            values.len() as u64 * 4,
+        )?;
+        let rows = data.rows();
+        // Batch modes as minibatch.wgsl numbers them; no mini-batch is the full data.
+        let (size, mode, per_chain) = match sampler.settings.minibatch {
+            None => (rows as u32, 0, false),
+            Some(batch) => (
+                batch.size,
+                if batch.replacement { 1 } else { 2 },
+                batch.per_chain,
+            ),
+        };
+        let params = DataParams {
+            rows: rows as u32,
+            batch: size,
+            mode,
+            per_chain: u32::from(per_chain),
+            scale: (rows as f64 / f64::from(size)) as f32,
+            _pad: [0; 3],
+        };
+        let uniform = wgpu::BufferUsages::UNIFORM;
+        return Ok(vec![
+            upload(gpu, "data params", bytemuck::bytes_of(&params), uniform),
+            upload(
+                gpu,
+                "data row offsets",
+                bytemuck::cast_slice(&offsets),
+                read,
+            ),
+            upload(gpu, "data columns", bytemuck::cast_slice(&columns), read),
+            upload(gpu, "data values", bytemuck::cast_slice(&values), read),
+            upload(
+                gpu,
+                "data labels",
+                bytemuck::cast_slice(data.labels()),
+                read,
+            ),
+            gradient(),
+            upload(
+                gpu,
+                "model params",
+                bytemuck::cast_slice(&parts.params),
+                read,
+            ),
+        ]);
+    }
+    let Target::Gaussian(target) = &sampler.target else {
+        return Err(Error::Gpu(
+            "a target without data must be a Gaussian".into(),
+        ));
+    };
+    let precision = match target.precision() {
+        Precision::Diagonal(p) | Precision::Dense(p) => p,
+    };
+    let mut buffers = vec![
+        upload(
+            gpu,
+            "target mean",
+            bytemuck::cast_slice(target.gpu_mean()),
+            read,
+        ),
+        upload(
+            gpu,
+            "target precision",
+            bytemuck::cast_slice(precision),
+            read,
+        ),
+    ];
+    if matches!(target.precision(), Precision::Dense(_)) {
+        buffers.push(gradient());
+    }
+    Ok(buffers)
 }
 
 /// Loop iterations one invocation may run on a software adapter. llvmpipe (behind lavapipe)
@@ -477,15 +475,21 @@ fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
             Precision::Diagonal(_) => (1, 8),
             Precision::Dense(_) => (dim * (dim + 1) + moves, dim),
         },
-        Target::Regression(model) => {
+        Target::Regression(_) | Target::Custom(_) => {
+            let Some(parts) = sampler.target.data_kernel() else {
+                return (dim, dim);
+            };
             let (size, walks) = match sampler.settings.minibatch {
-                None => (model.data().rows() as u64, 0),
+                None => (parts.data.rows() as u64, 0),
                 Some(b) if b.replacement => (u64::from(b.size), 0),
                 // Cycle-walking a domain under 4N takes 4 walks on average, 5 loop iterations
                 // each; budget twice that.
                 Some(b) => (u64::from(b.size), 40),
             };
-            let per_row = 1 + 2 * model.data().max_row_entries() as u64 + walks;
+            // A GLM runs two loops over a row's entries; a custom model's loops are unknown,
+            // so it is also charged one pass over the parameters per row.
+            let custom = u64::from(matches!(sampler.target, Target::Custom(_))) * dim;
+            let per_row = 1 + 2 * parts.data.max_row_entries() as u64 + walks + custom;
             (dim + size * per_row + moves, dim)
         }
     }

@@ -13,11 +13,15 @@ const INIT: &str = include_str!("../../shaders/init.wgsl");
 const SGLD_BINDINGS: &str = include_str!("../../shaders/sgld_bindings.wgsl");
 const SGLD_MOVE: &str = include_str!("../../shaders/sgld_move.wgsl");
 const GAUSSIAN_TARGET: &str = include_str!("../../shaders/gaussian_target.wgsl");
-const REGRESSION_TARGET: &str = include_str!("../../shaders/regression_target.wgsl");
+const DATA_TARGET: &str = include_str!("../../shaders/data_target.wgsl");
 const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
-const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
-const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
-const SGLD_REGRESSION: &str = include_str!("../../shaders/sgld_regression.wgsl");
+/// The generalised linear model, with its likelihood file after it.
+pub(crate) const GLM: &str = include_str!("../../shaders/glm.wgsl");
+pub(crate) const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
+pub(crate) const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
+/// Welling & Teh's two-parameter mixture.
+pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
+const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
 #[cfg(test)]
@@ -78,7 +82,7 @@ enum Slot {
 }
 
 /// The kernels langevin runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kernel {
     /// θ₀ ~ N(0, σ₀²).
     Init,
@@ -86,37 +90,39 @@ pub(crate) enum Kernel {
     SgldGaussianDiagonal,
     /// SGLD steps on a Gaussian with a dense precision matrix.
     SgldGaussianDense,
-    /// SGLD steps on linear regression, mini-batch gradient.
-    SgldLinearRegression,
-    /// SGLD steps on logistic regression, mini-batch gradient.
-    SgldLogisticRegression,
+    /// SGLD steps on a data model: its WGSL (the `data_target.wgsl` interface) and a label.
+    SgldData {
+        /// The model's name, used as the label.
+        label: String,
+        /// The model's WGSL, placed first so its line numbers are its own.
+        model: Vec<std::borrow::Cow<'static, str>>,
+    },
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
     RngProbe,
 }
 
 impl Kernel {
-    fn label(self) -> &'static str {
+    fn label(&self) -> &str {
         match self {
             Kernel::Init => "init_positions",
             Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
             Kernel::SgldGaussianDense => "sgld_gaussian_dense",
-            Kernel::SgldLinearRegression => "sgld_linear_regression",
-            Kernel::SgldLogisticRegression => "sgld_logistic_regression",
+            Kernel::SgldData { label, .. } => label,
             #[cfg(test)]
             Kernel::RngProbe => "rng_probe",
         }
     }
 
-    fn entry_point(self) -> &'static str {
+    fn entry_point(&self) -> &str {
         match self {
-            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => "sgld_regression",
+            Kernel::SgldData { .. } => "sgld_data",
             other => other.label(),
         }
     }
 
     /// The kernel's own WGSL: its bindings and entry point.
-    fn body(self) -> Vec<&'static str> {
+    fn body(&self) -> Vec<&str> {
         match self {
             Kernel::Init => vec![INIT],
             Kernel::SgldGaussianDiagonal => {
@@ -130,57 +136,55 @@ impl Kernel {
                     SGLD_GAUSSIAN_DENSE,
                 ]
             }
-            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => {
-                let likelihood = if self == Kernel::SgldLinearRegression {
-                    GLM_LINEAR
-                } else {
-                    GLM_LOGISTIC
-                };
-                let target = REGRESSION_TARGET;
-                vec![
-                    SGLD_BINDINGS,
-                    target,
-                    MINIBATCH,
-                    likelihood,
-                    SGLD_MOVE,
-                    SGLD_REGRESSION,
-                ]
+            Kernel::SgldData { .. } => {
+                vec![SGLD_BINDINGS, DATA_TARGET, MINIBATCH, SGLD_MOVE, SGLD_DATA]
             }
             #[cfg(test)]
             Kernel::RngProbe => vec![RNG_PROBE],
         }
     }
 
-    fn slots(self) -> Vec<Slot> {
+    /// Model code that goes first in the module (WGSL declarations are order-free).
+    fn model(&self) -> Vec<&str> {
+        match self {
+            Kernel::SgldData { model, .. } => model.iter().map(|c| c.as_ref()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn slots(&self) -> Vec<Slot> {
         use Slot::*;
         // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws.
         let sgld = [Uniform, DynamicUniform, Read, ReadWrite, ReadWrite];
         // gaussian_target.wgsl: mean, precision.
         let gaussian = [Read, Read];
-        // regression_target.wgsl: model, row offsets, columns, values, labels, gradient.
-        let regression = [Uniform, Read, Read, Read, Read, ReadWrite];
+        // data_target.wgsl: data params, row offsets, columns, values, labels, gradient,
+        // model params.
+        let data = [Uniform, Read, Read, Read, Read, ReadWrite, Read];
         match self {
             Kernel::Init => vec![Uniform, ReadWrite],
             Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),
             // ... plus the gradient scratch.
             Kernel::SgldGaussianDense => [&sgld[..], &gaussian, &[ReadWrite]].concat(),
-            Kernel::SgldLinearRegression | Kernel::SgldLogisticRegression => {
-                [&sgld[..], &regression].concat()
-            }
+            Kernel::SgldData { .. } => [&sgld[..], &data].concat(),
             #[cfg(test)]
             Kernel::RngProbe => vec![Uniform, Read, ReadWrite, ReadWrite],
         }
     }
 
     /// The WGSL module: the shared pieces, then the kernel's own file.
-    fn source(self, multiply: RngMultiply) -> String {
+    fn source(&self, multiply: RngMultiply) -> String {
         let mulhilo = match multiply {
             RngMultiply::Int64 => MULHILO_INT64,
             RngMultiply::Auto | RngMultiply::Portable => MULHILO_PORTABLE,
         };
-        [vec![mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT], self.body()]
-            .concat()
-            .join("\n")
+        [
+            self.model(),
+            vec![mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT],
+            self.body(),
+        ]
+        .concat()
+        .join("\n")
     }
 }
 
@@ -189,7 +193,7 @@ pub(crate) struct Pipeline {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
     pub(crate) workgroup_size: u32,
-    pub(crate) label: &'static str,
+    pub(crate) label: String,
     /// The multiply the kernel was built with (never `Auto`).
     pub(crate) multiply: RngMultiply,
 }
@@ -198,11 +202,11 @@ impl Pipeline {
     /// Compiles `kernel` with `workgroup_size` threads per workgroup.
     pub(crate) fn new(
         gpu: &Gpu,
-        kernel: Kernel,
+        kernel: &Kernel,
         workgroup_size: u32,
         multiply: RngMultiply,
     ) -> Result<Pipeline> {
-        let label = kernel.label();
+        let label = kernel.label().to_owned();
         let multiply = multiply.resolve(gpu)?;
         let max = gpu
             .limits()
@@ -217,7 +221,7 @@ impl Pipeline {
         let device = &gpu.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(label),
+            label: Some(&label),
             source: wgpu::ShaderSource::Wgsl(kernel.source(multiply).into()),
         });
         let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
@@ -227,16 +231,16 @@ impl Pipeline {
             .map(|(binding, slot)| layout_entry(binding as u32, *slot))
             .collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(label),
+            label: Some(&label),
             entries: &entries,
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(label),
+            label: Some(&label),
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
+            label: Some(&label),
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(kernel.entry_point()),
@@ -286,7 +290,7 @@ impl Pipeline {
             })
             .collect();
         gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.label),
+            label: Some(&self.label),
             layout: &self.layout,
             entries: &entries,
         })
@@ -346,11 +350,11 @@ mod tests {
         multiply: RngMultiply,
     ) -> (Vec<u32>, Vec<f32>) {
         let pipeline =
-            Pipeline::new(gpu, Kernel::RngProbe, workgroup_size, multiply).expect("probe builds");
+            Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply).expect("probe builds");
         let params = RunParams::new(1, 4, seed, 0.0);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
+                label: Some(&label),
                 size,
                 usage,
                 mapped_at_creation: false,
@@ -399,11 +403,21 @@ mod tests {
             Kernel::Init,
             Kernel::SgldGaussianDiagonal,
             Kernel::SgldGaussianDense,
-            Kernel::SgldLinearRegression,
-            Kernel::SgldLogisticRegression,
+            Kernel::SgldData {
+                label: "linear".into(),
+                model: vec![GLM.into(), GLM_LINEAR.into()],
+            },
+            Kernel::SgldData {
+                label: "logistic".into(),
+                model: vec![GLM.into(), GLM_LOGISTIC.into()],
+            },
+            Kernel::SgldData {
+                label: "mixture".into(),
+                model: vec![MIXTURE.into()],
+            },
             Kernel::RngProbe,
         ];
-        for kernel in kernels {
+        for kernel in &kernels {
             for multiply in [RngMultiply::Portable, RngMultiply::Auto] {
                 if let Err(error) = Pipeline::new(gpu, kernel, 64, multiply) {
                     panic!("{kernel:?} with {multiply:?}: {error}");

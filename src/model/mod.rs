@@ -1,10 +1,18 @@
 //! What is sampled: target distributions with gradients computed inside the GPU kernels.
 
+mod custom;
 mod gaussian;
+mod mixture;
 mod regression;
 
+pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};
 pub use gaussian::{Gaussian, Precision};
+pub use mixture::{welling_teh_log_posterior, welling_teh_mixture};
 pub use regression::{Likelihood, Regression};
+
+use std::borrow::Cow;
+
+use crate::data::Dataset;
 
 /// Anything a [`crate::Sampler`] can run on.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +21,16 @@ pub enum Target {
     Gaussian(Gaussian),
     /// A regression model on data; the gradient comes from mini-batches.
     Regression(Regression),
+    /// A model on data with the user's WGSL gradients.
+    Custom(CustomModel),
+}
+
+/// What the data kernel needs of a model: its WGSL, constants and data.
+pub(crate) struct DataKernelParts<'a> {
+    pub(crate) label: String,
+    pub(crate) wgsl: Vec<Cow<'static, str>>,
+    pub(crate) params: Vec<f32>,
+    pub(crate) data: &'a Dataset,
 }
 
 impl Target {
@@ -21,7 +39,28 @@ impl Target {
         match self {
             Target::Gaussian(g) => g.dim(),
             Target::Regression(r) => r.dim(),
+            Target::Custom(c) => c.dim(),
         }
+    }
+
+    /// The data kernel's parts, for targets on data.
+    pub(crate) fn data_kernel(&self) -> Option<DataKernelParts<'_>> {
+        match self {
+            Target::Gaussian(_) => None,
+            Target::Regression(r) => Some(r.data_kernel()),
+            Target::Custom(c) => Some(DataKernelParts {
+                label: c.name.clone(),
+                wgsl: c.wgsl.clone(),
+                params: c.params.clone(),
+                data: &c.data,
+            }),
+        }
+    }
+}
+
+impl From<CustomModel> for Target {
+    fn from(target: CustomModel) -> Target {
+        Target::Custom(target)
     }
 }
 

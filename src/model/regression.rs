@@ -1,7 +1,7 @@
 //! Bayesian linear and logistic regression with a Gaussian prior `θ ~ N(0, σ² I)`: models whose
 //! log-likelihood depends on θ through `η = xᵀθ` (plus an intercept as coefficient 0).
 
-use crate::data::{Dataset, Features};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg;
 
@@ -222,20 +222,26 @@ impl Regression {
         Some((correct as f64 / n, log_lik / n))
     }
 
-    /// The training data in CSR form for the GPU: (offsets, columns, values).
-    pub(crate) fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
-        match self.data.storage() {
-            Features::Sparse {
-                offsets,
-                columns,
-                values,
-            } => (offsets.clone(), columns.clone(), values.clone()),
-            Features::Dense(x) => {
-                let f = self.data.features();
-                let offsets = (0..=self.data.rows()).map(|r| (r * f) as u32).collect();
-                let columns = (0..self.data.rows()).flat_map(|_| 0..f as u32).collect();
-                (offsets, columns, x.clone())
-            }
+    /// The GLM's WGSL and constants: 1/σ², 1/s², intercept flag (see `shaders/glm.wgsl`).
+    pub(crate) fn data_kernel(&self) -> super::DataKernelParts<'_> {
+        use crate::gpu::kernels::{GLM, GLM_LINEAR, GLM_LOGISTIC};
+        let (likelihood, noise_precision, label) = match self.likelihood {
+            Likelihood::Linear { noise_variance } => (
+                GLM_LINEAR,
+                (1.0 / noise_variance) as f32,
+                "sgld_linear_regression",
+            ),
+            Likelihood::Logistic => (GLM_LOGISTIC, 0.0, "sgld_logistic_regression"),
+        };
+        super::DataKernelParts {
+            label: label.to_owned(),
+            wgsl: vec![GLM.into(), likelihood.into()],
+            params: vec![
+                (1.0 / self.prior_variance) as f32,
+                noise_precision,
+                f32::from(u8::from(self.intercept)),
+            ],
+            data: &self.data,
         }
     }
 }

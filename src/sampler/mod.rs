@@ -82,7 +82,7 @@ impl Settings {
     }
 
     fn validate_minibatch(&self, target: &Target) -> Result<()> {
-        let (Some(batch), Target::Regression(model)) = (&self.minibatch, target) else {
+        let (Some(batch), Some(parts)) = (&self.minibatch, target.data_kernel()) else {
             if self.minibatch.is_some() {
                 return Err(Error::invalid(
                     "mini-batch",
@@ -91,7 +91,7 @@ impl Settings {
             }
             return Ok(());
         };
-        let rows = model.data().rows();
+        let rows = parts.data.rows();
         if batch.size == 0 || batch.size as usize > rows {
             return Err(Error::invalid(
                 "batch size",

@@ -1,0 +1,76 @@
+//! A data model's bindings and the interface its WGSL is written against.
+//!
+//! A model supplies two functions (see `model::DataModel`):
+//!
+//! * `fn prior_gradient(d: u32) -> f32` — coordinate d of ∇θ(−log p(θ));
+//! * `fn likelihood_gradient(row: u32)` — adds ∇θ log p(y_row | x_row, θ) through
+//!   `add_loglik_gradient(d, value)`.
+//!
+//! and may read: `theta_at(d)`, `dim()`, `row_start(row)`, `row_end(row)` with `column(k)` and
+//! `value(k)` for the stored features of a row (k from start to end), `label(row)`, and
+//! `param(i)`, the model's constants.
+
+struct DataParams {
+    /// N, examples in the training set.
+    rows: u32,
+    /// n, examples per mini-batch.
+    batch: u32,
+    /// BATCH_FULL, BATCH_WITH_REPLACEMENT or BATCH_WITHOUT_REPLACEMENT (minibatch.wgsl).
+    mode: u32,
+    /// 1: each chain draws its own batch; 0: one batch shared by all chains.
+    per_chain: u32,
+    /// N/n, the mini-batch scale of the likelihood gradient.
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(5) var<uniform> data: DataParams;
+@group(0) @binding(6) var<storage, read> row_offsets: array<u32>;
+@group(0) @binding(7) var<storage, read> columns: array<u32>;
+@group(0) @binding(8) var<storage, read> values: array<f32>;
+@group(0) @binding(9) var<storage, read> labels: array<f32>;
+@group(0) @binding(10) var<storage, read_write> gradient: array<f32>;
+@group(0) @binding(11) var<storage, read> model_params: array<f32>;
+
+/// The chain this invocation advances.
+var<private> current_chain: u32;
+
+fn dim() -> u32 {
+    return run.dim;
+}
+
+fn theta_at(d: u32) -> f32 {
+    return theta[state_index(run, d, current_chain)];
+}
+
+fn row_start(row: u32) -> u32 {
+    return row_offsets[row];
+}
+
+fn row_end(row: u32) -> u32 {
+    return row_offsets[row + 1u];
+}
+
+fn column(k: u32) -> u32 {
+    return columns[k];
+}
+
+fn value(k: u32) -> f32 {
+    return values[k];
+}
+
+fn label(row: u32) -> f32 {
+    return labels[row];
+}
+
+fn param(i: u32) -> f32 {
+    return model_params[i];
+}
+
+/// ∇U gets −(N/n)·value in coordinate d: the potential is minus the log-likelihood.
+fn add_loglik_gradient(d: u32, value: f32) {
+    let i = state_index(run, d, current_chain);
+    gradient[i] = fma(-data.scale, value, gradient[i]);
+}
