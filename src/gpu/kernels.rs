@@ -354,7 +354,7 @@ mod tests {
         let params = RunParams::new(1, 4, seed, 0.0);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&label),
+                label: Some(label),
                 size,
                 usage,
                 mapped_at_creation: false,
