@@ -280,13 +280,7 @@ impl Dataset {
             (None, Some((_, line))) => line.split(',').count(),
             (None, None) => return Err(data_error(path, None, "the data set is empty")),
         };
-        if width < 2 {
-            return Err(data_error(
-                path,
-                Some(1),
-                "a CSV needs a label column and at least one feature column",
-            ));
-        }
+        // A single column is all labels: observations without covariates (e.g. a mixture).
         let label_column = match label {
             LabelColumn::Last => width - 1,
             LabelColumn::Named(name) => {

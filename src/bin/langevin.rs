@@ -9,7 +9,7 @@ use langevin::bench::{run_regression, run_w1, synthetic_a9a_dense, RegressionCon
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
 use langevin::minibatch::Minibatch;
-use langevin::model::{Regression, Target};
+use langevin::model::{welling_teh_mixture, Regression, Target};
 use langevin::{Gaussian, Gpu, Init, Sampler, StepSize};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -41,6 +41,8 @@ enum Model {
     Linear,
     /// Bayesian logistic regression on --data (labels ±1 or 0/1).
     Logistic,
+    /// Welling & Teh's two-parameter Gaussian mixture on --data (default data/mixture.csv).
+    Mixture,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -346,6 +348,14 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             let (model, test) = regression(args)?;
             (model.into(), test)
         }
+        Model::Mixture => {
+            let path = args
+                .data
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("data/mixture.csv"));
+            let data = read_data(&path, args, None, ExtraFeatures::Error)?;
+            (welling_teh_mixture(data)?.into(), None)
+        }
     };
     let mut builder = Sampler::builder(target.clone());
     if let Some(size) = args.batch {
@@ -396,7 +406,12 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         let mut report = serde_json::to_value(&summary)?;
         let extra = serde_json::json!({
             "adapter": gpu.describe(),
-            "model": match args.model { Model::Gaussian => "gaussian", Model::Linear => "linear", Model::Logistic => "logistic" },
+            "model": match args.model {
+                Model::Gaussian => "gaussian",
+                Model::Linear => "linear",
+                Model::Logistic => "logistic",
+                Model::Mixture => "mixture",
+            },
             "test_accuracy": predictive.map(|p| p.0),
             "test_log_likelihood": predictive.map(|p| p.1),
             "sampler": "sgld",
