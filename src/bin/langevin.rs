@@ -9,7 +9,9 @@ use langevin::bench::{run_regression, run_w1, synthetic_a9a_dense, RegressionCon
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
 use langevin::minibatch::Minibatch;
-use langevin::model::{welling_teh_mixture, Regression, Target};
+use langevin::model::{
+    classifier_predictive, mlp_classifier, welling_teh_mixture, Regression, Target,
+};
 use langevin::{Gaussian, Gpu, Init, Sampler, StepSize};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -43,6 +45,8 @@ enum Model {
     Logistic,
     /// Welling & Teh's two-parameter Gaussian mixture on --data (default data/mixture.csv).
     Mixture,
+    /// One-hidden-layer MLP classifier (a Bayesian neural network) on --data, --hidden units.
+    Mlp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +119,9 @@ struct SampleArgs {
     /// Noise variance s² of linear regression.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     noise_var: f64,
+    /// Hidden units of --model mlp.
+    #[arg(long, default_value_t = 50)]
+    hidden: usize,
     /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     prior_var: f64,
@@ -251,18 +258,11 @@ fn read_data(
     })
 }
 
-/// The regression model on --data, and the --test set read with the training feature count
-/// (LIBSVM's semantics: absent features are zero, extra ones are dropped).
-fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
+/// The --data set, and the --test set read with the training feature count (LIBSVM's
+/// semantics: absent features are zero, extra ones are dropped).
+fn training_and_test(args: &SampleArgs) -> Result<(Dataset, Option<Dataset>)> {
     let Some(path) = &args.data else {
-        bail!(
-            "--model {} needs --data FILE",
-            if matches!(args.model, Model::Linear) {
-                "linear"
-            } else {
-                "logistic"
-            }
-        );
+        bail!("--model {} needs --data FILE", model_name(args.model));
     };
     let mut train = read_data(path, args, args.features, ExtraFeatures::Error)?;
     if let Some(features) = args.features {
@@ -279,6 +279,12 @@ fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
         }
         None => None,
     };
+    Ok((train, test))
+}
+
+/// The regression model on --data, with the --test set.
+fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
+    let (train, test) = training_and_test(args)?;
     let model = match args.model {
         Model::Linear => Regression::linear(train, args.noise_var, args.prior_var)?,
         _ => Regression::logistic(train, args.prior_var)?,
@@ -289,6 +295,16 @@ fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
         model
     };
     Ok((model, test))
+}
+
+fn model_name(model: Model) -> &'static str {
+    match model {
+        Model::Gaussian => "gaussian",
+        Model::Linear => "linear",
+        Model::Logistic => "logistic",
+        Model::Mixture => "mixture",
+        Model::Mlp => "mlp",
+    }
 }
 
 fn gaussian(args: &SampleArgs) -> Result<Gaussian> {
@@ -342,8 +358,15 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
     let SamplerKind::Sgld = args.sampler;
     check_output(&args.out)?;
     check_output(&args.json)?;
+    let mut mlp_shape = None;
     let (target, test): (Target, Option<Dataset>) = match args.model {
         Model::Gaussian => (gaussian(args)?.into(), None),
+        Model::Mlp => {
+            let (train, test) = training_and_test(args)?;
+            let (model, shape) = mlp_classifier(train, args.hidden, args.prior_var)?;
+            mlp_shape = Some(shape);
+            (model.into(), test)
+        }
         Model::Linear | Model::Logistic => {
             let (model, test) = regression(args)?;
             (model.into(), test)
@@ -388,11 +411,14 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         chain_steps / seconds
     );
     print!("{summary}");
-    let predictive = match (&target, &test) {
-        (Target::Regression(model), Some(test)) => {
-            let thetas = spread_draws(&draws, PREDICTIVE_DRAWS);
-            let slices: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
-            model.predictive(test, &slices)
+    let thetas = spread_draws(&draws, PREDICTIVE_DRAWS);
+    let slices: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
+    let predictive = match (&target, &test, mlp_shape) {
+        (Target::Regression(model), Some(test), _) => model.predictive(test, &slices),
+        (Target::Custom(_), Some(test), Some(shape)) => {
+            classifier_predictive(test, &slices, |data, row, theta| {
+                shape.output(data, row, theta)
+            })
         }
         _ => None,
     };
@@ -406,12 +432,7 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         let mut report = serde_json::to_value(&summary)?;
         let extra = serde_json::json!({
             "adapter": gpu.describe(),
-            "model": match args.model {
-                Model::Gaussian => "gaussian",
-                Model::Linear => "linear",
-                Model::Logistic => "logistic",
-                Model::Mixture => "mixture",
-            },
+            "model": model_name(args.model),
             "test_accuracy": predictive.map(|p| p.0),
             "test_log_likelihood": predictive.map(|p| p.1),
             "sampler": "sgld",

@@ -19,6 +19,8 @@ const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
 pub(crate) const GLM: &str = include_str!("../../shaders/glm.wgsl");
 pub(crate) const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
 pub(crate) const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
+/// A one-hidden-layer MLP classifier.
+pub(crate) const MLP: &str = include_str!("../../shaders/mlp.wgsl");
 /// Welling & Teh's two-parameter mixture.
 pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
@@ -414,6 +416,10 @@ mod tests {
             Kernel::SgldData {
                 label: "mixture".into(),
                 model: vec![MIXTURE.into()],
+            },
+            Kernel::SgldData {
+                label: "mlp".into(),
+                model: vec![MLP.into()],
             },
             Kernel::RngProbe,
         ];

@@ -3,11 +3,13 @@
 mod custom;
 mod gaussian;
 mod mixture;
+mod mlp;
 mod regression;
 
 pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};
 pub use gaussian::{Gaussian, Precision};
 pub use mixture::{welling_teh_log_posterior, welling_teh_mixture};
+pub use mlp::{mlp_classifier, MlpShape};
 pub use regression::{Likelihood, Regression};
 
 use std::borrow::Cow;
@@ -74,4 +76,34 @@ impl From<Regression> for Target {
     fn from(target: Regression) -> Target {
         Target::Regression(target)
     }
+}
+
+/// Posterior-predictive accuracy and mean log-likelihood per example of a binary classifier on
+/// `test` (labels > 0 count as +1): `p̂ᵢ = mean_s σ(ηᵢ(θ_s))` over the coefficient `draws`, with
+/// `η` from `output(test, row, θ)`; an example is correct when `p̂` of its label exceeds ½.
+pub fn classifier_predictive(
+    test: &Dataset,
+    draws: &[&[f32]],
+    output: impl Fn(&Dataset, usize, &[f32]) -> f32,
+) -> Option<(f64, f64)> {
+    if draws.is_empty() || test.rows() == 0 {
+        return None;
+    }
+    let (mut correct, mut log_lik) = (0usize, 0.0f64);
+    for row in 0..test.rows() {
+        let p_one = draws
+            .iter()
+            .map(|theta| 1.0 / (1.0 + (-f64::from(output(test, row, theta))).exp()))
+            .sum::<f64>()
+            / draws.len() as f64;
+        let p_label = if test.labels()[row] > 0.0 {
+            p_one
+        } else {
+            1.0 - p_one
+        };
+        correct += usize::from(p_label > 0.5);
+        log_lik += p_label.max(f64::MIN_POSITIVE).ln();
+    }
+    let n = test.rows() as f64;
+    Some((correct as f64 / n, log_lik / n))
 }

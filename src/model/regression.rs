@@ -39,6 +39,31 @@ fn check_prior(prior_variance: f64) -> Result<()> {
     Ok(())
 }
 
+/// Labels for a binary classifier as ±1: they must all be in `{−1, +1}` or all in `{0, 1}`.
+pub(crate) fn plus_minus_labels(data: Dataset) -> Result<Dataset> {
+    let labels = data.labels();
+    let plus_minus = labels.iter().all(|&y| y == 1.0 || y == -1.0);
+    let zero_one = labels.iter().all(|&y| y == 0.0 || y == 1.0);
+    if plus_minus {
+        return Ok(data);
+    }
+    if zero_one {
+        return Ok(data.map_labels(|y| 2.0 * y - 1.0));
+    }
+    let (row, bad) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &y)| y != 0.0 && y != 1.0 && y != -1.0)
+        .map(|(r, &y)| (r, y))
+        .unwrap_or((0, labels[0]));
+    Err(Error::invalid(
+        "labels",
+        format!(
+            "a binary classifier needs labels in {{−1, +1}} or {{0, 1}}; example {row} has {bad}"
+        ),
+    ))
+}
+
 impl Regression {
     /// Linear regression `y ~ N(xᵀθ, s²)`, prior `N(0, σ² I)`.
     pub fn linear(data: Dataset, noise_variance: f64, prior_variance: f64) -> Result<Regression> {
@@ -61,28 +86,7 @@ impl Regression {
     /// `{0, 1}`; they are stored as ±1.
     pub fn logistic(data: Dataset, prior_variance: f64) -> Result<Regression> {
         check_prior(prior_variance)?;
-        let labels = data.labels();
-        let plus_minus = labels.iter().all(|&y| y == 1.0 || y == -1.0);
-        let zero_one = labels.iter().all(|&y| y == 0.0 || y == 1.0);
-        if !plus_minus && !zero_one {
-            let (row, bad) = labels
-                .iter()
-                .enumerate()
-                .find(|(_, &y)| y != 0.0 && y != 1.0 && y != -1.0)
-                .map(|(r, &y)| (r, y))
-                .unwrap_or((0, labels[0]));
-            return Err(Error::invalid(
-                "labels",
-                format!(
-                    "logistic regression needs labels in {{−1, +1}} or {{0, 1}}; example {row} has {bad}"
-                ),
-            ));
-        }
-        let data = if zero_one {
-            data.map_labels(|y| 2.0 * y - 1.0)
-        } else {
-            data
-        };
+        let data = plus_minus_labels(data)?;
         Ok(Regression {
             likelihood: Likelihood::Logistic,
             data,
@@ -188,38 +192,22 @@ impl Regression {
         Some((mean, covariance))
     }
 
-    /// Posterior-predictive accuracy and mean log-likelihood per example of `test`, averaging
-    /// the likelihood over the given coefficient draws (each `dim()` long). Logistic only:
-    /// the prediction is `p̂ᵢ = mean_s σ(ηᵢ(θ_s))`, correct when `p̂ᵢ > ½` matches `yᵢ`.
+    /// Posterior-predictive accuracy and mean log-likelihood per example of `test` (logistic
+    /// only; see [`super::classifier_predictive`]). Test features beyond the model's are ignored.
     pub fn predictive(&self, test: &Dataset, draws: &[&[f32]]) -> Option<(f64, f64)> {
-        if self.likelihood != Likelihood::Logistic || draws.is_empty() {
+        if self.likelihood != Likelihood::Logistic {
             return None;
         }
         let offset = usize::from(self.intercept);
-        let (mut correct, mut log_lik) = (0usize, 0.0f64);
-        for row in 0..test.rows() {
-            let y = if test.labels()[row] > 0.0 { 1.0 } else { -1.0 };
-            let mut p_one = 0.0;
-            for theta in draws {
-                let mut eta = if self.intercept {
-                    f64::from(theta[0])
-                } else {
-                    0.0
-                };
-                test.for_row(row, |column, value| {
-                    if column + offset < theta.len() {
-                        eta += f64::from(value) * f64::from(theta[column + offset]);
-                    }
-                });
-                p_one += 1.0 / (1.0 + (-eta).exp());
-            }
-            p_one /= draws.len() as f64;
-            let p_y = if y > 0.0 { p_one } else { 1.0 - p_one };
-            correct += usize::from(p_y > 0.5);
-            log_lik += p_y.max(f64::MIN_POSITIVE).ln();
-        }
-        let n = test.rows() as f64;
-        Some((correct as f64 / n, log_lik / n))
+        super::classifier_predictive(test, draws, |data, row, theta| {
+            let mut eta = if self.intercept { theta[0] } else { 0.0 };
+            data.for_row(row, |column, value| {
+                if column + offset < theta.len() {
+                    eta = value.mul_add(theta[column + offset], eta);
+                }
+            });
+            eta
+        })
     }
 
     /// The GLM's WGSL and constants: 1/σ², 1/s², intercept flag (see `shaders/glm.wgsl`).
