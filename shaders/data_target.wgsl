@@ -1,4 +1,5 @@
-//! A data model's bindings and the interface its WGSL is written against.
+//! A data model's bindings and the interface its WGSL is written against. The data accessors
+//! come from data_access_global.wgsl or data_access_staged.wgsl, chosen by the host.
 //!
 //! A model supplies two functions (see `model::DataModel`):
 //!
@@ -43,26 +44,6 @@ fn dim() -> u32 {
 
 fn theta_at(d: u32) -> f32 {
     return theta[state_index(run, d, current_chain)];
-}
-
-fn row_start(row: u32) -> u32 {
-    return row_offsets[row];
-}
-
-fn row_end(row: u32) -> u32 {
-    return row_offsets[row + 1u];
-}
-
-fn column(k: u32) -> u32 {
-    return columns[k];
-}
-
-fn value(k: u32) -> f32 {
-    return values[k];
-}
-
-fn label(row: u32) -> f32 {
-    return labels[row];
 }
 
 fn param(i: u32) -> f32 {

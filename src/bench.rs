@@ -14,7 +14,7 @@ use crate::gpu::{Gpu, RngMultiply};
 use crate::model::Gaussian;
 use crate::run::{Batch, ChainState, DispatchRecord, NO_DRAW};
 use crate::sampler::sgld::StepScalars;
-use crate::sampler::{Sampler, Settings, Tuning};
+use crate::sampler::{DataPath, Sampler, Settings, Tuning};
 use crate::schedule::StepSize;
 
 /// Dimensions of the W1 target; parameters = chains × this.
@@ -232,6 +232,8 @@ pub struct RegressionRow {
     pub chains: u32,
     /// Examples per mini-batch.
     pub batch: u32,
+    /// `global` (each chain reads its rows) or `staged` (a shared batch in workgroup memory).
+    pub data_path: &'static str,
     /// Chain-steps per second (median of the repeats).
     pub chain_steps_per_s: f64,
     /// Microseconds per step of all chains.
@@ -318,12 +320,23 @@ pub fn run_regression(
     for (name, data) in datasets {
         let model = Regression::logistic(data.clone(), 1.0)?;
         let dim = model.dim() as f64;
+        // W2 runs both data paths so the staged one is measured against the global one.
         let cases = config
             .shared_chains
             .iter()
-            .map(|&c| ("W2", c, false))
-            .chain(config.per_chain_chains.iter().map(|&c| ("W3", c, true)));
-        for (workload, chains, per_chain) in cases {
+            .flat_map(|&c| {
+                [
+                    ("W2", c, false, DataPath::Global),
+                    ("W2", c, false, DataPath::Staged),
+                ]
+            })
+            .chain(
+                config
+                    .per_chain_chains
+                    .iter()
+                    .map(|&c| ("W3", c, true, DataPath::Global)),
+            );
+        for (workload, chains, per_chain, data_path) in cases {
             let settings = Settings {
                 chains,
                 steps: 1,
@@ -339,6 +352,7 @@ pub fn run_regression(
             };
             let sampler = Sampler::new(model.clone(), settings)?.with_tuning(Tuning {
                 draws_buffer_bytes: 0,
+                data_path,
                 ..Tuning::default()
             })?;
             let per_dispatch = match crate::run::steps_per_dispatch(gpu, &sampler) {
@@ -350,7 +364,14 @@ pub fn run_regression(
                 }
                 Err(error) => return Err(error),
             };
-            let state = ChainState::new(gpu, &sampler)?;
+            let state = match ChainState::new(gpu, &sampler) {
+                Ok(state) => state,
+                // The rows do not fit this adapter's workgroup memory: no staged row.
+                Err(crate::Error::InvalidSetting {
+                    name: "data path", ..
+                }) => continue,
+                Err(error) => return Err(error),
+            };
             let timing = timing_batch(config.steps, per_dispatch);
             let seconds = time(gpu, config.repeats, || {
                 state.submit(gpu, &timing).map(|_| ())
@@ -361,6 +382,10 @@ pub fn run_regression(
                 data: name,
                 chains,
                 batch,
+                data_path: match data_path {
+                    DataPath::Staged => "staged",
+                    _ => "global",
+                },
                 chain_steps_per_s: chain_steps / seconds,
                 us_per_step: seconds / f64::from(config.steps) * 1e6,
                 flop_per_s: chain_steps * 4.0 * f64::from(batch) * dim / seconds,

@@ -97,6 +97,6 @@ pub use draws::Draws;
 pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use model::Gaussian;
-pub use sampler::{Init, Sampler, Settings, Tuning};
+pub use sampler::{DataPath, Init, Sampler, Settings, Tuning};
 pub use schedule::StepSize;
 pub use summary::Summary;

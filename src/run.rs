@@ -17,7 +17,7 @@ use crate::gpu::Gpu;
 use crate::model::{Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
-use crate::sampler::{Init, Sampler, Settings};
+use crate::sampler::{DataPath, Init, Sampler, Settings};
 
 /// Run constants as `chain_layout.wgsl` declares them.
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -187,7 +187,7 @@ impl ChainState {
             Init::Positions(_) => 0.0,
         };
         let params = RunParams::new(chains, dim, settings.seed, init_scale);
-        let kernel = kernel_for(target);
+        let kernel = kernel_for(gpu, sampler)?;
         let step_pipeline = Pipeline::new(
             gpu,
             &kernel,
@@ -337,10 +337,54 @@ impl ChainState {
     }
 }
 
+/// The batch layout the staged data kernel needs, `(rows, row width)`, when `sampler`'s batch is
+/// shared by all chains and its rows fit the adapter's workgroup memory.
+fn staging(
+    gpu: &Gpu,
+    sampler: &Sampler,
+    data: &crate::data::Dataset,
+) -> Result<Option<(u32, u32)>> {
+    let shared_batch = match sampler.settings.minibatch {
+        Some(batch) if !batch.per_chain => Some(batch.size),
+        None => Some(data.rows() as u32),
+        Some(_) => None,
+    };
+    let width = data.max_row_entries().max(1) as u64;
+    // Per slot: length and label (8 bytes) and width × (column, value).
+    let fits = shared_batch.filter(|&rows| {
+        u64::from(rows) * (8 + 8 * width)
+            <= u64::from(gpu.limits().max_compute_workgroup_storage_size)
+    });
+    let staged = fits.map(|rows| (rows, width as u32));
+    match (sampler.tuning.data_path, staged) {
+        (DataPath::Global, _) => Ok(None),
+        // On llvmpipe the staged path measured slower (its barriers serialise a workgroup on
+        // one core); on GPUs it saves every chain drawing the same indices.
+        (DataPath::Auto, staged) => Ok(staged.filter(|_| !gpu.is_software())),
+        (DataPath::Staged, Some(staged)) => Ok(Some(staged)),
+        (DataPath::Staged, None) => Err(Error::invalid(
+            "data path",
+            if shared_batch.is_none() {
+                "the staged path needs one mini-batch shared by all chains".to_owned()
+            } else {
+                format!(
+                    "a batch of {} rows × {width} entries does not fit the {} bytes of workgroup \
+                     memory of adapter `{}`; use DataPath::Global or Auto",
+                    shared_batch.unwrap_or(0),
+                    gpu.limits().max_compute_workgroup_storage_size,
+                    gpu.name()
+                )
+            },
+        )),
+    }
+}
+
 /// The step kernel for a target.
-fn kernel_for(target: &Target) -> Kernel {
-    match target.data_kernel() {
+fn kernel_for(gpu: &Gpu, sampler: &Sampler) -> Result<Kernel> {
+    let target = &sampler.target;
+    Ok(match target.data_kernel() {
         Some(parts) => Kernel::SgldData {
+            staged: staging(gpu, sampler, parts.data)?,
             label: parts.label,
             model: parts.wgsl,
         },
@@ -350,7 +394,7 @@ fn kernel_for(target: &Target) -> Kernel {
             }
             _ => Kernel::SgldGaussianDiagonal,
         },
-    }
+    })
 }
 
 /// Data constants as `data_target.wgsl` declares them.

@@ -8,7 +8,7 @@ use langevin::minibatch::{batch_index, Minibatch, SHARED};
 use langevin::model::Regression;
 use langevin::rng;
 use langevin::sampler::sgld::{reference_step, StepScalars};
-use langevin::{Gaussian, Init, Sampler, StepSize};
+use langevin::{DataPath, Gaussian, Init, Sampler, StepSize, Tuning};
 
 /// y = 1 − 2x₁ + 0.5x₂ + N(0, 0.25) on `rows` points with x ~ U(−1, 1)², seeded.
 fn linear_data(rows: usize) -> Dataset {
@@ -286,5 +286,75 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
     assert!(
         log_likelihood > -0.35,
         "test log-likelihood {log_likelihood}"
+    );
+}
+
+/// The staged path (a shared batch drawn once per workgroup and read from workgroup memory)
+/// and the global path do the same arithmetic in the same order: the draws agree to float
+/// rounding (the two are separate shader modules, so a driver may contract fma differently;
+/// 1e-5 relative bounds that over 60 steps at this step size).
+#[test]
+fn staged_and_global_data_paths_give_the_same_draws() {
+    let a9a = Dataset::read_libsvm(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a"),
+        None,
+        ExtraFeatures::Error,
+    )
+    .expect("a9a");
+    let logistic = Regression::logistic(a9a, 1.0).expect("valid");
+    let linear = Regression::linear(linear_data(200), 0.25, 10.0).expect("valid");
+    for (model, replacement) in [(logistic, true), (linear.clone(), false), (linear, true)] {
+        let run = |data_path| {
+            Sampler::builder(model.clone())
+                .chains(300)
+                .steps(60)
+                .burn_in(40)
+                .thin(10)
+                .step_size(StepSize::constant(1e-4).expect("valid"))
+                .minibatch(Minibatch {
+                    size: 50,
+                    per_chain: false,
+                    replacement,
+                })
+                .seed(5)
+                .tuning(Tuning {
+                    data_path,
+                    ..Tuning::default()
+                })
+                .build()
+                .expect("valid")
+                .run(common::gpu())
+                .expect("run")
+        };
+        let (staged, global) = (run(DataPath::Staged), run(DataPath::Global));
+        for (a, b) in staged.values().iter().zip(global.values()) {
+            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn the_staged_path_refuses_per_chain_batches() {
+    let model = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
+    let error = Sampler::builder(model)
+        .chains(8)
+        .steps(2)
+        .burn_in(1)
+        .minibatch(Minibatch {
+            size: 10,
+            per_chain: true,
+            replacement: true,
+        })
+        .tuning(Tuning {
+            data_path: DataPath::Staged,
+            ..Tuning::default()
+        })
+        .build()
+        .expect("valid settings")
+        .run(common::gpu())
+        .expect_err("refused");
+    assert!(
+        error.to_string().contains("shared by all chains"),
+        "{error}"
     );
 }

@@ -162,18 +162,21 @@ fn draws_do_not_depend_on_how_the_work_is_cut_up() {
                 max_steps_per_dispatch: 1,
                 draws_buffer_bytes: 1,
                 rng_multiply: RngMultiply::Portable,
+                ..Tuning::default()
             },
             Tuning {
                 workgroup_size: 32,
                 max_steps_per_dispatch: 3,
                 draws_buffer_bytes: 20_000,
                 rng_multiply: RngMultiply::Auto,
+                ..Tuning::default()
             },
             Tuning {
                 workgroup_size: 128,
                 max_steps_per_dispatch: 1000,
                 draws_buffer_bytes: 1 << 30,
                 rng_multiply: RngMultiply::Portable,
+                ..Tuning::default()
             },
         ] {
             let other = run(tuning.clone());

@@ -528,13 +528,19 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         regression_config.steps
     );
     println!(
-        "{:>8} {:>7} {:>8} {:>16} {:>12} {:>12}",
-        "workload", "data", "chains", "chain-steps/s", "µs/step", "FLOP/s"
+        "{:>8} {:>7} {:>7} {:>8} {:>16} {:>12} {:>12}",
+        "workload", "data", "path", "chains", "chain-steps/s", "µs/step", "FLOP/s"
     );
     for r in &regression_rows {
         println!(
-            "{:>8} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
-            r.workload, r.data, r.chains, r.chain_steps_per_s, r.us_per_step, r.flop_per_s
+            "{:>8} {:>7} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
+            r.workload,
+            r.data,
+            r.data_path,
+            r.chains,
+            r.chain_steps_per_s,
+            r.us_per_step,
+            r.flop_per_s
         );
     }
     if let Some(path) = &args.json {

@@ -24,6 +24,9 @@ pub(crate) const MLP: &str = include_str!("../../shaders/mlp.wgsl");
 /// Welling & Teh's two-parameter mixture.
 pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
+const SGLD_DATA_STAGED: &str = include_str!("../../shaders/sgld_data_staged.wgsl");
+const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.wgsl");
+const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
 #[cfg(test)]
@@ -98,6 +101,8 @@ pub(crate) enum Kernel {
         label: String,
         /// The model's WGSL, placed first so its line numbers are its own.
         model: Vec<std::borrow::Cow<'static, str>>,
+        /// `Some((batch, row width))` stages a shared batch in workgroup memory.
+        staged: Option<(u32, u32)>,
     },
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
@@ -118,7 +123,10 @@ impl Kernel {
 
     fn entry_point(&self) -> &str {
         match self {
-            Kernel::SgldData { .. } => "sgld_data",
+            Kernel::SgldData { staged: None, .. } => "sgld_data",
+            Kernel::SgldData {
+                staged: Some(_), ..
+            } => "sgld_data_staged",
             other => other.label(),
         }
     }
@@ -138,11 +146,41 @@ impl Kernel {
                     SGLD_GAUSSIAN_DENSE,
                 ]
             }
-            Kernel::SgldData { .. } => {
-                vec![SGLD_BINDINGS, DATA_TARGET, MINIBATCH, SGLD_MOVE, SGLD_DATA]
-            }
+            Kernel::SgldData { staged: None, .. } => vec![
+                SGLD_BINDINGS,
+                DATA_TARGET,
+                DATA_ACCESS_GLOBAL,
+                MINIBATCH,
+                SGLD_MOVE,
+                SGLD_DATA,
+            ],
+            Kernel::SgldData {
+                staged: Some(_), ..
+            } => vec![
+                SGLD_BINDINGS,
+                DATA_TARGET,
+                DATA_ACCESS_STAGED,
+                MINIBATCH,
+                SGLD_MOVE,
+                SGLD_DATA_STAGED,
+            ],
             #[cfg(test)]
             Kernel::RngProbe => vec![RNG_PROBE],
+        }
+    }
+
+    /// Pipeline-overridable constants beyond the workgroup size.
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Kernel::SgldData {
+                staged: Some((rows, width)),
+                ..
+            } => vec![
+                ("STAGE_ROWS", f64::from(*rows)),
+                ("STAGE_ROW_WIDTH", f64::from(*width)),
+                ("STAGE_ENTRIES", f64::from(*rows) * f64::from(*width)),
+            ],
+            _ => Vec::new(),
         }
     }
 
@@ -247,7 +285,11 @@ impl Pipeline {
             module: &module,
             entry_point: Some(kernel.entry_point()),
             compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &[("WORKGROUP_SIZE", f64::from(workgroup_size))],
+                constants: &[
+                    &[("WORKGROUP_SIZE", f64::from(workgroup_size))][..],
+                    &kernel.constants(),
+                ]
+                .concat(),
                 ..Default::default()
             },
             cache: None,
@@ -408,18 +450,27 @@ mod tests {
             Kernel::SgldData {
                 label: "linear".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
+                staged: None,
+            },
+            Kernel::SgldData {
+                label: "linear_staged".into(),
+                model: vec![GLM.into(), GLM_LINEAR.into()],
+                staged: Some((100, 14)),
             },
             Kernel::SgldData {
                 label: "logistic".into(),
                 model: vec![GLM.into(), GLM_LOGISTIC.into()],
+                staged: None,
             },
             Kernel::SgldData {
                 label: "mixture".into(),
                 model: vec![MIXTURE.into()],
+                staged: None,
             },
             Kernel::SgldData {
                 label: "mlp".into(),
                 model: vec![MLP.into()],
+                staged: None,
             },
             Kernel::RngProbe,
         ];

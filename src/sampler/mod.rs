@@ -198,6 +198,22 @@ pub struct Tuning {
     pub draws_buffer_bytes: u64,
     /// How the generator multiplies (default: native 64-bit where the adapter has it).
     pub rng_multiply: RngMultiply,
+    /// How a data model's kernel reads its mini-batch (default: the library picks).
+    pub data_path: DataPath,
+}
+
+/// How a data model's kernel reads the examples of a mini-batch. Both give the same draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataPath {
+    /// Staged on hardware adapters when the batch is shared by all chains and fits the
+    /// adapter's workgroup memory, else global (software adapters run the global path faster).
+    #[default]
+    Auto,
+    /// Every chain reads its examples from device memory.
+    Global,
+    /// The workgroup draws a shared batch once per step and stages its rows in workgroup
+    /// memory; an error for per-chain batches or when the rows do not fit.
+    Staged,
 }
 
 impl Default for Tuning {
@@ -207,6 +223,7 @@ impl Default for Tuning {
             max_steps_per_dispatch: 64,
             draws_buffer_bytes: 256 << 20,
             rng_multiply: RngMultiply::Auto,
+            data_path: DataPath::Auto,
         }
     }
 }
