@@ -218,7 +218,7 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
     Ok(rows)
 }
 
-/// Workloads W2 and W3: SGLD for Bayesian logistic regression with a9a's shape (N = 32561,
+/// Workloads W2–W4. W2 and W3: SGLD for Bayesian logistic regression with a9a's shape (N = 32561,
 /// 123 features plus an intercept), mini-batches of 100 shared by all chains (W2) or drawn per
 /// chain (W3). FLOPs are counted as the dense equivalent, 4·n·D per chain-step (a dot product
 /// and a gradient accumulation over every coefficient of every example), as the JAX peer does.
@@ -249,6 +249,8 @@ pub struct RegressionConfig {
     pub shared_chains: Vec<u32>,
     /// Chain counts for W3 (per-chain batches).
     pub per_chain_chains: Vec<u32>,
+    /// Chain counts for W4 (the MLP, shared batches).
+    pub mlp_chains: Vec<u32>,
     /// Steps timed per repeat.
     pub steps: u32,
     /// Timed repeats; the median is reported.
@@ -256,11 +258,12 @@ pub struct RegressionConfig {
 }
 
 impl RegressionConfig {
-    /// The sizes: W2 at 1024, 10240, 102400 chains; W3 at 1024, 10240.
+    /// The sizes: W2 at 1024, 10240, 102400 chains; W3 at 1024, 10240; W4 at 256, 4096.
     pub fn full() -> RegressionConfig {
         RegressionConfig {
             shared_chains: vec![1024, 10240, 102_400],
             per_chain_chains: vec![1024, 10240],
+            mlp_chains: vec![256, 4096],
             steps: 100,
             repeats: 3,
         }
@@ -271,6 +274,7 @@ impl RegressionConfig {
         RegressionConfig {
             shared_chains: vec![256],
             per_chain_chains: vec![256],
+            mlp_chains: vec![64],
             steps: 8,
             repeats: 1,
         }
@@ -307,89 +311,142 @@ pub fn synthetic_a9a_dense() -> Result<crate::data::Dataset> {
     crate::data::Dataset::from_dense(x, features, labels)
 }
 
-/// Runs W2 and W3 on `gpu` for each data set given (`(name, data)`).
+/// One data-model case of W2–W4.
+struct DataCase {
+    workload: &'static str,
+    data: &'static str,
+    target: crate::model::Target,
+    chains: u32,
+    per_chain: bool,
+    data_path: DataPath,
+    /// Dense-equivalent FLOPs of one chain-step.
+    flop_per_chain_step: f64,
+}
+
+const BATCH: u32 = 100;
+
+/// Times one case; `None` when the adapter cannot run it (llvmpipe's loop limit, or a staged
+/// batch that does not fit workgroup memory), with a log line saying why.
+fn time_data_case(
+    gpu: &Gpu,
+    case: DataCase,
+    steps: u32,
+    repeats: usize,
+) -> Result<Option<RegressionRow>> {
+    use crate::minibatch::Minibatch;
+    let settings = Settings {
+        chains: case.chains,
+        steps: 1,
+        burn_in: 0,
+        thin: 1,
+        step_size: StepSize::constant(1e-5)?,
+        minibatch: Some(Minibatch {
+            size: BATCH,
+            per_chain: case.per_chain,
+            replacement: true,
+        }),
+        ..Settings::default()
+    };
+    let sampler = Sampler::new(case.target, settings)?.with_tuning(Tuning {
+        draws_buffer_bytes: 0,
+        data_path: case.data_path,
+        ..Tuning::default()
+    })?;
+    let skipped = |error: crate::Error| {
+        log::warn!(
+            "{} {} at {} chains skipped: {error}",
+            case.workload,
+            case.data,
+            case.chains
+        );
+        Ok(None)
+    };
+    let per_dispatch = match crate::run::steps_per_dispatch(gpu, &sampler) {
+        Ok(n) => n,
+        Err(error) if gpu.is_software() => return skipped(error),
+        Err(error) => return Err(error),
+    };
+    let state = match ChainState::new(gpu, &sampler) {
+        Ok(state) => state,
+        Err(
+            error @ crate::Error::InvalidSetting {
+                name: "data path", ..
+            },
+        ) => return skipped(error),
+        Err(error) => return Err(error),
+    };
+    let timing = timing_batch(steps, per_dispatch);
+    let seconds = time(gpu, repeats, || state.submit(gpu, &timing).map(|_| ()))?;
+    let chain_steps = f64::from(case.chains) * f64::from(steps);
+    Ok(Some(RegressionRow {
+        workload: case.workload,
+        data: case.data,
+        chains: case.chains,
+        batch: BATCH,
+        data_path: match case.data_path {
+            DataPath::Staged => "staged",
+            _ => "global",
+        },
+        chain_steps_per_s: chain_steps / seconds,
+        us_per_step: seconds / f64::from(steps) * 1e6,
+        flop_per_s: chain_steps * case.flop_per_chain_step / seconds,
+    }))
+}
+
+/// Runs W2 and W3 (logistic regression) and W4 (an MLP with 50 hidden units, C ∈ {256, 4096};
+/// FLOPs counted as 6·n·H·F, forward and backward through the first layer) on `gpu` for each
+/// data set given (`(name, data)`).
 pub fn run_regression(
     gpu: &Gpu,
     config: &RegressionConfig,
     datasets: &[(&'static str, crate::data::Dataset)],
 ) -> Result<Vec<RegressionRow>> {
-    use crate::minibatch::Minibatch;
-    use crate::model::Regression;
-    let batch = 100u32;
+    use crate::model::{mlp_classifier, Regression, Target};
     let mut rows = Vec::new();
     for (name, data) in datasets {
-        let model = Regression::logistic(data.clone(), 1.0)?;
-        let dim = model.dim() as f64;
+        let logistic: Target = Regression::logistic(data.clone(), 1.0)?.into();
+        let glm_flops = 4.0 * f64::from(BATCH) * logistic.dim() as f64;
+        let hidden = 50;
+        let (mlp, _) = mlp_classifier(data.clone(), hidden, 1.0)?;
+        let mlp_flops = 6.0 * f64::from(BATCH) * (hidden * data.features()) as f64;
+        let mut cases = Vec::new();
         // W2 runs both data paths so the staged one is measured against the global one.
-        let cases = config
-            .shared_chains
-            .iter()
-            .flat_map(|&c| {
-                [
-                    ("W2", c, false, DataPath::Global),
-                    ("W2", c, false, DataPath::Staged),
-                ]
-            })
-            .chain(
-                config
-                    .per_chain_chains
-                    .iter()
-                    .map(|&c| ("W3", c, true, DataPath::Global)),
-            );
-        for (workload, chains, per_chain, data_path) in cases {
-            let settings = Settings {
+        for &chains in &config.shared_chains {
+            for data_path in [DataPath::Global, DataPath::Staged] {
+                cases.push(("W2", logistic.clone(), chains, false, data_path, glm_flops));
+            }
+        }
+        for &chains in &config.per_chain_chains {
+            cases.push((
+                "W3",
+                logistic.clone(),
                 chains,
-                steps: 1,
-                burn_in: 0,
-                thin: 1,
-                step_size: StepSize::constant(1e-4)?,
-                minibatch: Some(Minibatch {
-                    size: batch,
-                    per_chain,
-                    replacement: true,
-                }),
-                ..Settings::default()
-            };
-            let sampler = Sampler::new(model.clone(), settings)?.with_tuning(Tuning {
-                draws_buffer_bytes: 0,
-                data_path,
-                ..Tuning::default()
-            })?;
-            let per_dispatch = match crate::run::steps_per_dispatch(gpu, &sampler) {
-                Ok(n) => n,
-                // A software adapter cannot run this step reliably; the row is left out.
-                Err(error) if gpu.is_software() => {
-                    log::warn!("{workload} {name} at {chains} chains skipped: {error}");
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            let state = match ChainState::new(gpu, &sampler) {
-                Ok(state) => state,
-                // The rows do not fit this adapter's workgroup memory: no staged row.
-                Err(crate::Error::InvalidSetting {
-                    name: "data path", ..
-                }) => continue,
-                Err(error) => return Err(error),
-            };
-            let timing = timing_batch(config.steps, per_dispatch);
-            let seconds = time(gpu, config.repeats, || {
-                state.submit(gpu, &timing).map(|_| ())
-            })?;
-            let chain_steps = f64::from(chains) * f64::from(config.steps);
-            rows.push(RegressionRow {
+                true,
+                DataPath::Global,
+                glm_flops,
+            ));
+        }
+        for &chains in &config.mlp_chains {
+            cases.push((
+                "W4",
+                mlp.clone().into(),
+                chains,
+                false,
+                DataPath::Auto,
+                mlp_flops,
+            ));
+        }
+        for (workload, target, chains, per_chain, data_path, flops) in cases {
+            let case = DataCase {
                 workload,
                 data: name,
+                target,
                 chains,
-                batch,
-                data_path: match data_path {
-                    DataPath::Staged => "staged",
-                    _ => "global",
-                },
-                chain_steps_per_s: chain_steps / seconds,
-                us_per_step: seconds / f64::from(config.steps) * 1e6,
-                flop_per_s: chain_steps * 4.0 * f64::from(batch) * dim / seconds,
-            });
+                per_chain,
+                data_path,
+                flop_per_chain_step: flops,
+            };
+            rows.extend(time_data_case(gpu, case, config.steps, config.repeats)?);
         }
     }
     Ok(rows)

@@ -530,10 +530,14 @@ fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
                 // each; budget twice that.
                 Some(b) => (u64::from(b.size), 40),
             };
-            // A GLM runs two loops over a row's entries; a custom model's loops are unknown,
-            // so it is also charged one pass over the parameters per row.
-            let custom = u64::from(matches!(sampler.target, Target::Custom(_))) * dim;
-            let per_row = 1 + 2 * parts.data.max_row_entries() as u64 + walks + custom;
+            // A GLM runs two loops over a row's entries; a custom model says, or is charged
+            // one pass over the row's entries and one over the parameters.
+            let width = parts.data.max_row_entries() as u64;
+            let model_loops = match &sampler.target {
+                Target::Custom(model) => model.loops_per_example.unwrap_or(width + dim),
+                _ => 2 * width,
+            };
+            let per_row = 1 + model_loops + walks;
             (dim + size * per_row + moves, dim)
         }
     }

@@ -35,6 +35,8 @@ pub struct CustomModel {
     pub(crate) data: Dataset,
     pub(crate) wgsl: Vec<Cow<'static, str>>,
     pub(crate) params: Vec<f32>,
+    /// Loop iterations `likelihood_gradient` runs per example, where known.
+    pub(crate) loops_per_example: Option<u64>,
     cpu: Option<(CpuPriorGradient, CpuLikelihoodGradient)>,
 }
 
@@ -93,6 +95,7 @@ impl CustomModel {
             data,
             wgsl: vec![wgsl.into()],
             params,
+            loops_per_example: None,
             cpu: None,
         })
     }
@@ -104,6 +107,15 @@ impl CustomModel {
         likelihood: impl Fn(&Dataset, usize, &[f32], &mut [f32]) + Send + Sync + 'static,
     ) -> CustomModel {
         self.cpu = Some((Arc::new(prior), Arc::new(likelihood)));
+        self
+    }
+
+    /// Declares how many loop iterations `likelihood_gradient` runs per example. Software
+    /// adapters (llvmpipe) end a shader invocation's loops after a fixed count, so langevin
+    /// sizes dispatches on them from this; without it, one pass over the row's entries and one
+    /// over the parameters per example are assumed.
+    pub fn with_loops_per_example(mut self, loops: u64) -> CustomModel {
+        self.loops_per_example = Some(loops);
         self
     }
 

@@ -79,7 +79,11 @@ pub fn mlp_classifier(
     };
     let variance = prior_variance as f32;
     let params = vec![variance, hidden as f32, shape.features as f32];
-    let model = CustomModel::new("mlp_classifier", shape.dim(), data, MLP, params)?;
+    // Forward and backward each run H activations over a row's entries, plus the W₁ update.
+    let width = data.max_row_entries() as u64;
+    let loops = 3 * hidden as u64 * (width + 1) + 2 * hidden as u64;
+    let model = CustomModel::new("mlp_classifier", shape.dim(), data, MLP, params)?
+        .with_loops_per_example(loops);
     let model = model.with_cpu_gradient(
         move |theta, out| {
             for (g, t) in out.iter_mut().zip(theta) {
