@@ -294,3 +294,37 @@ fn mlp_on_a9a_predicts_the_test_split() {
         .expect("predictions");
     assert!(accuracy >= 0.84, "test accuracy {accuracy}");
 }
+
+/// Welling & Teh's own run: batch size 1, η_t = a(b + t)^(−0.55) from 0.01 down to 10⁻⁴ over
+/// 10⁶ steps (a ≈ 0.1996, b ≈ 231.07), then the same quadrature check as above. Ten minutes or
+/// more on a software adapter; on a GPU run it with
+/// `LANGEVIN_ADAPTER=nvidia cargo test --release --test models -- --ignored`.
+#[test]
+#[ignore = "10⁶ steps: run on a GPU"]
+fn mixture_with_welling_and_teh_schedule_matches_quadrature() {
+    let data = mixture_data();
+    let observations: Vec<f64> = data.labels().iter().map(|&x| f64::from(x)).collect();
+    let exact = exact_mass_theta2_positive(&observations);
+    let draws = Sampler::builder(welling_teh_mixture(data).expect("model"))
+        .chains(1024)
+        .steps(1_000_000)
+        .burn_in(500_000)
+        .thin(50_000)
+        .step_size(StepSize::polynomial(0.1996, 231.07, 0.55).expect("valid"))
+        .minibatch(Minibatch {
+            size: 1,
+            per_chain: true,
+            replacement: true,
+        })
+        .seed(2011)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let theta2 = draws.dimension(1);
+    let fraction = theta2.iter().filter(|&&t| t > 0.0).count() as f64 / theta2.len() as f64;
+    assert!(
+        (fraction - exact).abs() < 0.05,
+        "P(θ₂ > 0): SGLD {fraction}, quadrature {exact}"
+    );
+}
