@@ -8,15 +8,13 @@ mod common;
 #[path = "../examples/poisson.rs"]
 mod poisson;
 
-use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
-use langevin::minibatch::{batch_index, Minibatch};
+use langevin::data::{Dataset, LabelColumn};
+use langevin::minibatch::Minibatch;
 use langevin::model::{
     classifier_predictive, mlp_classifier, welling_teh_log_posterior, welling_teh_mixture,
     CustomModel,
 };
-use langevin::rng;
-use langevin::sampler::sgld::{reference_step, StepScalars};
-use langevin::{Error, Init, Sampler, StepSize};
+use langevin::{Error, Sampler, StepSize};
 
 fn mixture_data() -> Dataset {
     Dataset::read_csv(
@@ -47,62 +45,21 @@ fn exact_mass_theta2_positive(observations: &[f64]) -> f64 {
     positive / total
 }
 
-/// A few T = 0 steps of a data model on the GPU against its CPU twin, with the mini-batch
-/// indices from `minibatch::batch_index`. `exp` and division differ by a few ulps between GPU
-/// and CPU; 1e-4 relative is far below what a wrong row, sign or scale would move.
+/// Holds a model's GPU steps to its own CPU twin (`common::assert_cpu_twin`).
 fn cpu_twin_parity(model: &CustomModel, batch: Minibatch, eta: f64) {
-    let (chains, seed, steps, dim) = (16u32, 3, 5u32, model.dim());
     let rows = model.data().rows() as u32;
-    let positions: Vec<f32> = common::uniform(8, chains as usize * dim, -1.0, 1.0)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    let draws = Sampler::builder(model.clone())
-        .chains(chains)
-        .steps(steps)
-        .burn_in(steps - 1)
-        .step_size(StepSize::constant(eta).expect("valid"))
-        .temperature(0.0)
-        .seed(seed)
-        .init(Init::Positions(positions.clone()))
-        .minibatch(batch)
-        .build()
-        .expect("valid")
-        .run(common::gpu())
-        .expect("run");
-    let key = rng::key_for_seed(seed);
-    for c in 0..chains {
-        let mut theta = positions[c as usize * dim..(c as usize + 1) * dim].to_vec();
-        for step in 0..steps {
-            let owner = if batch.per_chain {
-                c
-            } else {
-                langevin::minibatch::SHARED
-            };
-            let indices: Vec<u32> = (0..batch.size)
-                .map(|j| batch_index(key, &batch, rows, owner, step, j))
-                .collect();
-            let mut gradient = vec![0.0f32; dim];
-            model
-                .gradient(&theta, &indices, &mut gradient)
-                .expect("CPU twin");
-            reference_step(
-                &mut theta,
-                &gradient,
-                StepScalars::new(eta, 0.0),
-                seed,
-                c,
-                step,
-            );
-        }
-        for (d, want) in theta.iter().enumerate() {
-            let gpu = draws.get(0, c as usize, d);
-            assert!(
-                (gpu - want).abs() < 1e-4 * want.abs().max(1.0),
-                "chain {c} dim {d}: {gpu} vs {want}"
-            );
-        }
-    }
+    let twin = model.clone();
+    common::assert_cpu_twin(
+        model.clone(),
+        rows,
+        Some(batch),
+        eta,
+        5,
+        move |theta, indices, out| {
+            twin.gradient(theta, indices, out)
+                .expect("the model has a CPU twin")
+        },
+    );
 }
 
 #[test]
@@ -203,8 +160,7 @@ fn mixture_posterior_mass_matches_quadrature() {
         .expect("valid")
         .run(common::gpu())
         .expect("run");
-    let theta2 = draws.dimension(1);
-    let fraction = theta2.iter().filter(|&&t| t > 0.0).count() as f64 / theta2.len() as f64;
+    let fraction = common::fraction_positive(&draws, 1);
     let (n_draws, chains, _) = draws.shape();
     let crossed = (0..chains)
         .filter(|&c| (draws.get(0, c, 1) > 0.0) != (draws.get(n_draws - 1, c, 1) > 0.0))
@@ -263,15 +219,7 @@ fn mlp_gpu_steps_match_the_cpu_twin() {
 /// predicts the test split about as well as logistic regression: ≥ 0.84 accuracy.
 #[test]
 fn mlp_on_a9a_predicts_the_test_split() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let train =
-        Dataset::read_libsvm(format!("{root}/data/a9a"), None, ExtraFeatures::Error).expect("a9a");
-    let test = Dataset::read_libsvm(
-        format!("{root}/data/a9a.t"),
-        Some(123),
-        ExtraFeatures::Ignore,
-    )
-    .expect("a9a.t");
+    let (train, test) = (common::a9a(), common::a9a_test());
     let (model, shape) = mlp_classifier(train, 4, 1.0).expect("model");
     let draws = Sampler::builder(model)
         .chains(32)
@@ -321,8 +269,7 @@ fn mixture_with_welling_and_teh_schedule_matches_quadrature() {
         .expect("valid")
         .run(common::gpu())
         .expect("run");
-    let theta2 = draws.dimension(1);
-    let fraction = theta2.iter().filter(|&&t| t > 0.0).count() as f64 / theta2.len() as f64;
+    let fraction = common::fraction_positive(&draws, 1);
     assert!(
         (fraction - exact).abs() < 0.05,
         "P(θ₂ > 0): SGLD {fraction}, quadrature {exact}"

@@ -3,12 +3,10 @@
 
 mod common;
 
-use langevin::data::{Dataset, ExtraFeatures};
-use langevin::minibatch::{batch_index, Minibatch, SHARED};
+use langevin::data::Dataset;
+use langevin::minibatch::Minibatch;
 use langevin::model::Regression;
-use langevin::rng;
-use langevin::sampler::sgld::{reference_step, StepScalars};
-use langevin::{DataPath, Gaussian, Init, Sampler, StepSize, Tuning};
+use langevin::{DataPath, Gaussian, Sampler, StepSize, Tuning};
 
 /// y = 1 − 2x₁ + 0.5x₂ + N(0, 0.25) on `rows` points with x ~ U(−1, 1)², seeded.
 fn linear_data(rows: usize) -> Dataset {
@@ -25,74 +23,24 @@ fn linear_data(rows: usize) -> Dataset {
     Dataset::from_dense(x, 2, y).expect("valid data")
 }
 
-/// Several steps of the GPU against the CPU twin (mini-batch indices from
-/// `minibatch::batch_index`, gradient from `Regression::gradient`) at T = 0. The only freedom
-/// is the driver's fma rounding in sums of ~10 terms, so 1e-4 relative is ample, while a wrong
-/// index or a missed example moves the result by far more.
+/// Holds a regression model's GPU steps to its CPU twin (`common::assert_cpu_twin`).
 fn parity(model: Regression, batch: Option<Minibatch>, steps: u32) {
-    let (chains, dim) = (24u32, model.dim());
-    let positions: Vec<f32> = common::uniform(5, chains as usize * dim, -0.5, 0.5)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    let (seed, eta) = (404, 1e-4);
-    let mut builder = Sampler::builder(model.clone())
-        .chains(chains)
-        .steps(steps)
-        .burn_in(steps - 1)
-        .step_size(StepSize::constant(eta).expect("valid"))
-        .temperature(0.0)
-        .seed(seed)
-        .init(Init::Positions(positions.clone()));
-    if let Some(batch) = batch {
-        builder = builder.minibatch(batch);
-    }
-    let draws = builder
-        .build()
-        .expect("valid")
-        .run(common::gpu())
-        .expect("run");
-    let key = rng::key_for_seed(seed);
     let rows = model.data().rows() as u32;
-    let scalars = StepScalars::new(eta, 0.0);
-    for c in 0..chains {
-        let mut theta = positions[c as usize * dim..(c as usize + 1) * dim].to_vec();
-        for step in 0..steps {
-            // No mini-batch: every example, in order.
-            let indices: Vec<u32> = match &batch {
-                None => (0..rows).collect(),
-                Some(b) => {
-                    let owner = if b.per_chain { c } else { SHARED };
-                    (0..b.size)
-                        .map(|j| batch_index(key, b, rows, owner, step, j))
-                        .collect()
-                }
-            };
-            let mut gradient = vec![0.0f32; dim];
-            model.gradient(&theta, &indices, &mut gradient);
-            reference_step(&mut theta, &gradient, scalars, seed, c, step);
-        }
-        for (d, want) in theta.iter().enumerate() {
-            let gpu = draws.get(0, c as usize, d);
-            let tolerance = 1e-4 * want.abs().max(1.0);
-            assert!(
-                (gpu - want).abs() < tolerance,
-                "{batch:?} chain {c} dim {d}: {gpu} vs {want}"
-            );
-        }
-    }
+    let twin = model.clone();
+    common::assert_cpu_twin(
+        model,
+        rows,
+        batch,
+        1e-4,
+        steps,
+        move |theta, indices, out| twin.gradient(theta, indices, out),
+    );
 }
 
 #[test]
 fn minibatch_steps_match_the_cpu_reference() {
     let linear = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
-    let a9a = Dataset::read_libsvm(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a"),
-        None,
-        ExtraFeatures::Error,
-    )
-    .expect("a9a");
-    let logistic = Regression::logistic(a9a, 1.0).expect("valid");
+    let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     for (per_chain, replacement) in [(false, false), (true, false), (false, true), (true, true)] {
         // 7 steps of 16 cross three epochs of the 50-point data without replacement.
         parity(
@@ -252,15 +200,7 @@ fn shared_and_per_chain_batches_give_the_same_posterior() {
 /// chains reach the posterior bulk within the 500 burn-in steps.
 #[test]
 fn logistic_regression_on_a9a_predicts_the_test_split() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let train =
-        Dataset::read_libsvm(format!("{root}/data/a9a"), None, ExtraFeatures::Error).expect("a9a");
-    let test = Dataset::read_libsvm(
-        format!("{root}/data/a9a.t"),
-        Some(train.features()),
-        ExtraFeatures::Ignore,
-    )
-    .expect("a9a.t");
+    let (train, test) = (common::a9a(), common::a9a_test());
     let model = Regression::logistic(train, 1.0).expect("valid");
     let draws = Sampler::builder(model.clone())
         .chains(64)
@@ -295,13 +235,7 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
 /// 1e-5 relative bounds that over 60 steps at this step size).
 #[test]
 fn staged_and_global_data_paths_give_the_same_draws() {
-    let a9a = Dataset::read_libsvm(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a"),
-        None,
-        ExtraFeatures::Error,
-    )
-    .expect("a9a");
-    let logistic = Regression::logistic(a9a, 1.0).expect("valid");
+    let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     let linear = Regression::linear(linear_data(200), 0.25, 10.0).expect("valid");
     for (model, replacement) in [(logistic, true), (linear.clone(), false), (linear, true)] {
         let run = |data_path| {

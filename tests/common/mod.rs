@@ -43,3 +43,93 @@ pub fn pooled_moments(values: &[f32], dim: usize) -> (Vec<f64>, Vec<f64>) {
     }
     (mean, cov)
 }
+
+/// The vendored a9a training split.
+pub fn a9a() -> langevin::data::Dataset {
+    use langevin::data::{Dataset, ExtraFeatures};
+    Dataset::read_libsvm(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a"),
+        None,
+        ExtraFeatures::Error,
+    )
+    .expect("data/a9a")
+}
+
+/// The vendored a9a test split, read against the training split's 123 features.
+pub fn a9a_test() -> langevin::data::Dataset {
+    use langevin::data::{Dataset, ExtraFeatures};
+    Dataset::read_libsvm(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a.t"),
+        Some(123),
+        ExtraFeatures::Ignore,
+    )
+    .expect("data/a9a.t")
+}
+
+/// Runs `steps` T = 0 steps of a data model on the GPU from seeded random positions and holds
+/// every chain to the CPU twin: mini-batch indices from `minibatch::batch_index` (or every row in
+/// order without a mini-batch) and the gradient from `gradient(θ, rows, out)`. GPU and CPU
+/// differ only by the driver's fma contraction and a few ulps of `exp`; 1e-4 relative is far
+/// below what a wrong row, sign or scale would move.
+pub fn assert_cpu_twin(
+    target: impl Into<langevin::model::Target>,
+    rows: u32,
+    batch: Option<langevin::minibatch::Minibatch>,
+    eta: f64,
+    steps: u32,
+    gradient: impl Fn(&[f32], &[u32], &mut [f32]),
+) {
+    use langevin::minibatch::{batch_index, SHARED};
+    use langevin::sampler::sgld::{reference_step, StepScalars};
+    use langevin::{Init, Sampler, StepSize};
+    let target = target.into();
+    let (chains, dim, seed) = (24u32, target.dim(), 404);
+    let positions: Vec<f32> = uniform(5, chains as usize * dim, -0.5, 0.5)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let mut builder = Sampler::builder(target)
+        .chains(chains)
+        .steps(steps)
+        .burn_in(steps - 1)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .temperature(0.0)
+        .seed(seed)
+        .init(Init::Positions(positions.clone()));
+    if let Some(batch) = batch {
+        builder = builder.minibatch(batch);
+    }
+    let draws = builder.build().expect("valid").run(gpu()).expect("run");
+    let key = langevin::rng::key_for_seed(seed);
+    let scalars = StepScalars::new(eta, 0.0);
+    for c in 0..chains {
+        let mut theta = positions[c as usize * dim..(c as usize + 1) * dim].to_vec();
+        for step in 0..steps {
+            let indices: Vec<u32> = match &batch {
+                None => (0..rows).collect(),
+                Some(b) => {
+                    let owner = if b.per_chain { c } else { SHARED };
+                    (0..b.size)
+                        .map(|j| batch_index(key, b, rows, owner, step, j))
+                        .collect()
+                }
+            };
+            let mut g = vec![0.0f32; dim];
+            gradient(&theta, &indices, &mut g);
+            reference_step(&mut theta, &g, scalars, seed, c, step);
+        }
+        for (d, want) in theta.iter().enumerate() {
+            let got = draws.get(0, c as usize, d);
+            assert!(
+                (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "{batch:?} chain {c} dim {d}: GPU {got}, CPU {want}"
+            );
+        }
+    }
+}
+
+/// Fraction of all draws whose coordinate `dim` is positive.
+pub fn fraction_positive(draws: &langevin::Draws, dim: usize) -> f64 {
+    let values = draws.dimension(dim);
+    values.iter().filter(|&&v| v > 0.0).count() as f64 / values.len() as f64
+}
