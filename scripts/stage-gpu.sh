@@ -18,4 +18,6 @@ for t in $tests; do mv "target/gpu/$(basename "$t")" target/gpu/tests/; done
 # The device call carries at most 64 MiB: drop debug info.
 strip target/gpu/langevin target/gpu/tests/*
 du -sh target/gpu | sed "s/^/stripped: /"
-cp ../shared/peers/jax_gaussian.py target/gpu/ 2>/dev/null || echo "no peer script found beside the checkout"
+for peer in jax_gaussian.py jax_logreg.py; do
+  cp "../shared/peers/$peer" target/gpu/ 2>/dev/null || echo "no peer $peer beside the checkout"
+done
