@@ -155,6 +155,8 @@ pub(crate) struct ChainState {
     records: wgpu::Buffer,
     schedule: wgpu::Buffer,
     draws: wgpu::Buffer,
+    /// Where the draw slots are copied for the host, in the same submit as the steps.
+    draws_staging: wgpu::Buffer,
     step_pipeline: Pipeline,
     step_group: wgpu::BindGroup,
     /// Threads per dispatch: one per (chain, block) for the diagonal kernel, one per chain
@@ -225,6 +227,7 @@ impl ChainState {
             state_bytes * slots as u64,
             wgpu::BufferUsages::COPY_SRC,
         );
+        let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
         let target_buffers = target_buffers(gpu, sampler, state_bytes)?;
         let mut buffers = vec![&params_buffer, &records, &schedule, &theta, &draws];
         buffers.extend(target_buffers.iter());
@@ -243,6 +246,7 @@ impl ChainState {
             records,
             schedule,
             draws,
+            draws_staging,
             step_pipeline,
             step_group,
             record_stride,
@@ -326,13 +330,19 @@ impl ChainState {
                 pass.dispatch_workgroups(x, y, 1);
             }
         }
+        let kept = batch.draw_steps.len() as u64;
+        if kept > 0 {
+            let bytes = self.slot_bytes * kept;
+            encoder.copy_buffer_to_buffer(&self.draws, 0, &self.draws_staging, 0, bytes);
+        }
         gpu.queue.submit([encoder.finish()]);
         Ok(batch.draw_steps.len())
     }
 
-    /// Reads the first `count` draw slots back, dimension-major per slot.
+    /// Reads the first `count` draw slots back (copied by [`ChainState::submit`]),
+    /// dimension-major per slot.
     pub(crate) fn read_slots(&self, gpu: &Gpu, count: usize) -> Result<Vec<f32>> {
-        let bytes = gpu.read_back(&self.draws, self.slot_bytes * count as u64)?;
+        let bytes = gpu.map_and_read(&self.draws_staging, self.slot_bytes * count as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 }

@@ -158,15 +158,22 @@ impl Gpu {
         Err(Error::Gpu(message))
     }
 
-    /// Copies `size` bytes of `source` to the host through a mappable staging buffer.
-    pub(crate) fn read_back(&self, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback staging"),
-            size,
+    /// A host-mappable buffer of `size` bytes that GPU copies can fill.
+    pub(crate) fn staging_buffer(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.max(4),
             // Mappable for the host read; copy destination so the GPU can fill it.
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })
+    }
+
+    /// Copies `size` bytes of `source` to the host through a new staging buffer (for one-off
+    /// reads; repeated reads keep a staging buffer and use [`Gpu::map_and_read`]).
+    #[cfg(test)]
+    pub(crate) fn read_back(&self, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let staging = self.staging_buffer("readback staging", size);
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
