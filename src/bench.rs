@@ -232,7 +232,8 @@ pub struct RegressionRow {
     pub chains: u32,
     /// Examples per mini-batch.
     pub batch: u32,
-    /// `global` (each chain reads its rows) or `staged` (a shared batch in workgroup memory).
+    /// `global` (each chain reads its rows), `staged` (a shared batch in workgroup memory) or
+    /// `fused` (also θ of a few chains in workgroup memory across steps).
     pub data_path: &'static str,
     /// Chain-steps per second (median of the repeats).
     pub chain_steps_per_s: f64,
@@ -385,6 +386,7 @@ fn time_data_case(
         batch: BATCH,
         data_path: match case.data_path {
             DataPath::Staged => "staged",
+            DataPath::Fused => "fused",
             _ => "global",
         },
         chain_steps_per_s: chain_steps / seconds,
@@ -410,9 +412,9 @@ pub fn run_regression(
         let (mlp, _) = mlp_classifier(data.clone(), hidden, 1.0)?;
         let mlp_flops = 6.0 * f64::from(BATCH) * (hidden * data.features()) as f64;
         let mut cases = Vec::new();
-        // W2 runs both data paths so the staged one is measured against the global one.
+        // W2 runs every data path so each is measured against the global one.
         for &chains in &config.shared_chains {
-            for data_path in [DataPath::Global, DataPath::Staged] {
+            for data_path in [DataPath::Global, DataPath::Staged, DataPath::Fused] {
                 cases.push(("W2", logistic.clone(), chains, false, data_path, glm_flops));
             }
         }

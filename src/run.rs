@@ -14,7 +14,7 @@ use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{Kernel, Pipeline};
 use crate::gpu::Gpu;
-use crate::model::{Precision, Target};
+use crate::model::{DataKernelParts, Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
 use crate::sampler::{DataPath, Init, Sampler, Settings};
@@ -233,9 +233,14 @@ impl ChainState {
         buffers.extend(target_buffers.iter());
         let step_group =
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
-        // The diagonal kernel runs a thread per (chain, block); the others a thread per chain.
-        let threads = match kernel {
+        // The diagonal kernel runs a thread per (chain, block), the fused one a workgroup per
+        // G chains, the others a thread per chain.
+        let threads = match &kernel {
             Kernel::SgldGaussianDiagonal => u64::from(chains) * u64::from(params.blocks),
+            Kernel::SgldData {
+                fused: Some((group, _, _)),
+                ..
+            } => u64::from(chains.div_ceil(*group)) * u64::from(sampler.tuning.workgroup_size),
             _ => u64::from(chains),
         };
         let state = ChainState {
@@ -347,45 +352,82 @@ impl ChainState {
     }
 }
 
-/// The batch layout the staged data kernel needs, `(rows, row width)`, when `sampler`'s batch is
-/// shared by all chains and its rows fit the adapter's workgroup memory.
-fn staging(
-    gpu: &Gpu,
-    sampler: &Sampler,
-    data: &crate::data::Dataset,
-) -> Result<Option<(u32, u32)>> {
+/// How a data kernel reads its batch: `staged` = `Some((rows, row width))` when a shared batch
+/// is staged in workgroup memory, `fused` = `Some((chains per workgroup, dim, features))` for
+/// the fused GLM kernel.
+struct DataLayout {
+    staged: Option<(u32, u32)>,
+    fused: Option<(u32, u32, u32)>,
+}
+
+fn data_layout(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<DataLayout> {
+    let data = parts.data;
     let shared_batch = match sampler.settings.minibatch {
         Some(batch) if !batch.per_chain => Some(batch.size),
         None => Some(data.rows() as u32),
         Some(_) => None,
     };
     let width = data.max_row_entries().max(1) as u64;
+    let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
-    let fits = shared_batch.filter(|&rows| {
-        u64::from(rows) * (8 + 8 * width)
-            <= u64::from(gpu.limits().max_compute_workgroup_storage_size)
-    });
-    let staged = fits.map(|rows| (rows, width as u32));
-    match (sampler.tuning.data_path, staged) {
-        (DataPath::Global, _) => Ok(None),
+    let staged_bytes = |rows: u32| u64::from(rows) * (8 + 8 * width);
+    let staged = shared_batch
+        .filter(|&rows| staged_bytes(rows) <= memory)
+        .map(|rows| (rows, width as u32));
+    let dim = sampler.target.dim() as u64;
+    // The fused kernel adds the batch column-major ((F + 1) starts, n·w entries of slot and
+    // value), θ and ∇ (G × D each) and g (G × n); the most chains that fit.
+    let features = data.features() as u64;
+    let fused = match (staged, &parts.glm_likelihood) {
+        (Some((rows, _)), Some(_)) => [8u32, 4, 2, 1]
+            .into_iter()
+            .find(|&g| {
+                let columns = 4 * (features + 1) + 8 * u64::from(rows) * width;
+                let state = 4 * u64::from(g) * (2 * dim + u64::from(rows));
+                staged_bytes(rows) + columns + state <= memory
+            })
+            .map(|g| (g, dim as u32, features as u32)),
+        _ => None,
+    };
+    let refuse = |path: &str, why: String| {
+        Err(Error::invalid(
+            "data path",
+            format!("the {path} path {why}"),
+        ))
+    };
+    let none = DataLayout {
+        staged: None,
+        fused: None,
+    };
+    match sampler.tuning.data_path {
+        DataPath::Global => Ok(none),
         // On llvmpipe the staged path measured slower (its barriers serialise a workgroup on
         // one core); on GPUs it saves every chain drawing the same indices.
-        (DataPath::Auto, staged) => Ok(staged.filter(|_| !gpu.is_software())),
-        (DataPath::Staged, Some(staged)) => Ok(Some(staged)),
-        (DataPath::Staged, None) => Err(Error::invalid(
-            "data path",
-            if shared_batch.is_none() {
-                "the staged path needs one mini-batch shared by all chains".to_owned()
-            } else {
-                format!(
-                    "a batch of {} rows × {width} entries does not fit the {} bytes of workgroup \
-                     memory of adapter `{}`; use DataPath::Global or Auto",
-                    shared_batch.unwrap_or(0),
-                    gpu.limits().max_compute_workgroup_storage_size,
-                    gpu.name()
-                )
-            },
-        )),
+        DataPath::Auto => Ok(DataLayout {
+            staged: staged.filter(|_| !gpu.is_software()),
+            fused: None,
+        }),
+        DataPath::Staged | DataPath::Fused if shared_batch.is_none() => {
+            refuse("staged and fused", "needs one mini-batch shared by all chains".into())
+        }
+        DataPath::Staged | DataPath::Fused if staged.is_none() => refuse(
+            "staged and fused",
+            format!(
+                "needs the batch's {} rows × {width} entries in workgroup memory, more than the \
+                 {memory} bytes of adapter `{}`; use DataPath::Global or Auto",
+                shared_batch.unwrap_or(0),
+                gpu.name()
+            ),
+        ),
+        DataPath::Staged => Ok(DataLayout { staged, fused: None }),
+        DataPath::Fused if parts.glm_likelihood.is_none() => {
+            refuse("fused", "is written for linear and logistic regression only".into())
+        }
+        DataPath::Fused if fused.is_none() => refuse(
+            "fused",
+            format!("needs θ of at least one chain in workgroup memory beside the batch ({memory} bytes)"),
+        ),
+        DataPath::Fused => Ok(DataLayout { staged, fused }),
     }
 }
 
@@ -393,11 +435,19 @@ fn staging(
 fn kernel_for(gpu: &Gpu, sampler: &Sampler) -> Result<Kernel> {
     let target = &sampler.target;
     Ok(match target.data_kernel() {
-        Some(parts) => Kernel::SgldData {
-            staged: staging(gpu, sampler, parts.data)?,
-            label: parts.label,
-            model: parts.wgsl,
-        },
+        Some(parts) => {
+            let layout = data_layout(gpu, sampler, &parts)?;
+            let model = match (&layout.fused, parts.glm_likelihood) {
+                (Some(_), Some(likelihood)) => vec![likelihood],
+                _ => parts.wgsl,
+            };
+            Kernel::SgldData {
+                staged: layout.staged,
+                fused: layout.fused,
+                label: parts.label,
+                model,
+            }
+        }
         None => match target {
             Target::Gaussian(g) if matches!(g.precision(), Precision::Dense(_)) => {
                 Kernel::SgldGaussianDense

@@ -229,12 +229,13 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
     );
 }
 
-/// The staged path (a shared batch drawn once per workgroup and read from workgroup memory)
-/// and the global path do the same arithmetic in the same order: the draws agree to float
-/// rounding (the two are separate shader modules, so a driver may contract fma differently;
-/// 1e-5 relative bounds that over 60 steps at this step size).
+/// The staged path (a shared batch drawn once per workgroup and read from workgroup memory), the
+/// fused path (θ of a few chains in workgroup memory across steps, gradient per coordinate) and
+/// the global path do the same arithmetic in the same order: the draws agree to float rounding
+/// (separate shader modules, so a driver may contract fma differently; 1e-5 relative bounds
+/// that over 60 steps at this step size).
 #[test]
-fn staged_and_global_data_paths_give_the_same_draws() {
+fn staged_fused_and_global_data_paths_give_the_same_draws() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     let linear = Regression::linear(linear_data(200), 0.25, 10.0).expect("valid");
     for (model, replacement) in [(logistic, true), (linear.clone(), false), (linear, true)] {
@@ -260,9 +261,15 @@ fn staged_and_global_data_paths_give_the_same_draws() {
                 .run(common::gpu())
                 .expect("run")
         };
-        let (staged, global) = (run(DataPath::Staged), run(DataPath::Global));
-        for (a, b) in staged.values().iter().zip(global.values()) {
-            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+        let global = run(DataPath::Global);
+        for path in [DataPath::Staged, DataPath::Fused] {
+            let other = run(path);
+            for (a, b) in other.values().iter().zip(global.values()) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                    "{path:?}: {a} vs {b}"
+                );
+            }
         }
     }
 }
@@ -289,6 +296,31 @@ fn the_staged_path_refuses_per_chain_batches() {
         .expect_err("refused");
     assert!(
         error.to_string().contains("shared by all chains"),
+        "{error}"
+    );
+}
+
+/// The fused path serves generalised linear models only; a custom model is refused.
+#[test]
+fn the_fused_path_refuses_models_that_are_not_glms() {
+    let data = Dataset::from_dense(vec![], 0, vec![0.5, 1.0, -0.3]).expect("data");
+    let model = langevin::model::welling_teh_mixture(data).expect("model");
+    let error = Sampler::builder(model)
+        .chains(8)
+        .steps(2)
+        .burn_in(1)
+        .tuning(Tuning {
+            data_path: DataPath::Fused,
+            ..Tuning::default()
+        })
+        .build()
+        .expect("valid settings")
+        .run(common::gpu())
+        .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("linear and logistic regression only"),
         "{error}"
     );
 }

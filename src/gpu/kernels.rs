@@ -25,6 +25,7 @@ pub(crate) const MLP: &str = include_str!("../../shaders/mlp.wgsl");
 pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
 const SGLD_DATA_STAGED: &str = include_str!("../../shaders/sgld_data_staged.wgsl");
+const SGLD_GLM_FUSED: &str = include_str!("../../shaders/sgld_glm_fused.wgsl");
 const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.wgsl");
 const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
@@ -103,6 +104,9 @@ pub(crate) enum Kernel {
         model: Vec<std::borrow::Cow<'static, str>>,
         /// `Some((batch, row width))` stages a shared batch in workgroup memory.
         staged: Option<(u32, u32)>,
+        /// `Some((chains per workgroup, dim, features))`: the fused GLM kernel with θ in
+        /// workgroup memory (needs `staged`; `model` is then the likelihood file alone).
+        fused: Option<(u32, u32, u32)>,
     },
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
@@ -123,6 +127,7 @@ impl Kernel {
 
     fn entry_point(&self) -> &str {
         match self {
+            Kernel::SgldData { fused: Some(_), .. } => "sgld_glm_fused",
             Kernel::SgldData { staged: None, .. } => "sgld_data",
             Kernel::SgldData {
                 staged: Some(_), ..
@@ -135,6 +140,13 @@ impl Kernel {
     fn body(&self) -> Vec<&str> {
         match self {
             Kernel::Init => vec![INIT],
+            Kernel::SgldData { fused: Some(_), .. } => vec![
+                SGLD_BINDINGS,
+                DATA_TARGET,
+                DATA_ACCESS_STAGED,
+                MINIBATCH,
+                SGLD_GLM_FUSED,
+            ],
             Kernel::SgldGaussianDiagonal => {
                 vec![SGLD_BINDINGS, GAUSSIAN_TARGET, SGLD_GAUSSIAN_DIAGONAL]
             }
@@ -174,12 +186,24 @@ impl Kernel {
         match self {
             Kernel::SgldData {
                 staged: Some((rows, width)),
+                fused,
                 ..
-            } => vec![
-                ("STAGE_ROWS", f64::from(*rows)),
-                ("STAGE_ROW_WIDTH", f64::from(*width)),
-                ("STAGE_ENTRIES", f64::from(*rows) * f64::from(*width)),
-            ],
+            } => {
+                let mut constants = vec![
+                    ("STAGE_ROWS", f64::from(*rows)),
+                    ("STAGE_ROW_WIDTH", f64::from(*width)),
+                    ("STAGE_ENTRIES", f64::from(*rows) * f64::from(*width)),
+                ];
+                if let Some((chains, dim, features)) = fused {
+                    constants.extend([
+                        ("FUSED_CHAINS", f64::from(*chains)),
+                        ("FUSED_STATE", f64::from(*chains) * f64::from(*dim)),
+                        ("FUSED_PAIRS", f64::from(*chains) * f64::from(*rows)),
+                        ("FUSED_COLUMNS", f64::from(*features) + 1.0),
+                    ]);
+                }
+                constants
+            }
             _ => Vec::new(),
         }
     }
@@ -451,26 +475,37 @@ mod tests {
                 label: "linear".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
                 staged: None,
+                fused: None,
             },
             Kernel::SgldData {
                 label: "linear_staged".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
                 staged: Some((100, 14)),
+                fused: None,
+            },
+            Kernel::SgldData {
+                label: "logistic_fused".into(),
+                model: vec![GLM_LOGISTIC.into()],
+                staged: Some((100, 14)),
+                fused: Some((4, 124, 123)),
             },
             Kernel::SgldData {
                 label: "logistic".into(),
                 model: vec![GLM.into(), GLM_LOGISTIC.into()],
                 staged: None,
+                fused: None,
             },
             Kernel::SgldData {
                 label: "mixture".into(),
                 model: vec![MIXTURE.into()],
                 staged: None,
+                fused: None,
             },
             Kernel::SgldData {
                 label: "mlp".into(),
                 model: vec![MLP.into()],
                 staged: None,
+                fused: None,
             },
             Kernel::RngProbe,
         ];

@@ -33,6 +33,8 @@ pub(crate) struct DataKernelParts<'a> {
     pub(crate) wgsl: Vec<Cow<'static, str>>,
     pub(crate) params: Vec<f32>,
     pub(crate) data: &'a Dataset,
+    /// For generalised linear models, the likelihood file alone (the fused kernel's model).
+    pub(crate) glm_likelihood: Option<Cow<'static, str>>,
 }
 
 impl Target {
@@ -55,6 +57,7 @@ impl Target {
                 wgsl: c.wgsl.clone(),
                 params: c.params.clone(),
                 data: &c.data,
+                glm_likelihood: None,
             }),
         }
     }

@@ -230,6 +230,7 @@ impl Regression {
                 f32::from(u8::from(self.intercept)),
             ],
             data: &self.data,
+            glm_likelihood: Some(likelihood.into()),
         }
     }
 }

@@ -214,6 +214,10 @@ pub enum DataPath {
     /// The workgroup draws a shared batch once per step and stages its rows in workgroup
     /// memory; an error for per-chain batches or when the rows do not fit.
     Staged,
+    /// Linear and logistic regression with a shared batch: a workgroup advances a few chains
+    /// through every step of a dispatch with θ in workgroup memory and the batch staged beside
+    /// it; an error where that does not apply or fit.
+    Fused,
 }
 
 impl Default for Tuning {
