@@ -325,3 +325,25 @@ fn the_fused_path_refuses_models_that_are_not_glms() {
         "{error}"
     );
 }
+
+/// On a software adapter a step too long for llvmpipe's loop limit is refused with a message
+/// rather than run into wrong draws: the full a9a gradient is ~10⁶ loop iterations per chain.
+/// (On a GPU the same run is legitimate, so there the test only checks that it runs.)
+#[test]
+fn a_step_beyond_the_software_loop_limit_is_refused() {
+    let model = Regression::logistic(common::a9a(), 1.0).expect("valid");
+    let result = Sampler::builder(model)
+        .chains(4)
+        .steps(2)
+        .burn_in(1)
+        .step_size(StepSize::constant(1e-5).expect("valid"))
+        .build()
+        .expect("valid settings")
+        .run(common::gpu());
+    if common::gpu().is_software() {
+        let message = result.expect_err("refused").to_string();
+        assert!(message.contains("loop limit"), "{message}");
+    } else {
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
