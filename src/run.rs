@@ -13,7 +13,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{Kernel, Pipeline};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, DEFAULT_WORKGROUP_SIZE};
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
@@ -190,12 +190,15 @@ impl ChainState {
         };
         let params = RunParams::new(chains, dim, settings.seed, init_scale);
         let kernel = kernel_for(gpu, sampler)?;
-        let step_pipeline = Pipeline::new(
-            gpu,
-            &kernel,
-            sampler.tuning.workgroup_size,
-            sampler.tuning.rng_multiply,
-        )?;
+        // The diagonal kernel runs a thread per (chain, block), the fused one a workgroup per
+        // G chains, the others a thread per chain.
+        let per_chain_threads = match &kernel {
+            Kernel::SgldGaussianDiagonal => u64::from(params.blocks),
+            _ => 1,
+        };
+        let workgroup_size = workgroup_size(sampler, u64::from(chains) * per_chain_threads);
+        let step_pipeline =
+            Pipeline::new(gpu, &kernel, workgroup_size, sampler.tuning.rng_multiply)?;
 
         let uniform = wgpu::BufferUsages::UNIFORM;
         let params_buffer = upload(gpu, "run params", bytemuck::bytes_of(&params), uniform);
@@ -233,15 +236,12 @@ impl ChainState {
         buffers.extend(target_buffers.iter());
         let step_group =
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
-        // The diagonal kernel runs a thread per (chain, block), the fused one a workgroup per
-        // G chains, the others a thread per chain.
         let threads = match &kernel {
-            Kernel::SgldGaussianDiagonal => u64::from(chains) * u64::from(params.blocks),
             Kernel::SgldData {
                 fused: Some((group, _, _)),
                 ..
-            } => u64::from(chains.div_ceil(*group)) * u64::from(sampler.tuning.workgroup_size),
-            _ => u64::from(chains),
+            } => u64::from(chains.div_ceil(*group)) * u64::from(workgroup_size),
+            _ => u64::from(chains) * per_chain_threads,
         };
         let state = ChainState {
             threads,
@@ -277,10 +277,11 @@ impl ChainState {
                     .write_buffer(&self.theta, 0, bytemuck::cast_slice(&dimension_major));
             }
             Init::Normal { .. } => {
+                let threads = u64::from(self.params.chains) * u64::from(self.params.blocks);
                 let pipeline = Pipeline::new(
                     gpu,
                     &Kernel::Init,
-                    sampler.tuning.workgroup_size,
+                    workgroup_size(sampler, threads),
                     sampler.tuning.rng_multiply,
                 )?;
                 let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
@@ -429,6 +430,18 @@ fn data_layout(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<
         ),
         DataPath::Fused => Ok(DataLayout { staged, fused }),
     }
+}
+
+/// Threads per workgroup: the tuning's, or 256 reduced (to no less than 32) until `threads`
+/// fill at least 128 workgroups, so that small runs still reach many multiprocessors.
+fn workgroup_size(sampler: &Sampler, threads: u64) -> u32 {
+    sampler.tuning.workgroup_size.unwrap_or_else(|| {
+        let mut size = DEFAULT_WORKGROUP_SIZE;
+        while size > 32 && threads.div_ceil(u64::from(size)) < 128 {
+            size /= 2;
+        }
+        size
+    })
 }
 
 /// The step kernel for a target.

@@ -157,7 +157,7 @@ fn bad_tuning_is_refused() {
     };
     assert!(sampler.clone().with_tuning(zero_steps).is_err());
     let huge_group = Tuning {
-        workgroup_size: 1 << 20,
+        workgroup_size: Some(1 << 20),
         ..Tuning::default()
     };
     let sampler = sampler

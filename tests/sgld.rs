@@ -158,21 +158,21 @@ fn draws_do_not_depend_on_how_the_work_is_cut_up() {
         let reference = run(Tuning::default());
         for tuning in [
             Tuning {
-                workgroup_size: 64,
+                workgroup_size: Some(64),
                 max_steps_per_dispatch: 1,
                 draws_buffer_bytes: 1,
                 rng_multiply: RngMultiply::Portable,
                 ..Tuning::default()
             },
             Tuning {
-                workgroup_size: 32,
+                workgroup_size: Some(32),
                 max_steps_per_dispatch: 3,
                 draws_buffer_bytes: 20_000,
                 rng_multiply: RngMultiply::Auto,
                 ..Tuning::default()
             },
             Tuning {
-                workgroup_size: 128,
+                workgroup_size: Some(128),
                 max_steps_per_dispatch: 1000,
                 draws_buffer_bytes: 1 << 30,
                 rng_multiply: RngMultiply::Portable,

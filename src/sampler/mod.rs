@@ -189,8 +189,10 @@ impl Settings {
 /// against memory and the length of one GPU command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tuning {
-    /// Threads per workgroup (default 256).
-    pub workgroup_size: u32,
+    /// Threads per workgroup; `None` (the default) picks one from the problem: 256, or fewer
+    /// (down to 32) when a thread-per-chain kernel has too few chains to give at least 128
+    /// workgroups, so small runs still spread over the GPU's multiprocessors.
+    pub workgroup_size: Option<u32>,
     /// Most steps one dispatch runs with the state held on-chip (default 64). Draws are
     /// always taken at the right steps: a dispatch ends where a draw is kept.
     pub max_steps_per_dispatch: u32,
@@ -223,7 +225,7 @@ pub enum DataPath {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            workgroup_size: crate::gpu::DEFAULT_WORKGROUP_SIZE,
+            workgroup_size: None,
             max_steps_per_dispatch: 64,
             draws_buffer_bytes: 256 << 20,
             rng_multiply: RngMultiply::Auto,
