@@ -232,8 +232,9 @@ pub struct RegressionRow {
     pub chains: u32,
     /// Examples per mini-batch.
     pub batch: u32,
-    /// `global` (each chain reads its rows), `staged` (a shared batch in workgroup memory) or
-    /// `fused` (also θ of a few chains in workgroup memory across steps).
+    /// The data path that ran: `global` (each chain reads its rows), `staged` (a shared batch
+    /// in workgroup memory), `fused` (also θ of a few chains in workgroup memory across steps)
+    /// or `tiled` (two tiled products over the chain axis, features dense).
     pub data_path: &'static str,
     /// Chain-steps per second (median of the repeats).
     pub chain_steps_per_s: f64,
@@ -384,11 +385,7 @@ fn time_data_case(
         data: case.data,
         chains: case.chains,
         batch: BATCH,
-        data_path: match case.data_path {
-            DataPath::Staged => "staged",
-            DataPath::Fused => "fused",
-            _ => "global",
-        },
+        data_path: state.data_path.unwrap_or("none"),
         chain_steps_per_s: chain_steps / seconds,
         us_per_step: seconds / f64::from(steps) * 1e6,
         flop_per_s: chain_steps * case.flop_per_chain_step / seconds,
@@ -414,7 +411,12 @@ pub fn run_regression(
         let mut cases = Vec::new();
         // W2 runs every data path so each is measured against the global one.
         for &chains in &config.shared_chains {
-            for data_path in [DataPath::Global, DataPath::Staged, DataPath::Fused] {
+            for data_path in [
+                DataPath::Global,
+                DataPath::Staged,
+                DataPath::Fused,
+                DataPath::Tiled,
+            ] {
                 cases.push(("W2", logistic.clone(), chains, false, data_path, glm_flops));
             }
         }

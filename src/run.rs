@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::draws::Draws;
 use crate::error::{Error, Result};
-use crate::gpu::kernels::{Kernel, Pipeline};
+use crate::gpu::kernels::{DataShape, Kernel, Pipeline, TILED_CHAINS};
 use crate::gpu::{Gpu, DEFAULT_WORKGROUP_SIZE};
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::rng;
@@ -159,6 +159,8 @@ pub(crate) struct ChainState {
     draws_staging: wgpu::Buffer,
     step_pipeline: Pipeline,
     step_group: wgpu::BindGroup,
+    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for Gaussians.
+    pub(crate) data_path: Option<&'static str>,
     /// Threads per dispatch: one per (chain, block) for the diagonal kernel, one per chain
     /// for the dense one.
     threads: u64,
@@ -196,7 +198,9 @@ impl ChainState {
             Kernel::SgldGaussianDiagonal => u64::from(params.blocks),
             _ => 1,
         };
-        let workgroup_size = workgroup_size(sampler, u64::from(chains) * per_chain_threads);
+        let workgroup_size = kernel
+            .fixed_workgroup_size()
+            .unwrap_or_else(|| workgroup_size(sampler, u64::from(chains) * per_chain_threads));
         let step_pipeline =
             Pipeline::new(gpu, &kernel, workgroup_size, sampler.tuning.rng_multiply)?;
 
@@ -231,19 +235,29 @@ impl ChainState {
             wgpu::BufferUsages::COPY_SRC,
         );
         let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
-        let target_buffers = target_buffers(gpu, sampler, state_bytes)?;
+        let target_buffers = target_buffers(gpu, sampler, &kernel, state_bytes)?;
         let mut buffers = vec![&params_buffer, &records, &schedule, &theta, &draws];
         buffers.extend(target_buffers.iter());
         let step_group =
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
-        let threads = match &kernel {
-            Kernel::SgldData {
-                fused: Some((group, _, _)),
-                ..
-            } => u64::from(chains.div_ceil(*group)) * u64::from(workgroup_size),
-            _ => u64::from(chains) * per_chain_threads,
+        let chains_per_workgroup = match &kernel {
+            Kernel::SgldData { shape, .. } => match shape {
+                DataShape::Fused { chains, .. } => Some(*chains),
+                DataShape::Tiled { .. } => Some(TILED_CHAINS),
+                _ => None,
+            },
+            _ => None,
+        };
+        let threads = match chains_per_workgroup {
+            Some(group) => u64::from(chains.div_ceil(group)) * u64::from(workgroup_size),
+            None => u64::from(chains) * per_chain_threads,
+        };
+        let data_path = match &kernel {
+            Kernel::SgldData { shape, .. } => Some(shape.name()),
+            _ => None,
         };
         let state = ChainState {
+            data_path,
             threads,
             params,
             theta,
@@ -353,42 +367,63 @@ impl ChainState {
     }
 }
 
-/// How a data kernel reads its batch: `staged` = `Some((rows, row width))` when a shared batch
-/// is staged in workgroup memory, `fused` = `Some((chains per workgroup, dim, features))` for
-/// the fused GLM kernel.
-struct DataLayout {
-    staged: Option<(u32, u32)>,
-    fused: Option<(u32, u32, u32)>,
-}
-
-fn data_layout(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<DataLayout> {
+/// The data kernel's shape: the tuning's path where it applies (else an error saying why), or
+/// the library's pick for `DataPath::Auto`.
+fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<DataShape> {
     let data = parts.data;
+    let chains = u64::from(sampler.settings.chains);
     let shared_batch = match sampler.settings.minibatch {
         Some(batch) if !batch.per_chain => Some(batch.size),
         None => Some(data.rows() as u32),
         Some(_) => None,
     };
+    let glm = parts.glm_likelihood.is_some();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
     let staged_bytes = |rows: u32| u64::from(rows) * (8 + 8 * width);
     let staged = shared_batch
         .filter(|&rows| staged_bytes(rows) <= memory)
-        .map(|rows| (rows, width as u32));
+        .map(|rows| DataShape::Staged {
+            rows,
+            width: width as u32,
+        });
     let dim = sampler.target.dim() as u64;
     // The fused kernel adds the batch column-major ((F + 1) starts, n·w entries of slot and
     // value), θ and ∇ (G × D each) and g (G × n); the most chains that fit.
     let features = data.features() as u64;
-    let fused = match (staged, &parts.glm_likelihood) {
-        (Some((rows, _)), Some(_)) => [8u32, 4, 2, 1]
+    let fused = match (shared_batch, &staged) {
+        (Some(rows), Some(_)) if glm => [8u32, 4, 2, 1]
             .into_iter()
             .find(|&g| {
                 let columns = 4 * (features + 1) + 8 * u64::from(rows) * width;
                 let state = 4 * u64::from(g) * (2 * dim + u64::from(rows));
                 staged_bytes(rows) + columns + state <= memory
             })
-            .map(|g| (g, dim as u32, features as u32)),
+            .map(|g| DataShape::Fused {
+                rows,
+                width: width as u32,
+                chains: g,
+                dim: dim as u32,
+                features: features as u32,
+            }),
         _ => None,
+    };
+    // The tiled kernel holds the features dense in one binding and R (n × C) in another.
+    let tiled_fits = |batch: u32| -> Result<DataShape> {
+        let dense = data.rows() as u64 * features * 4;
+        gpu.check_binding(
+            &format!(
+                "the training data dense ({} rows × {features} features × 4 bytes)",
+                data.rows()
+            ),
+            dense,
+        )?;
+        gpu.check_binding(
+            &format!("the tiled kernel's batch × chains scratch ({batch} × {chains} × 4 bytes)"),
+            u64::from(batch) * chains * 4,
+        )?;
+        Ok(DataShape::Tiled { batch })
     };
     let refuse = |path: &str, why: String| {
         Err(Error::invalid(
@@ -396,41 +431,71 @@ fn data_layout(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<
             format!("the {path} path {why}"),
         ))
     };
-    let none = DataLayout {
-        staged: None,
-        fused: None,
-    };
-    match sampler.tuning.data_path {
-        DataPath::Global => Ok(none),
-        // On llvmpipe the staged path measured slower (its barriers serialise a workgroup on
-        // one core); on GPUs it saves every chain drawing the same indices.
-        DataPath::Auto => Ok(DataLayout {
-            staged: staged.filter(|_| !gpu.is_software()),
-            fused: None,
-        }),
-        DataPath::Staged | DataPath::Fused if shared_batch.is_none() => {
-            refuse("staged and fused", "needs one mini-batch shared by all chains".into())
+    let path = sampler.tuning.data_path;
+    match (path, shared_batch) {
+        (DataPath::Global, _) => return Ok(DataShape::Global),
+        (DataPath::Auto, _) => {
+            // Software adapters run workgroups one after another on a core: barriers only
+            // cost there, and the global path measured fastest. On GPUs a shared batch is
+            // drawn once per workgroup; the tiled products take over for many chains on dense
+            // features, where they waste little arithmetic on zeros (a provisional rule until
+            // the paths are timed on an NVIDIA card).
+            if gpu.is_software() {
+                return Ok(DataShape::Global);
+            }
+            let tiled = shared_batch
+                .filter(|_| glm && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
+                .filter(|_| data.density() >= TILED_AUTO_MIN_DENSITY)
+                .and_then(|batch| tiled_fits(batch).ok());
+            return Ok(tiled.or(staged).unwrap_or(DataShape::Global));
         }
-        DataPath::Staged | DataPath::Fused if staged.is_none() => refuse(
-            "staged and fused",
+        (_, None) => {
+            return refuse(
+                path.name(),
+                "needs one mini-batch shared by all chains".into(),
+            )
+        }
+        (DataPath::Fused | DataPath::Tiled, _) if !glm => {
+            return refuse(
+                path.name(),
+                "is written for linear and logistic regression only".into(),
+            )
+        }
+        _ => {}
+    }
+    let too_big = |what: String| {
+        refuse(
+            path.name(),
             format!(
-                "needs the batch's {} rows × {width} entries in workgroup memory, more than the \
-                 {memory} bytes of adapter `{}`; use DataPath::Global or Auto",
-                shared_batch.unwrap_or(0),
+                "needs {what} in workgroup memory, more than the {memory} bytes of adapter \
+                 `{}`; use DataPath::Global or Auto",
                 gpu.name()
             ),
+        )
+    };
+    let rows = shared_batch.unwrap_or(0);
+    match path {
+        DataPath::Staged => staged.map_or_else(
+            || too_big(format!("the batch's {rows} rows × {width} entries")),
+            Ok,
         ),
-        DataPath::Staged => Ok(DataLayout { staged, fused: None }),
-        DataPath::Fused if parts.glm_likelihood.is_none() => {
-            refuse("fused", "is written for linear and logistic regression only".into())
-        }
-        DataPath::Fused if fused.is_none() => refuse(
-            "fused",
-            format!("needs θ of at least one chain in workgroup memory beside the batch ({memory} bytes)"),
+        DataPath::Fused => fused.map_or_else(
+            || {
+                too_big(format!(
+                    "the batch's {rows} rows × {width} entries and θ of at least one chain"
+                ))
+            },
+            Ok,
         ),
-        DataPath::Fused => Ok(DataLayout { staged, fused }),
+        _ => tiled_fits(rows),
     }
 }
+
+/// The least chains for which `DataPath::Auto` picks the tiled kernel: 128 workgroups.
+const TILED_AUTO_MIN_CHAINS: u32 = 128 * TILED_CHAINS;
+/// The least density of the features for which `DataPath::Auto` picks the tiled kernel, which
+/// multiplies by every zero.
+const TILED_AUTO_MIN_DENSITY: f64 = 0.25;
 
 /// Threads per workgroup: the tuning's, or 256 reduced (to no less than 32) until `threads`
 /// fill at least 128 workgroups, so that small runs still reach many multiprocessors.
@@ -449,14 +514,15 @@ fn kernel_for(gpu: &Gpu, sampler: &Sampler) -> Result<Kernel> {
     let target = &sampler.target;
     Ok(match target.data_kernel() {
         Some(parts) => {
-            let layout = data_layout(gpu, sampler, &parts)?;
-            let model = match (&layout.fused, parts.glm_likelihood) {
-                (Some(_), Some(likelihood)) => vec![likelihood],
-                _ => parts.wgsl,
+            let shape = data_shape(gpu, sampler, &parts)?;
+            let model = match (&shape, parts.glm_likelihood) {
+                (DataShape::Fused { .. } | DataShape::Tiled { .. }, Some(likelihood)) => {
+                    vec![likelihood]
+                }
+                (_, _) => parts.wgsl,
             };
             Kernel::SgldData {
-                staged: layout.staged,
-                fused: layout.fused,
+                shape,
                 label: parts.label,
                 model,
             }
@@ -483,19 +549,33 @@ struct DataParams {
 }
 
 /// The target's own buffers, bindings 5 onward (see `Kernel::slots`).
-fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<wgpu::Buffer>> {
+fn target_buffers(
+    gpu: &Gpu,
+    sampler: &Sampler,
+    kernel: &Kernel,
+    state_bytes: u64,
+) -> Result<Vec<wgpu::Buffer>> {
     let read = wgpu::BufferUsages::STORAGE;
-    let gradient = || {
-        storage(
-            gpu,
-            "gradient scratch",
-            state_bytes,
-            wgpu::BufferUsages::empty(),
-        )
-    };
+    let scratch = |bytes: u64| storage(gpu, "gradient scratch", bytes, wgpu::BufferUsages::empty());
     if let Some(parts) = sampler.target.data_kernel() {
         let data = parts.data;
-        let (offsets, columns, values) = data.csr();
+        // The tiled kernel reads the features dense (its size checked when it was chosen),
+        // and keeps R, batch × chains, in the scratch; the others read CSR.
+        let (offsets, columns, values, scratch_bytes) = match kernel {
+            Kernel::SgldData {
+                shape: DataShape::Tiled { batch },
+                ..
+            } => (
+                Vec::new(),
+                Vec::new(),
+                data.to_dense(),
+                u64::from(*batch) * u64::from(sampler.settings.chains) * 4,
+            ),
+            _ => {
+                let (offsets, columns, values) = data.csr();
+                (offsets, columns, values, state_bytes)
+            }
+        };
         gpu.check_binding(
             &format!(
                 "the training data ({} stored values × 4 bytes)",
@@ -538,7 +618,7 @@ fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<
                 bytemuck::cast_slice(data.labels()),
                 read,
             ),
-            gradient(),
+            scratch(scratch_bytes),
             upload(
                 gpu,
                 "model params",
@@ -570,7 +650,7 @@ fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<
         ),
     ];
     if matches!(target.precision(), Precision::Dense(_)) {
-        buffers.push(gradient());
+        buffers.push(scratch(state_bytes));
     }
     Ok(buffers)
 }
@@ -581,8 +661,9 @@ fn target_buffers(gpu: &Gpu, sampler: &Sampler, state_bytes: u64) -> Result<Vec<
 /// 37 000 counted iterations, so the budget keeps a safety factor of 1.5 below that.
 const SOFTWARE_LOOP_BUDGET: u64 = 24_000;
 
-/// Upper bounds on one chain's loop iterations in a dispatch: (per step, once per dispatch).
-fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
+/// Upper bounds on one invocation's loop iterations in a dispatch: (per step, once per
+/// dispatch).
+fn loop_iterations(sampler: &Sampler, kernel: &Kernel) -> (u64, u64) {
     let dim = sampler.target.dim() as u64;
     let blocks = dim.div_ceil(4);
     // The noise-and-move loop over blocks and lanes, and the step loop itself.
@@ -603,6 +684,13 @@ fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
                 // each; budget twice that.
                 Some(b) => (u64::from(b.size), 40),
             };
+            if let Kernel::SgldData {
+                shape: DataShape::Tiled { .. },
+                ..
+            } = kernel
+            {
+                return (tiled_loop_iterations(size, walks, dim), 1);
+            }
             // A GLM runs two loops over a row's entries; a custom model says, or is charged
             // one pass over the row's entries and one over the parameters.
             let width = parts.data.max_row_entries() as u64;
@@ -616,13 +704,24 @@ fn loop_iterations(sampler: &Sampler) -> (u64, u64) {
     }
 }
 
+/// One step of the tiled kernel per thread: the batch indices, then for H each 64-example tile
+/// runs ⌈D/16⌉ slices (4 loads, 16 × (1 + 4) products, the loop itself) and a 4 × 4 epilogue,
+/// and for G each 64-coordinate tile runs ⌈n/16⌉ slices, a 4 × 4 prologue and a move of 4
+/// chains (4 × (Philox's 10 rounds + 4 lanes + 1)).
+fn tiled_loop_iterations(batch: u64, walks: u64, dim: u64) -> u64 {
+    let slice = 4 + 16 * 5 + 1;
+    let products = batch.div_ceil(64) * (dim.div_ceil(16) * slice + 20)
+        + dim.div_ceil(64) * (20 + batch.div_ceil(16) * slice + 4 * 15);
+    1 + batch.div_ceil(256) * (1 + walks) + products
+}
+
 /// Steps per dispatch: the tuning's cap, cut on software adapters to the loop budget.
 pub(crate) fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
     let cap = sampler.tuning.max_steps_per_dispatch;
     if !gpu.is_software() {
         return Ok(cap);
     }
-    let (per_step, fixed) = loop_iterations(sampler);
+    let (per_step, fixed) = loop_iterations(sampler, &kernel_for(gpu, sampler)?);
     let fit = SOFTWARE_LOOP_BUDGET.saturating_sub(fixed) / per_step;
     if fit == 0 {
         return Err(Error::invalid(

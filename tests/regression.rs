@@ -230,16 +230,24 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
 }
 
 /// The staged path (a shared batch drawn once per workgroup and read from workgroup memory), the
-/// fused path (θ of a few chains in workgroup memory across steps, gradient per coordinate) and
-/// the global path do the same arithmetic in the same order: the draws agree to float rounding
-/// (separate shader modules, so a driver may contract fma differently; 1e-5 relative bounds
-/// that over 60 steps at this step size). 301 chains leave the last fused workgroup partly
-/// empty.
+/// fused path (θ of a few chains in workgroup memory across steps, gradient per coordinate),
+/// the tiled path (two tiled products over the chain axis, zeros included) and the global path
+/// do the same arithmetic in the same order: the draws agree to float rounding (separate shader
+/// modules, so a driver may contract fma differently; 1e-5 relative bounds that over 60 steps
+/// at this step size). 301 chains leave the last fused and tiled workgroups partly empty; a9a's
+/// 124 coefficients span two tiles of 64, and a batch of 130 three tiles of examples.
 #[test]
-fn staged_fused_and_global_data_paths_give_the_same_draws() {
+fn every_data_path_gives_the_same_draws() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     let linear = Regression::linear(linear_data(200), 0.25, 10.0).expect("valid");
-    for (model, replacement) in [(logistic, true), (linear.clone(), false), (linear, true)] {
+    let all = [DataPath::Staged, DataPath::Fused, DataPath::Tiled];
+    let cases = [
+        (logistic.clone(), true, 50, &all[..]),
+        (logistic, false, 130, &[DataPath::Tiled][..]),
+        (linear.clone(), false, 50, &all[..]),
+        (linear, true, 50, &all[..]),
+    ];
+    for (model, replacement, size, paths) in cases {
         let run = |data_path| {
             Sampler::builder(model.clone())
                 .chains(301)
@@ -248,7 +256,7 @@ fn staged_fused_and_global_data_paths_give_the_same_draws() {
                 .thin(10)
                 .step_size(StepSize::constant(1e-4).expect("valid"))
                 .minibatch(Minibatch {
-                    size: 50,
+                    size,
                     per_chain: false,
                     replacement,
                 })
@@ -263,67 +271,72 @@ fn staged_fused_and_global_data_paths_give_the_same_draws() {
                 .expect("run")
         };
         let global = run(DataPath::Global);
-        for path in [DataPath::Staged, DataPath::Fused] {
+        for &path in paths {
             let other = run(path);
             for (a, b) in other.values().iter().zip(global.values()) {
                 assert!(
                     (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                    "{path:?}: {a} vs {b}"
+                    "{path:?}, batch {size}: {a} vs {b}"
                 );
             }
         }
     }
 }
 
+/// The paths that share one batch among all chains refuse per-chain batches.
 #[test]
-fn the_staged_path_refuses_per_chain_batches() {
+fn shared_batch_paths_refuse_per_chain_batches() {
     let model = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
-    let error = Sampler::builder(model)
-        .chains(8)
-        .steps(2)
-        .burn_in(1)
-        .minibatch(Minibatch {
-            size: 10,
-            per_chain: true,
-            replacement: true,
-        })
-        .tuning(Tuning {
-            data_path: DataPath::Staged,
-            ..Tuning::default()
-        })
-        .build()
-        .expect("valid settings")
-        .run(common::gpu())
-        .expect_err("refused");
-    assert!(
-        error.to_string().contains("shared by all chains"),
-        "{error}"
-    );
+    for data_path in [DataPath::Staged, DataPath::Fused, DataPath::Tiled] {
+        let error = Sampler::builder(model.clone())
+            .chains(8)
+            .steps(2)
+            .burn_in(1)
+            .minibatch(Minibatch {
+                size: 10,
+                per_chain: true,
+                replacement: true,
+            })
+            .tuning(Tuning {
+                data_path,
+                ..Tuning::default()
+            })
+            .build()
+            .expect("valid settings")
+            .run(common::gpu())
+            .expect_err("refused");
+        assert!(
+            error.to_string().contains("shared by all chains"),
+            "{data_path:?}: {error}"
+        );
+    }
 }
 
-/// The fused path serves generalised linear models only; a custom model is refused.
+/// The fused and tiled paths serve generalised linear models only; a custom model is refused.
 #[test]
-fn the_fused_path_refuses_models_that_are_not_glms() {
+fn glm_paths_refuse_models_that_are_not_glms() {
     let data = Dataset::from_dense(vec![], 0, vec![0.5, 1.0, -0.3]).expect("data");
     let model = langevin::model::welling_teh_mixture(data).expect("model");
-    let error = Sampler::builder(model)
-        .chains(8)
-        .steps(2)
-        .burn_in(1)
-        .tuning(Tuning {
-            data_path: DataPath::Fused,
-            ..Tuning::default()
-        })
-        .build()
-        .expect("valid settings")
-        .run(common::gpu())
-        .expect_err("refused");
-    assert!(
-        error
-            .to_string()
-            .contains("linear and logistic regression only"),
-        "{error}"
-    );
+    for data_path in [DataPath::Fused, DataPath::Tiled] {
+        let error = Sampler::builder(model.clone())
+            .chains(8)
+            .steps(2)
+            .burn_in(1)
+            .tuning(Tuning {
+                data_path,
+                ..Tuning::default()
+            })
+            .build()
+            .expect("valid settings")
+            .run(common::gpu())
+            .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("linear and logistic regression only"),
+            "{data_path:?}: {error}"
+        );
+    }
 }
 
 /// On a software adapter a step too long for llvmpipe's loop limit is refused with a message

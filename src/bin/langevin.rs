@@ -12,7 +12,7 @@ use langevin::minibatch::Minibatch;
 use langevin::model::{
     classifier_predictive, mlp_classifier, welling_teh_mixture, Regression, Target,
 };
-use langevin::{Gaussian, Gpu, Init, Sampler, StepSize};
+use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
 #[derive(Parser)]
@@ -61,6 +61,32 @@ enum BatchMode {
 enum OnOff {
     On,
     Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DataPathArg {
+    /// The library picks (see `langevin::DataPath::Auto`).
+    Auto,
+    /// Every chain reads its examples from device memory.
+    Global,
+    /// A shared batch staged in workgroup memory.
+    Staged,
+    /// Linear/logistic, shared batch: θ of a few chains in workgroup memory across steps.
+    Fused,
+    /// Linear/logistic, shared batch: tiled products over the chain axis, features dense.
+    Tiled,
+}
+
+impl From<DataPathArg> for DataPath {
+    fn from(arg: DataPathArg) -> DataPath {
+        match arg {
+            DataPathArg::Auto => DataPath::Auto,
+            DataPathArg::Global => DataPath::Global,
+            DataPathArg::Staged => DataPath::Staged,
+            DataPathArg::Fused => DataPath::Fused,
+            DataPathArg::Tiled => DataPath::Tiled,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,6 +163,9 @@ struct SampleArgs {
     /// Draw mini-batch indices with replacement (on) or as a permutation per epoch (off).
     #[arg(long, value_enum, default_value = "on")]
     replacement: OnOff,
+    /// How a data model's kernel reads its mini-batch; every path gives the same draws.
+    #[arg(long, value_enum, default_value = "auto")]
+    data_path: DataPathArg,
     /// The update rule.
     #[arg(long, value_enum, default_value = "sgld")]
     sampler: SamplerKind,
@@ -398,6 +427,10 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         .seed(args.seed)
         .init(Init::Normal {
             scale: args.init_scale,
+        })
+        .tuning(Tuning {
+            data_path: args.data_path.into(),
+            ..Tuning::default()
         })
         .build()?;
     let start = Instant::now();

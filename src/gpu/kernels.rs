@@ -26,6 +26,7 @@ pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
 const SGLD_DATA_STAGED: &str = include_str!("../../shaders/sgld_data_staged.wgsl");
 const SGLD_GLM_FUSED: &str = include_str!("../../shaders/sgld_glm_fused.wgsl");
+const SGLD_GLM_TILED: &str = include_str!("../../shaders/sgld_glm_tiled.wgsl");
 const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.wgsl");
 const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
@@ -35,6 +36,45 @@ const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
 /// Default threads per workgroup.
 pub(crate) const DEFAULT_WORKGROUP_SIZE: u32 = 256;
+
+/// Chains per workgroup of the tiled GLM kernel (`TILE` in sgld_glm_tiled.wgsl).
+pub(crate) const TILED_CHAINS: u32 = 64;
+/// Threads per workgroup of the tiled GLM kernel, fixed by its 4 × 4 register blocks
+/// (`TILE_THREADS`).
+const TILED_THREADS: u32 = 256;
+
+/// How a data kernel reads its mini-batch and where the chains' state lives during a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DataShape {
+    /// A thread per chain draws its batch and reads the rows from device memory.
+    Global,
+    /// A shared batch of `rows` rows, at most `width` entries each, staged in workgroup memory.
+    Staged { rows: u32, width: u32 },
+    /// Staged, with θ of `chains` chains in workgroup memory across the steps of a dispatch
+    /// (GLMs; `features` = F, `dim` = D).
+    Fused {
+        rows: u32,
+        width: u32,
+        chains: u32,
+        dim: u32,
+        features: u32,
+    },
+    /// The gradient as two tiled products over the chain axis, features dense (GLMs; `batch`
+    /// = n).
+    Tiled { batch: u32 },
+}
+
+impl DataShape {
+    /// The name of the `DataPath` that runs this shape.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            DataShape::Global => "global",
+            DataShape::Staged { .. } => "staged",
+            DataShape::Fused { .. } => "fused",
+            DataShape::Tiled { .. } => "tiled",
+        }
+    }
+}
 
 /// How Philox's 32×32 → 64-bit products are computed on the GPU. Both give the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,11 +142,9 @@ pub(crate) enum Kernel {
         label: String,
         /// The model's WGSL, placed first so its line numbers are its own.
         model: Vec<std::borrow::Cow<'static, str>>,
-        /// `Some((batch, row width))` stages a shared batch in workgroup memory.
-        staged: Option<(u32, u32)>,
-        /// `Some((chains per workgroup, dim, features))`: the fused GLM kernel with θ in
-        /// workgroup memory (needs `staged`; `model` is then the likelihood file alone).
-        fused: Option<(u32, u32, u32)>,
+        /// How the kernel reads its batch; for the fused and tiled GLM kernels `model` is the
+        /// likelihood file alone.
+        shape: DataShape,
     },
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
@@ -127,11 +165,12 @@ impl Kernel {
 
     fn entry_point(&self) -> &str {
         match self {
-            Kernel::SgldData { fused: Some(_), .. } => "sgld_glm_fused",
-            Kernel::SgldData { staged: None, .. } => "sgld_data",
-            Kernel::SgldData {
-                staged: Some(_), ..
-            } => "sgld_data_staged",
+            Kernel::SgldData { shape, .. } => match shape {
+                DataShape::Global => "sgld_data",
+                DataShape::Staged { .. } => "sgld_data_staged",
+                DataShape::Fused { .. } => "sgld_glm_fused",
+                DataShape::Tiled { .. } => "sgld_glm_tiled",
+            },
             other => other.label(),
         }
     }
@@ -140,13 +179,6 @@ impl Kernel {
     fn body(&self) -> Vec<&str> {
         match self {
             Kernel::Init => vec![INIT],
-            Kernel::SgldData { fused: Some(_), .. } => vec![
-                SGLD_BINDINGS,
-                DATA_TARGET,
-                DATA_ACCESS_STAGED,
-                MINIBATCH,
-                SGLD_GLM_FUSED,
-            ],
             Kernel::SgldGaussianDiagonal => {
                 vec![SGLD_BINDINGS, GAUSSIAN_TARGET, SGLD_GAUSSIAN_DIAGONAL]
             }
@@ -158,24 +190,17 @@ impl Kernel {
                     SGLD_GAUSSIAN_DENSE,
                 ]
             }
-            Kernel::SgldData { staged: None, .. } => vec![
-                SGLD_BINDINGS,
-                DATA_TARGET,
-                DATA_ACCESS_GLOBAL,
-                MINIBATCH,
-                SGLD_MOVE,
-                SGLD_DATA,
-            ],
-            Kernel::SgldData {
-                staged: Some(_), ..
-            } => vec![
-                SGLD_BINDINGS,
-                DATA_TARGET,
-                DATA_ACCESS_STAGED,
-                MINIBATCH,
-                SGLD_MOVE,
-                SGLD_DATA_STAGED,
-            ],
+            Kernel::SgldData { shape, .. } => {
+                let own = match shape {
+                    DataShape::Global => vec![DATA_ACCESS_GLOBAL, SGLD_MOVE, SGLD_DATA],
+                    DataShape::Staged { .. } => {
+                        vec![DATA_ACCESS_STAGED, SGLD_MOVE, SGLD_DATA_STAGED]
+                    }
+                    DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, SGLD_GLM_FUSED],
+                    DataShape::Tiled { .. } => vec![SGLD_GLM_TILED],
+                };
+                [vec![SGLD_BINDINGS, DATA_TARGET, MINIBATCH], own].concat()
+            }
             #[cfg(test)]
             Kernel::RngProbe => vec![RNG_PROBE],
         }
@@ -184,27 +209,48 @@ impl Kernel {
     /// Pipeline-overridable constants beyond the workgroup size.
     fn constants(&self) -> Vec<(&'static str, f64)> {
         match self {
-            Kernel::SgldData {
-                staged: Some((rows, width)),
-                fused,
-                ..
-            } => {
-                let mut constants = vec![
-                    ("STAGE_ROWS", f64::from(*rows)),
-                    ("STAGE_ROW_WIDTH", f64::from(*width)),
-                    ("STAGE_ENTRIES", f64::from(*rows) * f64::from(*width)),
-                ];
-                if let Some((chains, dim, features)) = fused {
-                    constants.extend([
-                        ("FUSED_CHAINS", f64::from(*chains)),
-                        ("FUSED_STATE", f64::from(*chains) * f64::from(*dim)),
-                        ("FUSED_PAIRS", f64::from(*chains) * f64::from(*rows)),
-                        ("FUSED_COLUMNS", f64::from(*features) + 1.0),
-                    ]);
+            Kernel::SgldData { shape, .. } => {
+                let staged = |rows: u32, width: u32| {
+                    vec![
+                        ("STAGE_ROWS", f64::from(rows)),
+                        ("STAGE_ROW_WIDTH", f64::from(width)),
+                        ("STAGE_ENTRIES", f64::from(rows) * f64::from(width)),
+                    ]
+                };
+                match *shape {
+                    DataShape::Global => Vec::new(),
+                    DataShape::Staged { rows, width } => staged(rows, width),
+                    DataShape::Fused {
+                        rows,
+                        width,
+                        chains,
+                        dim,
+                        features,
+                    } => [
+                        staged(rows, width),
+                        vec![
+                            ("FUSED_CHAINS", f64::from(chains)),
+                            ("FUSED_STATE", f64::from(chains) * f64::from(dim)),
+                            ("FUSED_PAIRS", f64::from(chains) * f64::from(rows)),
+                            ("FUSED_COLUMNS", f64::from(features) + 1.0),
+                        ],
+                    ]
+                    .concat(),
+                    DataShape::Tiled { batch } => vec![("TILE_BATCH", f64::from(batch))],
                 }
-                constants
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Threads per workgroup when the kernel's shape fixes them.
+    pub(crate) fn fixed_workgroup_size(&self) -> Option<u32> {
+        match self {
+            Kernel::SgldData {
+                shape: DataShape::Tiled { .. },
+                ..
+            } => Some(TILED_THREADS),
+            _ => None,
         }
     }
 
@@ -272,6 +318,7 @@ impl Pipeline {
     ) -> Result<Pipeline> {
         let label = kernel.label().to_owned();
         let multiply = multiply.resolve(gpu)?;
+        let workgroup_size = kernel.fixed_workgroup_size().unwrap_or(workgroup_size);
         let max = gpu
             .limits()
             .max_compute_workgroup_size_x
@@ -474,38 +521,46 @@ mod tests {
             Kernel::SgldData {
                 label: "linear".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
-                staged: None,
-                fused: None,
+                shape: DataShape::Global,
             },
             Kernel::SgldData {
                 label: "linear_staged".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
-                staged: Some((100, 14)),
-                fused: None,
+                shape: DataShape::Staged {
+                    rows: 100,
+                    width: 14,
+                },
             },
             Kernel::SgldData {
                 label: "logistic_fused".into(),
                 model: vec![GLM_LOGISTIC.into()],
-                staged: Some((100, 14)),
-                fused: Some((4, 124, 123)),
+                shape: DataShape::Fused {
+                    rows: 100,
+                    width: 14,
+                    chains: 4,
+                    dim: 124,
+                    features: 123,
+                },
+            },
+            Kernel::SgldData {
+                label: "logistic_tiled".into(),
+                model: vec![GLM_LOGISTIC.into()],
+                shape: DataShape::Tiled { batch: 100 },
             },
             Kernel::SgldData {
                 label: "logistic".into(),
                 model: vec![GLM.into(), GLM_LOGISTIC.into()],
-                staged: None,
-                fused: None,
+                shape: DataShape::Global,
             },
             Kernel::SgldData {
                 label: "mixture".into(),
                 model: vec![MIXTURE.into()],
-                staged: None,
-                fused: None,
+                shape: DataShape::Global,
             },
             Kernel::SgldData {
                 label: "mlp".into(),
                 model: vec![MLP.into()],
-                staged: None,
-                fused: None,
+                shape: DataShape::Global,
             },
             Kernel::RngProbe,
         ];

@@ -204,11 +204,15 @@ pub struct Tuning {
     pub data_path: DataPath,
 }
 
-/// How a data model's kernel reads the examples of a mini-batch. Both give the same draws.
+/// How a data model's kernel reads the examples of a mini-batch. All give the same draws, up to
+/// the driver's choice to fuse or not a multiply-add (tested within 10⁻⁵ relative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DataPath {
-    /// Staged on hardware adapters when the batch is shared by all chains and fits the
-    /// adapter's workgroup memory, else global (software adapters run the global path faster).
+    /// Global on software adapters, which run it fastest. On hardware adapters with a batch
+    /// shared by all chains: tiled for linear and logistic regression with at least 8192
+    /// chains and features at least 25% dense, else staged where the rows fit the workgroup
+    /// memory, else global. (The tiled rule is provisional until the paths are timed on an
+    /// NVIDIA card; `langevin bench` reports each path.)
     #[default]
     Auto,
     /// Every chain reads its examples from device memory.
@@ -220,6 +224,25 @@ pub enum DataPath {
     /// through every step of a dispatch with θ in workgroup memory and the batch staged beside
     /// it; an error where that does not apply or fit.
     Fused,
+    /// Linear and logistic regression with a shared batch: per step the gradient of all
+    /// chains is two matrix products over the chain axis (`H = X_B Θ`, `G = X_Bᵀ R`) computed
+    /// in workgroup-memory tiles of 64 chains with 4 × 4 register blocks, the features held
+    /// dense; an error where that does not apply or the dense features exceed one binding.
+    /// It runs 256 threads per workgroup whatever [`Tuning::workgroup_size`] says.
+    Tiled,
+}
+
+impl DataPath {
+    /// The path's name, as the CLI and benchmarks spell it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            DataPath::Auto => "auto",
+            DataPath::Global => "global",
+            DataPath::Staged => "staged",
+            DataPath::Fused => "fused",
+            DataPath::Tiled => "tiled",
+        }
+    }
 }
 
 impl Default for Tuning {
