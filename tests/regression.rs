@@ -360,3 +360,120 @@ fn a_step_beyond_the_software_loop_limit_is_refused() {
         assert!(result.is_ok(), "{result:?}");
     }
 }
+
+/// The reference posterior of `Regression::logistic(a9a, prior_variance)`: per-coefficient
+/// mean, sd and Monte Carlo standard error of the mean from a long full-batch HMC run with an
+/// exact Metropolis correction (`tests/fixtures/make_a9a_reference.py`, NumPy, written
+/// independently of the crate; 4 × 5000 draws, split R-hat < 1.001).
+struct Reference {
+    mean: Vec<f64>,
+    sd: Vec<f64>,
+    mcse: Vec<f64>,
+}
+
+fn a9a_reference(prior_variance: f64) -> Reference {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/a9a_logistic_reference.json"
+    );
+    let text = std::fs::read_to_string(path).expect("reference fixture");
+    let records: Vec<serde_json::Value> = serde_json::from_str(&text).expect("reference JSON");
+    let json = records
+        .iter()
+        .find(|r| r["prior_variance"].as_f64() == Some(prior_variance))
+        .expect("a reference for this prior variance");
+    let list = |key: &str| -> Vec<f64> {
+        json[key]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| v.as_f64().expect("a number"))
+            .collect()
+    };
+    Reference {
+        mean: list("mean"),
+        sd: list("sd"),
+        mcse: list("mcse"),
+    }
+}
+
+/// Per coefficient, how many standard errors SGLD's posterior mean lies from the reference
+/// beyond a discretisation allowance of 0.1 posterior sd:
+/// `max(0, |m̂_d − m_d| − 0.1 s_d) / sqrt(ŝ_d²/ESS_d + mcse_d²)`, with ŝ_d and ESS_d (bulk)
+/// from the SGLD draws.
+fn excess_mean_errors(reference: &Reference, summary: &langevin::Summary) -> Vec<f64> {
+    (0..reference.mean.len())
+        .map(|d| {
+            let error = (summary.mean[d] - reference.mean[d]).abs() - 0.1 * reference.sd[d];
+            let se =
+                (summary.sd[d].powi(2) / summary.ess_bulk[d] + reference.mcse[d].powi(2)).sqrt();
+            error.max(0.0) / se
+        })
+        .collect()
+}
+
+fn sgld_on_a9a(prior_variance: f64) -> langevin::Summary {
+    let model = Regression::logistic(common::a9a(), prior_variance).expect("valid");
+    let draws = Sampler::builder(model)
+        .chains(64)
+        .steps(12_000)
+        .burn_in(6_000)
+        .thin(20)
+        .step_size(StepSize::constant(5e-5).expect("valid"))
+        .minibatch(Minibatch {
+            size: 100,
+            per_chain: true,
+            replacement: true,
+        })
+        .seed(2011)
+        // Two workgroups of 32 chains: one per core of a software adapter.
+        .tuning(Tuning {
+            workgroup_size: Some(32),
+            ..Tuning::default()
+        })
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    draws.summary()
+}
+
+/// SGLD's posterior means on a9a agree with the reference run's, with prior N(0, 0.1 I).
+///
+/// Settings: 64 chains, per-chain batches of 100, η = 5·10⁻⁵, 6000 steps of burn-in from
+/// N(0, I), then 6000 steps thinned by 20. η·λ_max ≈ 1.35 stays below the stability limit 2
+/// (λ_max ≈ 2.7·10⁴, the largest eigenvalue of the Hessian at the mode); the README's
+/// η = 10⁻⁴ exceeds it and measured a bias of more than one posterior sd in some coefficients.
+///
+/// Why prior variance 0.1 and not the default 1: a9a's one-hot features are collinear with
+/// the intercept, so with prior N(0, I) the slowest directions have curvature ≈ 1 and relax
+/// over ~1/η = 2·10⁴ steps; after 6000 steps of burn-in the split R-hat was still 2–4 in some
+/// coefficients, far from converged, and ~10⁵ steps are beyond a 2-core software adapter.
+/// With variance 0.1 every curvature is ≥ 10, the chains relax within ~2000 steps, and the
+/// reference is made the same way as for the default prior (both are in the fixture).
+///
+/// Tolerance: constant-step mini-batch SGLD does not sample the posterior exactly (here its
+/// sd exceeds the reference's by up to 40% in the most informed coefficients), so 0.1
+/// posterior sd of bias is allowed, and beyond it 4 standard errors combining SGLD's Monte
+/// Carlo error (bulk ESS ≈ 140–300 here: slow chains, so ~2–5 effective draws per chain) and
+/// the reference's. With 124 coefficients a pure-noise excess above 4 has probability < 1%.
+/// Measured: at most 2.9. The same check fails on 34 coefficients with the prior variance
+/// halved and on 10 with it doubled.
+#[test]
+fn logistic_regression_on_a9a_matches_a_long_full_batch_reference() {
+    let reference = a9a_reference(0.1);
+    let summary = sgld_on_a9a(0.1);
+    assert_eq!(summary.divergent_chains, 0);
+    let excess = excess_mean_errors(&reference, &summary);
+    for (d, z) in excess.iter().enumerate() {
+        assert!(
+            *z < 4.0,
+            "coefficient {d}: mean {} vs reference {} ± {} (sd {}), {z:.2} standard errors \
+             beyond the 0.1 sd allowance",
+            summary.mean[d],
+            reference.mean[d],
+            reference.mcse[d],
+            reference.sd[d]
+        );
+    }
+}
