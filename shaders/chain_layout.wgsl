@@ -3,6 +3,8 @@
 
 /// Threads per workgroup; results never depend on it (every draw is keyed by its counter).
 override WORKGROUP_SIZE: u32 = 256u;
+/// The run's update rule (`Method::code`; rules.wgsl), set for every kernel.
+override METHOD: u32 = 0u;
 
 /// Constants of one run, written once.
 struct RunParams {
@@ -14,8 +16,14 @@ struct RunParams {
     key_hi: u32,
     /// σ₀ of the initial positions N(0, σ₀²).
     init_scale: f32,
+    /// The update rule's constants (move.wgsl): pSGLD α and λ, SGHMC α, SGNHT A.
+    method_a: f32,
+    method_b: f32,
+    /// 1/N for a data model of N examples, else 1: pSGLD's per-datum mean gradient.
+    per_datum: f32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 /// One dispatch advances every chain through steps first_step .. first_step + step_count.
@@ -31,10 +39,12 @@ struct DispatchRecord {
 
 const NO_DRAW: u32 = 0xFFFFFFFFu;
 
-/// Per-step scalars from the host schedule: η_t and sqrt(2 η_t T).
+/// Per-step scalars from the host schedule: η_t, sqrt(2 c η_t T) (c from the rule) and T.
 struct StepScalars {
     eta: f32,
     noise_scale: f32,
+    temperature: f32,
+    _pad: f32,
 }
 
 /// Linear invocation index of a 2-D grid of workgroups (the x dimension is capped at 65535).

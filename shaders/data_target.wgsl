@@ -27,13 +27,13 @@ struct DataParams {
     _pad2: u32,
 }
 
-@group(0) @binding(5) var<uniform> data: DataParams;
-@group(0) @binding(6) var<storage, read> row_offsets: array<u32>;
-@group(0) @binding(7) var<storage, read> columns: array<u32>;
-@group(0) @binding(8) var<storage, read> values: array<f32>;
-@group(0) @binding(9) var<storage, read> labels: array<f32>;
-@group(0) @binding(10) var<storage, read_write> gradient: array<f32>;
-@group(0) @binding(11) var<storage, read> model_params: array<f32>;
+@group(0) @binding(6) var<uniform> data: DataParams;
+@group(0) @binding(7) var<storage, read> row_offsets: array<u32>;
+@group(0) @binding(8) var<storage, read> columns: array<u32>;
+@group(0) @binding(9) var<storage, read> values: array<f32>;
+@group(0) @binding(10) var<storage, read> labels: array<f32>;
+@group(0) @binding(11) var<storage, read_write> gradient: array<f32>;
+@group(0) @binding(12) var<storage, read> model_params: array<f32>;
 
 /// The chain this invocation advances.
 var<private> current_chain: u32;

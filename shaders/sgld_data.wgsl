@@ -26,7 +26,7 @@ fn sgld_data(@builtin(global_invocation_id) id: vec3<u32>,
         for (var j = 0u; j < data.batch; j++) {
             likelihood_gradient(next_batch_index(&cursor, key, data.mode, data.batch, data.rows, j));
         }
-        sgld_move_chain(chain, step, scalars);
+        move_chain(chain, step, scalars);
     }
     store_draw_of_chain(chain);
 }

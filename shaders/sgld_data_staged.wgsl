@@ -24,7 +24,7 @@ fn sgld_data_staged(@builtin(global_invocation_id) id: vec3<u32>,
             for (var j = 0u; j < data.batch; j++) {
                 likelihood_gradient(j);
             }
-            sgld_move_chain(chain, step, scalars);
+            move_chain(chain, step, scalars);
         }
         // The next step's staging must not overwrite rows still being read.
         workgroupBarrier();

@@ -1,7 +1,7 @@
-//! Fused SGLD on a Gaussian with diagonal precision: gradient, update and noise in one pass,
-//! with a thread's four coordinates held in registers across all steps of a dispatch.
-//!
-//! θ ← θ − η_t Λ(θ − μ) + sqrt(2 η_t T) ξ, twin of `reference::sgld_step`.
+//! Fused steps on a Gaussian with diagonal precision: gradient, update and noise in one pass,
+//! with a thread's four coordinates (and the rule's state for them) held in registers across
+//! all steps of a dispatch. ∇U(θ) = Λ(θ − μ), then the rule's step (move.wgsl: SGLD, pSGLD or
+//! SGHMC; SGNHT's thermostat needs the whole chain and runs in sgld_gaussian_chain.wgsl).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
@@ -18,6 +18,7 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
     // loops have a constant trip count so compilers unroll them and the vectors stay in
     // registers (a run-time index could push them to local memory).
     var x = vec4<f32>(0.0);
+    var aux = vec4<f32>(0.0);
     var mean = vec4<f32>(0.0);
     var lambda = vec4<f32>(0.0);
     for (var lane = 0u; lane < 4u; lane++) {
@@ -26,17 +27,17 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
             x[lane] = theta[state_index(run, d, chain)];
             mean[lane] = target_mean[d];
             lambda[lane] = target_precision[d];
+            if (METHOD != METHOD_SGLD) {
+                aux[lane] = auxiliary[state_index(run, d, chain)];
+            }
         }
     }
 
     for (var s = 0u; s < dispatch.step_count; s++) {
         let scalars = schedule[dispatch.table_offset + s];
-        x = fma(vec4<f32>(-scalars.eta), lambda * (x - mean), x);
-        if (scalars.noise_scale > 0.0) {
-            let counter = vec4<u32>(chain, dispatch.first_step + s, block, STREAM_NOISE);
-            let z = normals_from_words(philox4x32_10(counter, run_key(run)));
-            x = fma(vec4<f32>(scalars.noise_scale), z, x);
-        }
+        let step = dispatch.first_step + s;
+        let z = step_noise(chain, step, block, scalars);
+        x = step_block(x, &aux, lambda * (x - mean), z, scalars, 0.0);
     }
 
     let draw_base = dispatch.draw_slot * run.chains * run.dim;
@@ -44,6 +45,9 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
         if (first_dim + lane < run.dim) {
             let i = state_index(run, first_dim + lane, chain);
             theta[i] = x[lane];
+            if (METHOD != METHOD_SGLD) {
+                auxiliary[i] = aux[lane];
+            }
             if (dispatch.draw_slot != NO_DRAW) {
                 draws[draw_base + i] = x[lane];
             }

@@ -17,7 +17,7 @@ use crate::gpu::{Gpu, DEFAULT_WORKGROUP_SIZE};
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
-use crate::sampler::{DataPath, Init, Sampler, Settings};
+use crate::sampler::{DataPath, Init, Method, Sampler, Settings};
 
 /// Run constants as `chain_layout.wgsl` declares them.
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -29,7 +29,9 @@ pub(crate) struct RunParams {
     pub(crate) key_lo: u32,
     pub(crate) key_hi: u32,
     pub(crate) init_scale: f32,
-    _pad: [u32; 2],
+    pub(crate) method: [f32; 2],
+    pub(crate) per_datum: f32,
+    _pad: [u32; 3],
 }
 
 impl RunParams {
@@ -42,7 +44,9 @@ impl RunParams {
             key_lo,
             key_hi,
             init_scale,
-            _pad: [0; 2],
+            method: [0.0; 2],
+            per_datum: 1.0,
+            _pad: [0; 3],
         }
     }
 }
@@ -118,8 +122,13 @@ pub(crate) fn plan(
                 table_offset: batch.schedule.len() as u32,
                 draw_slot,
             });
+            let factor = settings.method.noise_factor();
             batch.schedule.extend((step..=last).map(|t| {
-                StepScalars::new(settings.step_size.at(u64::from(t)), settings.temperature)
+                StepScalars::with_noise_factor(
+                    settings.step_size.at(u64::from(t)),
+                    settings.temperature,
+                    factor,
+                )
             }));
             step += count;
         }
@@ -190,7 +199,11 @@ impl ChainState {
             Init::Normal { scale } => scale as f32,
             Init::Positions(_) => 0.0,
         };
-        let params = RunParams::new(chains, dim, settings.seed, init_scale);
+        let mut params = RunParams::new(chains, dim, settings.seed, init_scale);
+        params.method = settings.method.constants();
+        if let Some(parts) = target.data_kernel() {
+            params.per_datum = (1.0 / parts.data.rows() as f64) as f32;
+        }
         let kernel = kernel_for(gpu, sampler)?;
         // The diagonal kernel runs a thread per (chain, block), the fused one a workgroup per
         // G chains, the others a thread per chain.
@@ -201,8 +214,13 @@ impl ChainState {
         let workgroup_size = kernel
             .fixed_workgroup_size()
             .unwrap_or_else(|| workgroup_size(sampler, u64::from(chains) * per_chain_threads));
-        let step_pipeline =
-            Pipeline::new(gpu, &kernel, workgroup_size, sampler.tuning.rng_multiply)?;
+        let step_pipeline = Pipeline::new(
+            gpu,
+            &kernel,
+            workgroup_size,
+            sampler.tuning.rng_multiply,
+            settings.method.code(),
+        )?;
 
         let uniform = wgpu::BufferUsages::UNIFORM;
         let params_buffer = upload(gpu, "run params", bytemuck::bytes_of(&params), uniform);
@@ -235,8 +253,36 @@ impl ChainState {
             wgpu::BufferUsages::COPY_SRC,
         );
         let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
+        // The rule's state, C × D per-coordinate values laid out like θ then C thermostats
+        // (the bind group keeps it alive): zero-initialised, as every rule's per-coordinate
+        // state starts; SGNHT's thermostats start at A.
+        let auxiliary_bytes = if settings.method.has_auxiliary() {
+            state_bytes + 4 * u64::from(chains)
+        } else {
+            4
+        };
+        gpu.check_binding(
+            &format!("the {} state ({auxiliary_bytes} bytes)", settings.method.name()),
+            auxiliary_bytes,
+        )?;
+        let auxiliary = storage(gpu, "rule state", auxiliary_bytes, wgpu::BufferUsages::COPY_DST);
+        if let Method::Sgnht { diffusion } = settings.method {
+            let thermostats = vec![diffusion as f32; chains as usize];
+            gpu.queue.write_buffer(
+                &auxiliary,
+                state_bytes,
+                bytemuck::cast_slice(&thermostats),
+            );
+        }
         let target_buffers = target_buffers(gpu, sampler, &kernel, state_bytes)?;
-        let mut buffers = vec![&params_buffer, &records, &schedule, &theta, &draws];
+        let mut buffers = vec![
+            &params_buffer,
+            &records,
+            &schedule,
+            &theta,
+            &draws,
+            &auxiliary,
+        ];
         buffers.extend(target_buffers.iter());
         let step_group =
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
@@ -297,6 +343,7 @@ impl ChainState {
                     &Kernel::Init,
                     workgroup_size(sampler, threads),
                     sampler.tuning.rng_multiply,
+                    0,
                 )?;
                 let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
                 let threads = u64::from(self.params.chains) * u64::from(self.params.blocks);
@@ -378,6 +425,7 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
         Some(_) => None,
     };
     let glm = parts.glm_likelihood.is_some();
+    let sgld = sampler.settings.method == Method::Sgld;
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
@@ -444,7 +492,7 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
                 return Ok(DataShape::Global);
             }
             let tiled = shared_batch
-                .filter(|_| glm && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
+                .filter(|_| glm && sgld && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
                 .filter(|_| data.density() >= TILED_AUTO_MIN_DENSITY)
                 .and_then(|batch| tiled_fits(batch).ok());
             return Ok(tiled.or(staged).unwrap_or(DataShape::Global));
@@ -459,6 +507,15 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
             return refuse(
                 path.name(),
                 "is written for linear and logistic regression only".into(),
+            )
+        }
+        (DataPath::Fused | DataPath::Tiled, _) if !sgld => {
+            return refuse(
+                path.name(),
+                format!(
+                    "runs SGLD only, not {}; use DataPath::Global, Staged or Auto",
+                    sampler.settings.method.name()
+                ),
             )
         }
         _ => {}
@@ -529,7 +586,11 @@ fn kernel_for(gpu: &Gpu, sampler: &Sampler) -> Result<Kernel> {
         }
         None => match target {
             Target::Gaussian(g) if matches!(g.precision(), Precision::Dense(_)) => {
-                Kernel::SgldGaussianDense
+                Kernel::SgldGaussianChain { dense: true }
+            }
+            // SGNHT's thermostat sums over the whole chain.
+            _ if matches!(sampler.settings.method, Method::Sgnht { .. }) => {
+                Kernel::SgldGaussianChain { dense: false }
             }
             _ => Kernel::SgldGaussianDiagonal,
         },

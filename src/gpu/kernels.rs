@@ -11,7 +11,8 @@ const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
 const INIT: &str = include_str!("../../shaders/init.wgsl");
 const SGLD_BINDINGS: &str = include_str!("../../shaders/sgld_bindings.wgsl");
-const SGLD_MOVE: &str = include_str!("../../shaders/sgld_move.wgsl");
+const RULES: &str = include_str!("../../shaders/rules.wgsl");
+const MOVE_CHAIN: &str = include_str!("../../shaders/move_chain.wgsl");
 const GAUSSIAN_TARGET: &str = include_str!("../../shaders/gaussian_target.wgsl");
 const DATA_TARGET: &str = include_str!("../../shaders/data_target.wgsl");
 const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
@@ -30,7 +31,7 @@ const SGLD_GLM_TILED: &str = include_str!("../../shaders/sgld_glm_tiled.wgsl");
 const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.wgsl");
 const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
-const SGLD_GAUSSIAN_DENSE: &str = include_str!("../../shaders/sgld_gaussian_dense.wgsl");
+const SGLD_GAUSSIAN_CHAIN: &str = include_str!("../../shaders/sgld_gaussian_chain.wgsl");
 #[cfg(test)]
 const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
@@ -132,11 +133,16 @@ enum Slot {
 pub(crate) enum Kernel {
     /// θ₀ ~ N(0, σ₀²).
     Init,
-    /// SGLD steps on a Gaussian with diagonal precision.
+    /// Steps of the run's rule on a Gaussian with diagonal precision, a thread per
+    /// (chain, block of 4) with the state in registers (not SGNHT).
     SgldGaussianDiagonal,
-    /// SGLD steps on a Gaussian with a dense precision matrix.
-    SgldGaussianDense,
-    /// SGLD steps on a data model: its WGSL (the `data_target.wgsl` interface) and a label.
+    /// Steps on a Gaussian, a thread per chain: a dense precision matrix, or a diagonal one
+    /// for rules that need the whole chain (SGNHT).
+    SgldGaussianChain {
+        /// Whether the precision is a dense D × D matrix.
+        dense: bool,
+    },
+    /// Steps on a data model: its WGSL (the `data_target.wgsl` interface) and a label.
     SgldData {
         /// The model's name, used as the label.
         label: String,
@@ -156,7 +162,7 @@ impl Kernel {
         match self {
             Kernel::Init => "init_positions",
             Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
-            Kernel::SgldGaussianDense => "sgld_gaussian_dense",
+            Kernel::SgldGaussianChain { .. } => "sgld_gaussian_chain",
             Kernel::SgldData { label, .. } => label,
             #[cfg(test)]
             Kernel::RngProbe => "rng_probe",
@@ -180,21 +186,20 @@ impl Kernel {
         match self {
             Kernel::Init => vec![INIT],
             Kernel::SgldGaussianDiagonal => {
-                vec![SGLD_BINDINGS, GAUSSIAN_TARGET, SGLD_GAUSSIAN_DIAGONAL]
+                vec![SGLD_BINDINGS, GAUSSIAN_TARGET, RULES, SGLD_GAUSSIAN_DIAGONAL]
             }
-            Kernel::SgldGaussianDense => {
-                vec![
-                    SGLD_BINDINGS,
-                    GAUSSIAN_TARGET,
-                    SGLD_MOVE,
-                    SGLD_GAUSSIAN_DENSE,
-                ]
-            }
+            Kernel::SgldGaussianChain { .. } => vec![
+                SGLD_BINDINGS,
+                GAUSSIAN_TARGET,
+                RULES,
+                MOVE_CHAIN,
+                SGLD_GAUSSIAN_CHAIN,
+            ],
             Kernel::SgldData { shape, .. } => {
                 let own = match shape {
-                    DataShape::Global => vec![DATA_ACCESS_GLOBAL, SGLD_MOVE, SGLD_DATA],
+                    DataShape::Global => vec![DATA_ACCESS_GLOBAL, RULES, MOVE_CHAIN, SGLD_DATA],
                     DataShape::Staged { .. } => {
-                        vec![DATA_ACCESS_STAGED, SGLD_MOVE, SGLD_DATA_STAGED]
+                        vec![DATA_ACCESS_STAGED, RULES, MOVE_CHAIN, SGLD_DATA_STAGED]
                     }
                     DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, SGLD_GLM_FUSED],
                     DataShape::Tiled { .. } => vec![SGLD_GLM_TILED],
@@ -209,6 +214,9 @@ impl Kernel {
     /// Pipeline-overridable constants beyond the workgroup size.
     fn constants(&self) -> Vec<(&'static str, f64)> {
         match self {
+            Kernel::SgldGaussianChain { dense } => {
+                vec![("DENSE_PRECISION", if *dense { 1.0 } else { 0.0 })]
+            }
             Kernel::SgldData { shape, .. } => {
                 let staged = |rows: u32, width: u32| {
                     vec![
@@ -264,8 +272,8 @@ impl Kernel {
 
     fn slots(&self) -> Vec<Slot> {
         use Slot::*;
-        // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws.
-        let sgld = [Uniform, DynamicUniform, Read, ReadWrite, ReadWrite];
+        // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws, the rule's state.
+        let sgld = [Uniform, DynamicUniform, Read, ReadWrite, ReadWrite, ReadWrite];
         // gaussian_target.wgsl: mean, precision.
         let gaussian = [Read, Read];
         // data_target.wgsl: data params, row offsets, columns, values, labels, gradient,
@@ -275,7 +283,7 @@ impl Kernel {
             Kernel::Init => vec![Uniform, ReadWrite],
             Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),
             // ... plus the gradient scratch.
-            Kernel::SgldGaussianDense => [&sgld[..], &gaussian, &[ReadWrite]].concat(),
+            Kernel::SgldGaussianChain { .. } => [&sgld[..], &gaussian, &[ReadWrite]].concat(),
             Kernel::SgldData { .. } => [&sgld[..], &data].concat(),
             #[cfg(test)]
             Kernel::RngProbe => vec![Uniform, Read, ReadWrite, ReadWrite],
@@ -315,6 +323,7 @@ impl Pipeline {
         kernel: &Kernel,
         workgroup_size: u32,
         multiply: RngMultiply,
+        method: u32,
     ) -> Result<Pipeline> {
         let label = kernel.label().to_owned();
         let multiply = multiply.resolve(gpu)?;
@@ -357,7 +366,10 @@ impl Pipeline {
             entry_point: Some(kernel.entry_point()),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: &[
-                    &[("WORKGROUP_SIZE", f64::from(workgroup_size))][..],
+                    &[
+                        ("WORKGROUP_SIZE", f64::from(workgroup_size)),
+                        ("METHOD", f64::from(method)),
+                    ][..],
                     &kernel.constants(),
                 ]
                 .concat(),
@@ -465,7 +477,8 @@ mod tests {
         multiply: RngMultiply,
     ) -> (Vec<u32>, Vec<f32>) {
         let pipeline =
-            Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply).expect("probe builds");
+            Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply, 0)
+                .expect("probe builds");
         let params = RunParams::new(1, 4, seed, 0.0);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -476,7 +489,11 @@ mod tests {
             })
         };
         let bytes = (counters.len() * 16) as u64;
-        let uniform = make("probe params", 32, U::UNIFORM | U::COPY_DST);
+        let uniform = make(
+            "probe params",
+            std::mem::size_of::<RunParams>() as u64,
+            U::UNIFORM | U::COPY_DST,
+        );
         let input = make("probe counters", bytes, U::STORAGE | U::COPY_DST);
         let words = make("probe words", bytes, U::STORAGE | U::COPY_SRC);
         let normals = make("probe normals", bytes, U::STORAGE | U::COPY_SRC);
@@ -517,7 +534,8 @@ mod tests {
         let kernels = [
             Kernel::Init,
             Kernel::SgldGaussianDiagonal,
-            Kernel::SgldGaussianDense,
+            Kernel::SgldGaussianChain { dense: true },
+            Kernel::SgldGaussianChain { dense: false },
             Kernel::SgldData {
                 label: "linear".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],
@@ -566,8 +584,10 @@ mod tests {
         ];
         for kernel in &kernels {
             for multiply in [RngMultiply::Portable, RngMultiply::Auto] {
-                if let Err(error) = Pipeline::new(gpu, kernel, 64, multiply) {
-                    panic!("{kernel:?} with {multiply:?}: {error}");
+                for method in 0..4 {
+                    if let Err(error) = Pipeline::new(gpu, kernel, 64, multiply, method) {
+                        panic!("{kernel:?} with {multiply:?}, rule {method}: {error}");
+                    }
                 }
             }
         }

@@ -1,7 +1,13 @@
 //! Samplers: run settings, their validation, and the builder that turns a target and settings
 //! into a runnable [`Sampler`].
 
+pub mod method;
+pub mod psgld;
+pub mod sghmc;
 pub mod sgld;
+pub mod sgnht;
+
+pub use method::Method;
 
 use crate::draws::Draws;
 use crate::error::{Error, Result};
@@ -50,6 +56,8 @@ pub struct Settings {
     /// How a data model's gradient is estimated: `None` uses every example every step
     /// (default); Gaussian targets take no mini-batches.
     pub minibatch: Option<Minibatch>,
+    /// The update rule (default SGLD).
+    pub method: Method,
 }
 
 impl Default for Settings {
@@ -64,6 +72,7 @@ impl Default for Settings {
             seed: 0,
             init: Init::default(),
             minibatch: None,
+            method: Method::Sgld,
         }
     }
 }
@@ -141,6 +150,7 @@ impl Settings {
             ));
         }
         self.step_size.validate()?;
+        self.method.validate()?;
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return Err(Error::invalid(
                 "temperature",
@@ -365,6 +375,12 @@ impl SamplerBuilder {
         self.settings.init = init;
         self
     }
+    /// The update rule.
+    pub fn method(mut self, method: Method) -> Self {
+        self.settings.method = method;
+        self
+    }
+
     /// Mini-batches for a data model's gradient.
     pub fn minibatch(mut self, minibatch: Minibatch) -> Self {
         self.settings.minibatch = Some(minibatch);

@@ -1,0 +1,57 @@
+//! The update rules, four coordinates at a time (twins of
+//! `sampler::{sgld, psgld, sghmc, sgnht}::reference_step`). The rule is a pipeline constant, so
+//! each kernel is compiled with one rule only.
+
+const METHOD_SGLD: u32 = 0u;
+const METHOD_PSGLD: u32 = 1u;
+const METHOD_SGHMC: u32 = 2u;
+const METHOD_SGNHT: u32 = 3u;
+
+/// One step of four coordinates with gradient g and normals z (zero when the step injects no
+/// noise): returns the new θ and updates the rule's per-coordinate state `aux`. SGNHT's
+/// thermostat ζ enters as `zeta`; its update needs the whole chain (move_chain).
+///   SGLD:  θ ← θ − η g + s ξ;
+///   pSGLD: V ← αV + (1 − α) ḡ², G = 1/(λ + √V), θ ← θ − ηG g + s √G ξ  (ḡ = g/N);
+///   SGHMC: v ← (1 − α) v − η g + s ξ, θ ← θ + v;
+///   SGNHT: v ← v − ζ v h − g h + s ξ, θ ← θ + v h  (h = η).
+fn step_block(x: vec4<f32>, aux: ptr<function, vec4<f32>>, g: vec4<f32>, z: vec4<f32>,
+              scalars: StepScalars, zeta: f32) -> vec4<f32> {
+    let eta = scalars.eta;
+    let s = scalars.noise_scale;
+    switch METHOD {
+        case 1u: {
+            let alpha = run.method_a;
+            let per_datum = g * run.per_datum;
+            let v = fma(vec4<f32>(alpha), *aux, vec4<f32>(1.0 - alpha) * (per_datum * per_datum));
+            *aux = v;
+            let preconditioner = vec4<f32>(1.0) / (vec4<f32>(run.method_b) + sqrt(v));
+            let moved = fma(-eta * preconditioner, g, x);
+            return fma(s * sqrt(preconditioner), z, moved);
+        }
+        case 2u: {
+            let v = fma(vec4<f32>(s), z,
+                        fma(vec4<f32>(-eta), g, vec4<f32>(1.0 - run.method_a) * *aux));
+            *aux = v;
+            return x + v;
+        }
+        case 3u: {
+            let v = fma(vec4<f32>(s), z,
+                        fma(vec4<f32>(-eta), g, fma(vec4<f32>(-zeta * eta), *aux, *aux)));
+            *aux = v;
+            return fma(vec4<f32>(eta), v, x);
+        }
+        default: {
+            return fma(vec4<f32>(s), z, fma(vec4<f32>(-eta), g, x));
+        }
+    }
+}
+
+/// The normals of (chain, step, block), or zeros when the step injects no noise.
+fn step_noise(chain: u32, step: u32, block: u32, scalars: StepScalars) -> vec4<f32> {
+    if (scalars.noise_scale > 0.0) {
+        return normals_from_words(
+            philox4x32_10(vec4<u32>(chain, step, block, STREAM_NOISE), run_key(run)));
+    }
+    return vec4<f32>(0.0);
+}
+
