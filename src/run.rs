@@ -164,6 +164,8 @@ pub(crate) struct ChainState {
     records: wgpu::Buffer,
     schedule: wgpu::Buffer,
     draws: wgpu::Buffer,
+    /// The rule's state: C × D per-coordinate values laid out like θ, then C thermostats.
+    auxiliary: wgpu::Buffer,
     /// Where the draw slots are copied for the host, in the same submit as the steps.
     draws_staging: wgpu::Buffer,
     step_pipeline: Pipeline,
@@ -253,26 +255,30 @@ impl ChainState {
             wgpu::BufferUsages::COPY_SRC,
         );
         let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
-        // The rule's state, C × D per-coordinate values laid out like θ then C thermostats
-        // (the bind group keeps it alive): zero-initialised, as every rule's per-coordinate
-        // state starts; SGNHT's thermostats start at A.
+        // Zero-initialised, as every rule's per-coordinate state starts; SGNHT's thermostats
+        // start at A.
         let auxiliary_bytes = if settings.method.has_auxiliary() {
             state_bytes + 4 * u64::from(chains)
         } else {
             4
         };
         gpu.check_binding(
-            &format!("the {} state ({auxiliary_bytes} bytes)", settings.method.name()),
+            &format!(
+                "the {} state ({auxiliary_bytes} bytes)",
+                settings.method.name()
+            ),
             auxiliary_bytes,
         )?;
-        let auxiliary = storage(gpu, "rule state", auxiliary_bytes, wgpu::BufferUsages::COPY_DST);
+        let auxiliary = storage(
+            gpu,
+            "rule state",
+            auxiliary_bytes,
+            wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        );
         if let Method::Sgnht { diffusion } = settings.method {
             let thermostats = vec![diffusion as f32; chains as usize];
-            gpu.queue.write_buffer(
-                &auxiliary,
-                state_bytes,
-                bytemuck::cast_slice(&thermostats),
-            );
+            gpu.queue
+                .write_buffer(&auxiliary, state_bytes, bytemuck::cast_slice(&thermostats));
         }
         let target_buffers = target_buffers(gpu, sampler, &kernel, state_bytes)?;
         let mut buffers = vec![
@@ -311,6 +317,7 @@ impl ChainState {
             records,
             schedule,
             draws,
+            auxiliary,
             draws_staging,
             step_pipeline,
             step_group,
@@ -404,6 +411,13 @@ impl ChainState {
         }
         gpu.queue.submit([encoder.finish()]);
         Ok(batch.draw_steps.len())
+    }
+
+    /// The rule's state after the run: C × D values dimension-major, then C thermostats.
+    #[cfg(test)]
+    pub(crate) fn read_auxiliary(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let bytes = gpu.read_back(&self.auxiliary, self.auxiliary.size())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
     /// Reads the first `count` draw slots back (copied by [`ChainState::submit`]),
@@ -710,7 +724,7 @@ fn target_buffers(
             read,
         ),
     ];
-    if matches!(target.precision(), Precision::Dense(_)) {
+    if matches!(kernel, Kernel::SgldGaussianChain { .. }) {
         buffers.push(scratch(state_bytes));
     }
     Ok(buffers)
@@ -818,6 +832,11 @@ fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
 
 /// Runs `sampler` to the end and returns its kept draws.
 pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
+    run_keeping_state(gpu, sampler).map(|(draws, _)| draws)
+}
+
+/// Runs `sampler` to the end; returns its kept draws and the GPU state it ended in.
+pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, ChainState)> {
     let settings = &sampler.settings;
     let chains = settings.chains as usize;
     let dim = sampler.target.dim();
@@ -847,13 +866,14 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
         steps.extend(batch.draw_steps.iter().map(|t| t + 1));
     }
     gpu.wait()?;
-    Ok(Draws {
+    let draws = Draws {
         draws: kept,
         chains,
         dim,
         values,
         steps,
-    })
+    };
+    Ok((draws, state))
 }
 
 /// Full-gradient SGLD on a Gaussian diverges once `η ≥ 2/λ_max`; say so before the run.

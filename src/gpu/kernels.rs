@@ -186,7 +186,12 @@ impl Kernel {
         match self {
             Kernel::Init => vec![INIT],
             Kernel::SgldGaussianDiagonal => {
-                vec![SGLD_BINDINGS, GAUSSIAN_TARGET, RULES, SGLD_GAUSSIAN_DIAGONAL]
+                vec![
+                    SGLD_BINDINGS,
+                    GAUSSIAN_TARGET,
+                    RULES,
+                    SGLD_GAUSSIAN_DIAGONAL,
+                ]
             }
             Kernel::SgldGaussianChain { .. } => vec![
                 SGLD_BINDINGS,
@@ -273,7 +278,14 @@ impl Kernel {
     fn slots(&self) -> Vec<Slot> {
         use Slot::*;
         // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws, the rule's state.
-        let sgld = [Uniform, DynamicUniform, Read, ReadWrite, ReadWrite, ReadWrite];
+        let sgld = [
+            Uniform,
+            DynamicUniform,
+            Read,
+            ReadWrite,
+            ReadWrite,
+            ReadWrite,
+        ];
         // gaussian_target.wgsl: mean, precision.
         let gaussian = [Read, Read];
         // data_target.wgsl: data params, row offsets, columns, values, labels, gradient,
@@ -476,9 +488,8 @@ mod tests {
         workgroup_size: u32,
         multiply: RngMultiply,
     ) -> (Vec<u32>, Vec<f32>) {
-        let pipeline =
-            Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply, 0)
-                .expect("probe builds");
+        let pipeline = Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply, 0)
+            .expect("probe builds");
         let params = RunParams::new(1, 4, seed, 0.0);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {

@@ -134,8 +134,9 @@ impl Method {
         }
     }
 
-    /// The factor `c` in the injected noise's scale `sqrt(2 c η_t T)`.
-    pub(crate) fn noise_factor(&self) -> f64 {
+    /// The factor `c` in the injected noise's scale `sqrt(2 c η_t T)`: 1 for SGLD and pSGLD,
+    /// `α − β̂` for SGHMC, `A` for SGNHT.
+    pub fn noise_factor(&self) -> f64 {
         match *self {
             Method::Sgld | Method::Psgld { .. } => 1.0,
             Method::Sghmc {

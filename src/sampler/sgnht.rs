@@ -46,3 +46,56 @@ pub fn reference_step(
     let dim = theta.len() as f32;
     *thermostat = (kinetic / dim - scalars.temperature).mul_add(h, *thermostat);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Gaussian;
+    use crate::run::run_keeping_state;
+    use crate::sampler::{Method, Sampler};
+    use crate::schedule::StepSize;
+
+    /// At stationarity the thermostat's increment has mean zero, so the mean kinetic energy
+    /// per dimension `E[vᵀv/D]` equals `T` exactly, for the discretised chain too. 2048 chains
+    /// of a 16-dimensional Gaussian (curvatures 0.5–8, h = 0.02, A = 1) after 4000 steps: each
+    /// chain's vᵀv/D has sd ≈ T·sqrt(2/16), so the mean over chains has sd ≈ 0.008·T; the test
+    /// allows 5 sd. The positions' pooled variance must match the target's within 6% (the
+    /// discretisation bias is O(h·λ) ≈ 2–4% for the stiffest coordinates; Monte Carlo error
+    /// ≈ 1% per coordinate with 2048 chains × 20 draws).
+    #[test]
+    fn sgnht_keeps_the_temperature_and_the_target_variance() {
+        let gpu = crate::gpu::tests::shared_gpu();
+        let precision: Vec<f64> = (0..16).map(|d| 0.5 * 1.2f64.powi(d)).collect();
+        let target = Gaussian::diagonal(&[0.0; 16], &precision).expect("valid");
+        for temperature in [1.0, 0.5] {
+            let sampler = Sampler::builder(target.clone())
+                .chains(2048)
+                .steps(4000)
+                .burn_in(3000)
+                .thin(50)
+                .step_size(StepSize::constant(0.02).expect("valid"))
+                .temperature(temperature)
+                .method(Method::sgnht(1.0))
+                .seed(17)
+                .build()
+                .expect("valid");
+            let (draws, state) = run_keeping_state(gpu, &sampler).expect("run");
+            let auxiliary = state.read_auxiliary(gpu).expect("read back");
+            let velocities = &auxiliary[..2048 * 16];
+            let kinetic =
+                velocities.iter().map(|v| f64::from(v * v)).sum::<f64>() / velocities.len() as f64;
+            assert!(
+                (kinetic - temperature).abs() < 5.0 * 0.008 * temperature,
+                "T = {temperature}: mean kinetic energy per dimension {kinetic}"
+            );
+            let summary = draws.summary();
+            for (d, lambda) in precision.iter().enumerate() {
+                let want = temperature / lambda;
+                let got = summary.sd[d].powi(2);
+                assert!(
+                    (got / want - 1.0).abs() < 0.06,
+                    "T = {temperature}, dim {d}: variance {got} vs {want}"
+                );
+            }
+        }
+    }
+}
