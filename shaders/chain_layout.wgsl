@@ -21,9 +21,10 @@ struct RunParams {
     method_b: f32,
     /// 1/N for a data model of N examples, else 1: pSGLD's per-datum mean gradient.
     per_datum: f32,
+    /// σ of the synthetic gradient noise N(0, σ²) added to ∇Ũ (0: none).
+    gradient_noise: f32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 /// One dispatch advances every chain through steps first_step .. first_step + step_count.

@@ -29,7 +29,9 @@ fn move_chain(chain: u32, step: u32, scalars: StepScalars) {
                 }
             }
         }
-        let moved = step_block(x, &aux, g, step_noise(chain, step, block, scalars), scalars, zeta);
+        let noisy = with_gradient_noise(g, chain, step, block);
+        let moved =
+            step_block(x, &aux, noisy, step_noise(chain, step, block, scalars), scalars, zeta);
         for (var lane = 0u; lane < 4u; lane++) {
             let d = block * 4u + lane;
             if (d < run.dim) {

@@ -37,7 +37,8 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
         let scalars = schedule[dispatch.table_offset + s];
         let step = dispatch.first_step + s;
         let z = step_noise(chain, step, block, scalars);
-        x = step_block(x, &aux, lambda * (x - mean), z, scalars, 0.0);
+        let g = with_gradient_noise(lambda * (x - mean), chain, step, block);
+        x = step_block(x, &aux, g, z, scalars, 0.0);
     }
 
     let draw_base = dispatch.draw_slot * run.chains * run.dim;

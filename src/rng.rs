@@ -39,6 +39,8 @@ pub enum Stream {
     Batch = 2,
     /// Round keys of the per-epoch permutation for sampling without replacement.
     Permutation = 3,
+    /// Synthetic gradient noise (`Settings::gradient_noise`), for studying samplers.
+    GradientNoise = 4,
 }
 
 /// The 32×32 → 64-bit product split into its high and low words.

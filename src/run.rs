@@ -31,7 +31,8 @@ pub(crate) struct RunParams {
     pub(crate) init_scale: f32,
     pub(crate) method: [f32; 2],
     pub(crate) per_datum: f32,
-    _pad: [u32; 3],
+    pub(crate) gradient_noise: f32,
+    _pad: [u32; 2],
 }
 
 impl RunParams {
@@ -46,7 +47,8 @@ impl RunParams {
             init_scale,
             method: [0.0; 2],
             per_datum: 1.0,
-            _pad: [0; 3],
+            gradient_noise: 0.0,
+            _pad: [0; 2],
         }
     }
 }
@@ -122,13 +124,16 @@ pub(crate) fn plan(
                 table_offset: batch.schedule.len() as u32,
                 draw_slot,
             });
+            // Exploration steps inject no noise: the rule runs as its optimiser.
             let factor = settings.method.noise_factor();
             batch.schedule.extend((step..=last).map(|t| {
-                StepScalars::with_noise_factor(
-                    settings.step_size.at(u64::from(t)),
-                    settings.temperature,
-                    factor,
-                )
+                let t = u64::from(t);
+                let temperature = if settings.step_size.explores(t) {
+                    0.0
+                } else {
+                    settings.temperature
+                };
+                StepScalars::with_noise_factor(settings.step_size.at(t), temperature, factor)
             }));
             step += count;
         }
@@ -164,7 +169,9 @@ pub(crate) struct ChainState {
     records: wgpu::Buffer,
     schedule: wgpu::Buffer,
     draws: wgpu::Buffer,
-    /// The rule's state: C × D per-coordinate values laid out like θ, then C thermostats.
+    /// The rule's state: C × D per-coordinate values laid out like θ, then C thermostats
+    /// (read back by tests; the bind group holds it for the kernels).
+    #[cfg_attr(not(test), allow(dead_code))]
     auxiliary: wgpu::Buffer,
     /// Where the draw slots are copied for the host, in the same submit as the steps.
     draws_staging: wgpu::Buffer,
@@ -203,6 +210,7 @@ impl ChainState {
         };
         let mut params = RunParams::new(chains, dim, settings.seed, init_scale);
         params.method = settings.method.constants();
+        params.gradient_noise = settings.gradient_noise as f32;
         if let Some(parts) = target.data_kernel() {
             params.per_datum = (1.0 / parts.data.rows() as f64) as f32;
         }
@@ -439,7 +447,7 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
         Some(_) => None,
     };
     let glm = parts.glm_likelihood.is_some();
-    let sgld = sampler.settings.method == Method::Sgld;
+    let sgld = sampler.settings.method == Method::Sgld && sampler.settings.gradient_noise == 0.0;
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
@@ -527,8 +535,10 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
             return refuse(
                 path.name(),
                 format!(
-                    "runs SGLD only, not {}; use DataPath::Global, Staged or Auto",
-                    sampler.settings.method.name()
+                    "runs SGLD without synthetic gradient noise only (asked: {}, noise σ = {}); \
+                     use DataPath::Global, Staged or Auto",
+                    sampler.settings.method.name(),
+                    sampler.settings.gradient_noise
                 ),
             )
         }

@@ -1,4 +1,5 @@
-//! Step size over time: constant, or Welling & Teh's polynomial decay.
+//! Step size over time: constant, Welling & Teh's polynomial decay, Zhang et al.'s cyclical
+//! cosine with its exploration stage, and a warm-up in front of any of them.
 
 use crate::error::{Error, Result};
 
@@ -6,7 +7,7 @@ use crate::error::{Error, Result};
 ///
 /// A schedule is a pure function of the step, so a run split into any number of submits sees
 /// the same values.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StepSize {
     /// `η_t = η`.
     Constant(f64),
@@ -19,6 +20,31 @@ pub enum StepSize {
         b: f64,
         /// Decay exponent `γ`.
         gamma: f64,
+    },
+    /// Cyclical cosine (Zhang, Li, Zhang, Chen & Wilson 2020, eq. 1): with `L = ⌈K/M⌉` steps
+    /// per cycle, `η_t = (η₀/2) (cos(π · (t mod L) / L) + 1)`. Steps whose cycle fraction
+    /// `r = (t mod L)/L` is below `β` *explore*: they inject no noise (the rule runs as its
+    /// optimiser: SGD, RMSprop, SGD with momentum) and keep no draw; steps with `r ≥ β`
+    /// sample.
+    Cyclical {
+        /// `η₀ > 0`, the step size at the start of each cycle.
+        initial: f64,
+        /// `M ≥ 1` cycles.
+        cycles: u32,
+        /// `K`, the steps the cycles span (normally the run's steps).
+        total_steps: u64,
+        /// `β ∈ [0, 1)`: the exploration fraction of each cycle.
+        explore: f64,
+    },
+    /// `steps` steps at the constant `eta`, then `then` with its own step counter starting
+    /// from 0.
+    Warmup {
+        /// Steps of warm-up.
+        steps: u64,
+        /// The warm-up's step size.
+        eta: f64,
+        /// The schedule after the warm-up.
+        then: Box<StepSize>,
     },
 }
 
@@ -43,9 +69,81 @@ impl StepSize {
         Ok(schedule)
     }
 
+    /// `M` cycles of Zhang et al.'s cosine over `total_steps` steps from `η₀ = initial`, each
+    /// exploring (no noise, no draws) for its first fraction `explore`; see
+    /// [`StepSize::Cyclical`].
+    pub fn cyclical(initial: f64, cycles: u32, total_steps: u64, explore: f64) -> Result<StepSize> {
+        let schedule = StepSize::Cyclical {
+            initial,
+            cycles,
+            total_steps,
+            explore,
+        };
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
+    /// `steps` steps at `eta`, then this schedule (its step counter restarting at 0).
+    pub fn after_warmup(self, steps: u64, eta: f64) -> Result<StepSize> {
+        let schedule = StepSize::Warmup {
+            steps,
+            eta,
+            then: Box::new(self),
+        };
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
     /// Checks the parameters (the enum's fields are public, so a value may be built directly).
     pub fn validate(&self) -> Result<()> {
         match *self {
+            StepSize::Cyclical {
+                initial,
+                cycles,
+                total_steps,
+                explore,
+            } => {
+                if !(initial.is_finite() && initial > 0.0) {
+                    return Err(Error::invalid(
+                        "step size",
+                        format!("cyclical η₀ = {initial} must be positive and finite"),
+                    ));
+                }
+                if cycles == 0 {
+                    return Err(Error::invalid(
+                        "cycles",
+                        "M = 0: a cyclical schedule needs at least one cycle",
+                    ));
+                }
+                if total_steps < u64::from(cycles) {
+                    return Err(Error::invalid(
+                        "cycles",
+                        format!(
+                            "M = {cycles} cycles need at least {cycles} steps, not {total_steps}"
+                        ),
+                    ));
+                }
+                if !(0.0..1.0).contains(&explore) {
+                    return Err(Error::invalid(
+                        "exploration fraction",
+                        format!(
+                            "β = {explore} must lie in [0, 1): a cycle explores for its first \
+                             fraction β and samples for the rest (Zhang et al. use 0.9 on CIFAR)"
+                        ),
+                    ));
+                }
+            }
+            StepSize::Warmup {
+                steps,
+                eta,
+                ref then,
+            } => {
+                if steps == 0 {
+                    return Err(Error::invalid("warm-up", "needs at least one step"));
+                }
+                StepSize::Constant(eta).validate()?;
+                then.validate()?;
+            }
             StepSize::Constant(eta) => {
                 if !(eta.is_finite() && eta > 0.0) {
                     return Err(Error::invalid(
@@ -92,12 +190,62 @@ impl StepSize {
         match *self {
             StepSize::Constant(eta) => eta,
             StepSize::Polynomial { a, b, gamma } => a * (b + step as f64).powf(-gamma),
+            StepSize::Cyclical { initial, .. } => {
+                let (position, length) = self.cycle_position(step);
+                let fraction = position as f64 / length as f64;
+                initial / 2.0 * ((std::f64::consts::PI * fraction).cos() + 1.0)
+            }
+            StepSize::Warmup {
+                steps,
+                eta,
+                ref then,
+            } => {
+                if step < steps {
+                    eta
+                } else {
+                    then.at(step - steps)
+                }
+            }
         }
     }
 
-    /// The largest step size over the whole run (the first, for a decaying schedule).
+    /// Whether step `t` explores: it injects no noise and keeps no draw (the exploration stage
+    /// of a cyclical schedule).
+    pub fn explores(&self, step: u64) -> bool {
+        match *self {
+            StepSize::Cyclical { explore, .. } => {
+                let (position, length) = self.cycle_position(step);
+                (position as f64) < explore * length as f64
+            }
+            StepSize::Warmup {
+                steps, ref then, ..
+            } => step >= steps && then.explores(step - steps),
+            _ => false,
+        }
+    }
+
+    /// For a cyclical schedule, `(t mod L, L)` with `L = ⌈K/M⌉`; `(0, 1)` otherwise.
+    fn cycle_position(&self, step: u64) -> (u64, u64) {
+        match *self {
+            StepSize::Cyclical {
+                cycles,
+                total_steps,
+                ..
+            } => {
+                let length = total_steps.div_ceil(u64::from(cycles)).max(1);
+                (step % length, length)
+            }
+            _ => (0, 1),
+        }
+    }
+
+    /// The largest step size over the whole run.
     pub fn max(&self) -> f64 {
-        self.at(0)
+        match *self {
+            StepSize::Constant(eta) => eta,
+            StepSize::Polynomial { .. } | StepSize::Cyclical { .. } => self.at(0),
+            StepSize::Warmup { eta, ref then, .. } => eta.max(then.max()),
+        }
     }
 }
 
@@ -116,8 +264,63 @@ mod tests {
         assert_eq!(c.at(u64::from(u32::MAX)), 0.5);
     }
 
+    /// Zhang et al.'s cosine: η₀ at each cycle's first step, η₀/2 at its middle, and the
+    /// exploration stage ends exactly at fraction β.
+    #[test]
+    fn cyclical_values_and_stages_at_boundaries() {
+        // K = 1000 steps, M = 4 cycles: L = 250.
+        let s = StepSize::cyclical(0.5, 4, 1000, 0.8).expect("valid");
+        for start in [0u64, 250, 500, 750] {
+            assert_eq!(s.at(start), 0.5);
+            assert!(s.explores(start));
+            assert!((s.at(start + 125) - 0.25).abs() < 1e-12);
+            // r = 199/250 < 0.8 explores; r = 200/250 = 0.8 samples.
+            assert!(s.explores(start + 199));
+            assert!(!s.explores(start + 200));
+            assert!(!s.explores(start + 249));
+            let last = 0.25 * ((std::f64::consts::PI * 249.0 / 250.0).cos() + 1.0);
+            assert!((s.at(start + 249) - last).abs() < 1e-15);
+        }
+        // K not a multiple of M: L = ⌈1001/4⌉ = 251.
+        let t = StepSize::cyclical(1.0, 4, 1001, 0.0).expect("valid");
+        assert_eq!(t.at(251), 1.0);
+        assert!(!t.explores(0));
+        assert_eq!(s.max(), 0.5);
+    }
+
+    /// A warm-up runs its constant step, then the schedule from its own step 0.
+    #[test]
+    fn warmup_then_schedule_at_the_boundary() {
+        let s = StepSize::cyclical(0.5, 2, 100, 0.5)
+            .expect("valid")
+            .after_warmup(10, 0.01)
+            .expect("valid");
+        assert_eq!(s.at(0), 0.01);
+        assert_eq!(s.at(9), 0.01);
+        assert!(!s.explores(9));
+        assert_eq!(s.at(10), 0.5);
+        assert!(s.explores(10));
+        assert!(!s.explores(10 + 25));
+        assert_eq!(s.at(60), 0.5);
+        assert_eq!(s.max(), 0.5);
+    }
+
     #[test]
     fn bad_schedules_are_refused() {
+        for (bad, words) in [
+            (StepSize::cyclical(0.1, 0, 100, 0.5), "M = 0"),
+            (StepSize::cyclical(0.1, 10, 5, 0.5), "at least 10 steps"),
+            (StepSize::cyclical(0.1, 2, 100, 1.0), "[0, 1)"),
+            (StepSize::cyclical(0.1, 2, 100, -0.1), "[0, 1)"),
+            (StepSize::cyclical(0.0, 2, 100, 0.5), "positive"),
+            (
+                StepSize::Constant(0.1).after_warmup(0, 0.1),
+                "at least one step",
+            ),
+        ] {
+            let error = bad.expect_err("refused");
+            assert!(error.to_string().contains(words), "{error}");
+        }
         for eta in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(StepSize::constant(eta).is_err(), "{eta}");
         }

@@ -216,6 +216,8 @@ pub struct StepContext {
     pub chain: u32,
     /// The step's index.
     pub step: u32,
+    /// σ of the synthetic gradient noise (`Settings::gradient_noise`), 0 for none.
+    pub gradient_noise: f32,
 }
 
 impl StepContext {
@@ -236,13 +238,39 @@ impl StepContext {
 }
 
 /// One step of any rule on the CPU, given `∇Ũ(θ)` at the current state: the twin of
-/// `shaders/move.wgsl`, in f32 with the kernels' order of operations.
+/// `shaders/rules.wgsl` and `move_chain.wgsl`, in f32 with the kernels' order of operations.
+/// Synthetic gradient noise, if any, is added first: `g_d ← fma(σ, ξ'_d, g_d)` with `ξ'` from
+/// the stream `GradientNoise`.
 pub fn reference_move(
     theta: &mut [f32],
     auxiliary: &mut AuxiliaryState,
     gradient: &[f32],
     context: &StepContext,
 ) {
+    let noisy: Vec<f32>;
+    let gradient = if context.gradient_noise > 0.0 {
+        let key = rng::key_for_seed(context.seed);
+        noisy = gradient
+            .chunks(4)
+            .enumerate()
+            .flat_map(|(block, g)| {
+                let z = rng::normals(
+                    key,
+                    context.chain,
+                    context.step,
+                    block as u32,
+                    Stream::GradientNoise,
+                );
+                g.iter()
+                    .zip(z)
+                    .map(|(g, z)| context.gradient_noise.mul_add(z, *g))
+                    .collect::<Vec<f32>>()
+            })
+            .collect();
+        &noisy[..]
+    } else {
+        gradient
+    };
     match context.method {
         Method::Sgld => super::sgld::reference_step(
             theta,

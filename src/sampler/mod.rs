@@ -58,6 +58,11 @@ pub struct Settings {
     pub minibatch: Option<Minibatch>,
     /// The update rule (default SGLD).
     pub method: Method,
+    /// σ ≥ 0 of synthetic noise `N(0, σ² I)` added to every gradient, drawn from the counter
+    /// stream `GradientNoise` (default 0: none). For studying samplers on targets with exact
+    /// gradients, as Chen et al. (2014) and Zhang et al. (2020) do; the fused and tiled data
+    /// paths do not add it.
+    pub gradient_noise: f64,
 }
 
 impl Default for Settings {
@@ -73,21 +78,32 @@ impl Default for Settings {
             init: Init::default(),
             minibatch: None,
             method: Method::Sgld,
+            gradient_noise: 0.0,
         }
     }
 }
 
 impl Settings {
-    /// The number of draws kept per chain: `⌊(steps − burn_in) / thin⌋`.
+    /// The number of draws kept per chain: `⌊(steps − burn_in) / thin⌋`, less those that fall
+    /// in a cyclical schedule's exploration stages.
     pub fn kept_draws(&self) -> u32 {
-        self.steps.saturating_sub(self.burn_in) / self.thin.max(1)
+        let regular = self.steps.saturating_sub(self.burn_in) / self.thin.max(1);
+        if !matches!(
+            self.step_size,
+            StepSize::Constant(_) | StepSize::Polynomial { .. }
+        ) {
+            return (0..self.steps).filter(|&t| self.keeps(t)).count() as u32;
+        }
+        regular
     }
 
-    /// Whether the state after step `t` (0-based) is kept.
+    /// Whether the state after step `t` (0-based) is kept: past burn-in, on the thinning grid,
+    /// and not in an exploration stage.
     pub(crate) fn keeps(&self, step: u32) -> bool {
         let done = u64::from(step) + 1;
         done > u64::from(self.burn_in)
-            && (done - u64::from(self.burn_in)) % u64::from(self.thin) == 0
+            && (done - u64::from(self.burn_in)) % u64::from(self.thin.max(1)) == 0
+            && !self.step_size.explores(u64::from(step))
     }
 
     fn validate_minibatch(&self, target: &Target) -> Result<()> {
@@ -151,6 +167,12 @@ impl Settings {
         }
         self.step_size.validate()?;
         self.method.validate()?;
+        if !(self.gradient_noise.is_finite() && self.gradient_noise >= 0.0) {
+            return Err(Error::invalid(
+                "gradient noise",
+                format!("σ = {} must be finite and ≥ 0", self.gradient_noise),
+            ));
+        }
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return Err(Error::invalid(
                 "temperature",
@@ -378,6 +400,12 @@ impl SamplerBuilder {
     /// The update rule.
     pub fn method(mut self, method: Method) -> Self {
         self.settings.method = method;
+        self
+    }
+
+    /// Synthetic gradient noise `N(0, σ² I)` added to every gradient.
+    pub fn gradient_noise(mut self, sd: f64) -> Self {
+        self.settings.gradient_noise = sd;
         self
     }
 

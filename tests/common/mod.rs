@@ -83,6 +83,7 @@ pub fn assert_cpu_twin(
         eta,
         temperature: 0.0,
         steps,
+        gradient_noise: 0.0,
     };
     assert_rule_twin(target, &twin, gradient);
 }
@@ -101,6 +102,8 @@ pub struct Twin {
     pub temperature: f64,
     /// Steps run (the last state is compared).
     pub steps: u32,
+    /// σ of synthetic gradient noise.
+    pub gradient_noise: f64,
 }
 
 /// Runs `twin.steps` steps on the GPU from seeded random positions and holds every chain to
@@ -134,6 +137,7 @@ pub fn assert_rule_twin(
         .step_size(StepSize::constant(twin.eta).expect("valid"))
         .temperature(twin.temperature)
         .method(twin.method)
+        .gradient_noise(twin.gradient_noise)
         .seed(seed)
         .init(Init::Positions(positions.clone()));
     if let Some(batch) = twin.batch {
@@ -166,6 +170,7 @@ pub fn assert_rule_twin(
                 seed,
                 chain: c,
                 step,
+                gradient_noise: twin.gradient_noise as f32,
             };
             reference_move(&mut theta, &mut auxiliary, &g, &context);
         }
@@ -177,7 +182,7 @@ pub fn assert_rule_twin(
         for (d, want) in theta.iter().enumerate() {
             let got = draws.get(0, c as usize, d);
             let mut tolerance = 1e-4 * want.abs().max(1.0);
-            if twin.temperature > 0.0 {
+            if twin.temperature > 0.0 || twin.gradient_noise > 0.0 {
                 tolerance += 1e-2 * moved;
             }
             assert!(
