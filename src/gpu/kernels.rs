@@ -22,6 +22,10 @@ pub(crate) const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl"
 pub(crate) const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
 /// A one-hidden-layer MLP classifier.
 pub(crate) const MLP: &str = include_str!("../../shaders/mlp.wgsl");
+/// Chen et al.'s double well.
+pub(crate) const DOUBLE_WELL: &str = include_str!("../../shaders/double_well.wgsl");
+/// Zhang et al.'s 25-component grid mixture.
+pub(crate) const GRID_MIXTURE: &str = include_str!("../../shaders/grid_mixture.wgsl");
 /// Welling & Teh's two-parameter mixture.
 pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");

@@ -5,6 +5,7 @@ mod gaussian;
 mod mixture;
 mod mlp;
 mod regression;
+pub mod toys;
 
 pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};
 pub use gaussian::{Gaussian, Precision};

@@ -24,7 +24,9 @@ pub enum Method {
     },
     /// Stochastic gradient Hamiltonian Monte Carlo in its practical form (Chen et al. 2014).
     Sghmc {
-        /// Friction `α ∈ (0, 1]`, one minus the momentum decay.
+        /// Friction `α ∈ [0, 1]`, one minus the momentum decay. `α = 0` with `β̂ = 0` is
+        /// Chen et al.'s naive stochastic-gradient HMC: nothing removes the energy the gradient
+        /// noise adds.
         friction: f64,
         /// `β̂ ∈ [0, α]`: the estimated gradient-noise term, subtracted from the injected noise.
         noise_estimate: f64,
@@ -101,11 +103,11 @@ impl Method {
             } => {
                 finite("SGHMC friction", friction)?;
                 finite("SGHMC noise estimate", noise_estimate)?;
-                if !(friction > 0.0 && friction <= 1.0) {
+                if !(0.0..=1.0).contains(&friction) {
                     return Err(Error::invalid(
                         "SGHMC friction",
                         format!(
-                            "α = {friction} must lie in (0, 1]: it is one minus the momentum \
+                            "α = {friction} must lie in [0, 1]: it is one minus the momentum \
                              decay (Chen et al.'s ε·C)"
                         ),
                     ));
@@ -325,8 +327,8 @@ mod tests {
                 },
                 "> 0",
             ),
-            (Method::sghmc(0.0), "(0, 1]"),
-            (Method::sghmc(1.5), "(0, 1]"),
+            (Method::sghmc(-0.1), "[0, 1]"),
+            (Method::sghmc(1.5), "[0, 1]"),
             (
                 Method::Sghmc {
                     friction: 0.3,
