@@ -182,6 +182,28 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         (&["--temperature", "-1"], "temperature"),
         (&["--adapter", "no-such-adapter-xyz"], "adapters found"),
         (&["--dim", "4096", "--chains", "1048576"], "allows at most"),
+        (&["--sampler", "sghmc", "--friction", "1.5"], "friction"),
+        (&["--sampler", "sghmc", "--friction", "-0.1"], "friction"),
+        (&["--sampler", "sghmc"], "--friction"),
+        (
+            &[
+                "--sampler",
+                "sghmc",
+                "--friction",
+                "0.1",
+                "--noise-estimate",
+                "0.2",
+            ],
+            "β̂",
+        ),
+        (&["--sampler", "psgld", "--decay", "1"], "decay"),
+        (&["--sampler", "psgld", "--rms-epsilon", "0"], "λ"),
+        (&["--sampler", "sgnht", "--diffusion", "0"], "diffusion"),
+        (&["--schedule", "cyclical", "--cycles", "0"], "M = 0"),
+        (&["--schedule", "cyclical", "--explore", "1"], "[0, 1)"),
+        (&["--schedule", "cyclical", "--explore", "-0.5"], "[0, 1)"),
+        (&["--gradient-noise", "-1"], "gradient noise"),
+        (&["--warmup-steps", "0"], "warm-up"),
     ];
     for (args, expected) in cases {
         let mut all = vec!["sample", "--steps", "20", "--burn-in", "10", "--thin", "1"];
@@ -209,6 +231,77 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         "{}",
         stderr(&output)
     );
+}
+
+/// Every sampler and the cyclical schedule with a warm-up run from the command line on the
+/// papers' toy potentials.
+#[test]
+fn samplers_and_schedules_run_from_the_command_line() {
+    let common = [
+        "sample",
+        "--chains",
+        "64",
+        "--steps",
+        "400",
+        "--burn-in",
+        "100",
+        "--thin",
+        "10",
+    ];
+    let cases: &[&[&str]] = &[
+        &[
+            "--model",
+            "double-well",
+            "--sampler",
+            "sghmc",
+            "--momentum-decay",
+            "0.7",
+        ],
+        &[
+            "--model",
+            "double-well",
+            "--sampler",
+            "sgnht",
+            "--diffusion",
+            "1",
+            "--step-size",
+            "0.01",
+        ],
+        &[
+            "--model",
+            "grid-mixture",
+            "--sampler",
+            "psgld",
+            "--step-size",
+            "0.001",
+        ],
+        &[
+            "--model",
+            "grid-mixture",
+            "--schedule",
+            "cyclical",
+            "--cycles",
+            "3",
+            "--explore",
+            "0.25",
+            "--warmup-steps",
+            "50",
+            "--warmup-step-size",
+            "0.001",
+            "--gradient-noise",
+            "1",
+        ],
+    ];
+    for args in cases {
+        let all: Vec<&str> = common.iter().chain(args.iter()).copied().collect();
+        let output = langevin(&all);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(
+            stdout(&output).contains("0 divergent chains"),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+    }
 }
 
 #[test]

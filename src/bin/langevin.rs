@@ -10,8 +10,9 @@ use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
 use langevin::minibatch::Minibatch;
 use langevin::model::{
-    classifier_predictive, mlp_classifier, welling_teh_mixture, Regression, Target,
+    classifier_predictive, mlp_classifier, toys, welling_teh_mixture, Regression, Target,
 };
+use langevin::sampler::Method;
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -47,6 +48,10 @@ enum Model {
     Mixture,
     /// One-hidden-layer MLP classifier (a Bayesian neural network) on --data, --hidden units.
     Mlp,
+    /// Chen et al.'s double well U(θ) = −2θ² + θ⁴ (no data).
+    DoubleWell,
+    /// Zhang et al.'s 25-component Gaussian mixture on a 5 × 5 grid (no data).
+    GridMixture,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,6 +98,13 @@ impl From<DataPathArg> for DataPath {
 enum SamplerKind {
     /// Stochastic gradient Langevin dynamics (Welling & Teh 2011).
     Sgld,
+    /// Preconditioned SGLD, RMSprop preconditioner (Li et al. 2016): --decay, --rms-epsilon.
+    Psgld,
+    /// Stochastic gradient HMC (Chen et al. 2014): --friction or --momentum-decay,
+    /// --noise-estimate.
+    Sghmc,
+    /// Stochastic gradient Nosé–Hoover thermostat (Ding et al. 2014): --diffusion.
+    Sgnht,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,6 +113,9 @@ enum Schedule {
     Constant,
     /// η_t = a (b + t)^(−γ) with --a, --b, --gamma.
     Poly,
+    /// Zhang et al.'s cosine from --step-size over --cycles cycles of the run, each exploring
+    /// (no noise, no draws) for its first fraction --explore.
+    Cyclical,
 }
 
 #[derive(Args)]
@@ -175,6 +190,39 @@ struct SampleArgs {
     /// Constant step size η (our η; Welling & Teh's ε = 2η).
     #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     step_size: f64,
+    /// Cycles M of --schedule cyclical.
+    #[arg(long, default_value_t = 1)]
+    cycles: u32,
+    /// Exploration fraction β ∈ [0, 1) of each cycle of --schedule cyclical.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    explore: f64,
+    /// Steps at --warmup-step-size before the schedule starts (its steps count from there).
+    #[arg(long)]
+    warmup_steps: Option<u64>,
+    /// The warm-up's constant step size (default: --step-size).
+    #[arg(long, allow_negative_numbers = true)]
+    warmup_step_size: Option<f64>,
+    /// pSGLD: decay α ∈ [0, 1) of the running mean square.
+    #[arg(long, default_value_t = 0.99, allow_negative_numbers = true)]
+    decay: f64,
+    /// pSGLD: λ > 0 added to sqrt(V).
+    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
+    rms_epsilon: f64,
+    /// SGHMC: friction α ∈ [0, 1] (one minus the momentum decay).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "momentum_decay")]
+    friction: Option<f64>,
+    /// SGHMC: momentum decay 1 − α, instead of --friction.
+    #[arg(long, allow_negative_numbers = true)]
+    momentum_decay: Option<f64>,
+    /// SGHMC: gradient-noise estimate β̂ ∈ [0, α].
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    noise_estimate: f64,
+    /// SGNHT: diffusion A > 0.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    diffusion: f64,
+    /// σ of synthetic gradient noise N(0, σ²) added to every gradient (for studying samplers).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    gradient_noise: f64,
     /// Polynomial schedule scale a.
     #[arg(long, allow_negative_numbers = true)]
     a: Option<f64>,
@@ -333,6 +381,8 @@ fn model_name(model: Model) -> &'static str {
         Model::Logistic => "logistic",
         Model::Mixture => "mixture",
         Model::Mlp => "mlp",
+        Model::DoubleWell => "double-well",
+        Model::GridMixture => "grid-mixture",
     }
 }
 
@@ -356,11 +406,46 @@ fn gaussian(args: &SampleArgs) -> Result<Gaussian> {
 }
 
 fn schedule(args: &SampleArgs) -> Result<StepSize> {
-    Ok(match args.schedule {
+    let warmup = args.warmup_steps.unwrap_or(0);
+    let schedule = match args.schedule {
         Schedule::Constant => StepSize::constant(args.step_size)?,
         Schedule::Poly => match (args.a, args.b, args.gamma) {
             (Some(a), Some(b), Some(gamma)) => StepSize::polynomial(a, b, gamma)?,
             _ => bail!("--schedule poly needs --a, --b and --gamma"),
+        },
+        Schedule::Cyclical => {
+            let after_warmup = u64::from(args.steps).saturating_sub(warmup);
+            StepSize::cyclical(args.step_size, args.cycles, after_warmup, args.explore)?
+        }
+    };
+    Ok(match args.warmup_steps {
+        Some(steps) => {
+            schedule.after_warmup(steps, args.warmup_step_size.unwrap_or(args.step_size))?
+        }
+        None => schedule,
+    })
+}
+
+fn method(args: &SampleArgs) -> Result<Method> {
+    Ok(match args.sampler {
+        SamplerKind::Sgld => Method::Sgld,
+        SamplerKind::Psgld => Method::Psgld {
+            decay: args.decay,
+            epsilon: args.rms_epsilon,
+        },
+        SamplerKind::Sghmc => {
+            let friction = match (args.friction, args.momentum_decay) {
+                (Some(friction), _) => friction,
+                (None, Some(decay)) => 1.0 - decay,
+                (None, None) => bail!("--sampler sghmc needs --friction α or --momentum-decay"),
+            };
+            Method::Sghmc {
+                friction,
+                noise_estimate: args.noise_estimate,
+            }
+        }
+        SamplerKind::Sgnht => Method::Sgnht {
+            diffusion: args.diffusion,
         },
     })
 }
@@ -384,7 +469,6 @@ fn check_output(path: &Option<PathBuf>) -> Result<()> {
 }
 
 fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
-    let SamplerKind::Sgld = args.sampler;
     check_output(&args.out)?;
     check_output(&args.json)?;
     let mut mlp_shape = None;
@@ -408,6 +492,8 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             let data = read_data(&path, args, None, ExtraFeatures::Error)?;
             (welling_teh_mixture(data)?.into(), None)
         }
+        Model::DoubleWell => (toys::double_well()?.into(), None),
+        Model::GridMixture => (toys::grid_mixture()?.into(), None),
     };
     let mut builder = Sampler::builder(target.clone());
     if let Some(size) = args.batch {
@@ -428,6 +514,8 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         .init(Init::Normal {
             scale: args.init_scale,
         })
+        .method(method(args)?)
+        .gradient_noise(args.gradient_noise)
         .tuning(Tuning {
             data_path: args.data_path.into(),
             ..Tuning::default()
