@@ -1,11 +1,13 @@
-//! Throughput benchmark W1: the fused SGLD update on a Gaussian target against a
-//! device-to-device copy of the same bytes, both timed in the same process.
+//! Throughput benchmarks. W1: the fused update of each sampler on a Gaussian target against a
+//! device-to-device copy, both timed in the same process; W2–W4: data models.
 //!
-//! One SGLD update reads and writes one f32 of state (8 bytes); the target's mean and precision
-//! are per-dimension and stay in cache. A copy of the state buffer moves the same 8 bytes per
-//! parameter, so `ratio_to_copy` is the fraction of the adapter's practical memory bandwidth the
-//! update reaches. Rows with several steps per dispatch keep the state on-chip between steps and
-//! may exceed the copy's rate; their GB/s counts 8 bytes per update as if each went to memory.
+//! One SGLD update reads and writes one f32 of state (8 bytes); pSGLD and SGHMC also read and
+//! write their per-coordinate state (16 bytes); SGNHT runs a thread per chain through a gradient
+//! scratch (24 bytes). The target's mean and precision are per-dimension and stay in cache. A
+//! copy moves 8 bytes per parameter of the state buffer, so `ratio_to_copy` is the fraction of
+//! the adapter's practical memory bandwidth the update reaches. Rows with several steps per
+//! dispatch keep the state on-chip between steps and may exceed the copy's rate; their GB/s
+//! counts the bytes per update as if each went to memory.
 
 use std::time::Instant;
 
@@ -14,7 +16,7 @@ use crate::gpu::{Gpu, RngMultiply};
 use crate::model::Gaussian;
 use crate::run::{Batch, ChainState, DispatchRecord, NO_DRAW};
 use crate::sampler::sgld::StepScalars;
-use crate::sampler::{DataPath, Sampler, Settings, Tuning};
+use crate::sampler::{DataPath, Method, Sampler, Settings, Tuning};
 use crate::schedule::StepSize;
 
 /// Dimensions of the W1 target; parameters = chains × this.
@@ -23,6 +25,8 @@ pub const W1_DIM: u32 = 4;
 /// One measured configuration.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct W1Row {
+    /// The update rule (`sgld`, `psgld`, `sghmc`, `sgnht`).
+    pub sampler: &'static str,
     /// Parameters updated per step (chains × dimensions).
     pub params: u64,
     /// Chains.
@@ -35,7 +39,9 @@ pub struct W1Row {
     pub rng_multiply: &'static str,
     /// Parameter updates per second (median of the repeats).
     pub updates_per_s: f64,
-    /// Effective bandwidth: 8 bytes per update (one f32 read, one written), in GB/s.
+    /// State bytes read and written per update (8 for SGLD; see the module docs).
+    pub bytes_per_update: u32,
+    /// Effective bandwidth: `bytes_per_update` per update, in GB/s.
     pub effective_gb_per_s: f64,
     /// Device-to-device copy of the state buffer, bytes read plus written, in GB/s.
     pub copy_gb_per_s: f64,
@@ -52,6 +58,8 @@ pub struct W1Config {
     pub steps_per_dispatch: Vec<u32>,
     /// Generator multiplies to compare at every size; `Int64` is skipped where unsupported.
     pub multiplies: Vec<RngMultiply>,
+    /// Update rules to time; rules other than the first run with the last multiply only.
+    pub methods: Vec<Method>,
     /// Steps timed per repeat.
     pub steps: u32,
     /// Timed repeats; the median is reported.
@@ -65,6 +73,7 @@ impl W1Config {
             sizes: vec![1 << 20, 1 << 24, 1 << 26, 1 << 28],
             steps_per_dispatch: vec![1, 16],
             multiplies: vec![RngMultiply::Portable, RngMultiply::Int64],
+            methods: all_methods(),
             steps: 64,
             repeats: 5,
         }
@@ -76,9 +85,29 @@ impl W1Config {
             sizes: vec![1 << 18, 1 << 20],
             steps_per_dispatch: vec![1, 16],
             multiplies: vec![RngMultiply::Portable, RngMultiply::Int64],
+            methods: all_methods(),
             steps: 16,
             repeats: 3,
         }
+    }
+}
+
+/// Every rule, with the constants of its paper's experiments.
+fn all_methods() -> Vec<Method> {
+    vec![
+        Method::Sgld,
+        Method::psgld(),
+        Method::sghmc(0.1),
+        Method::sgnht(1.0),
+    ]
+}
+
+/// State bytes read and written per update by each rule's W1 kernel.
+fn bytes_per_update(method: &Method) -> u32 {
+    match method {
+        Method::Sgld => 8,
+        Method::Psgld { .. } | Method::Sghmc { .. } => 16,
+        Method::Sgnht { .. } => 24,
     }
 }
 
@@ -165,21 +194,31 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
             );
             continue;
         }
-        let settings = Settings {
-            chains,
-            steps: 1,
-            burn_in: 0,
-            thin: 1,
-            step_size: StepSize::constant(1e-3)?,
-            ..Settings::default()
-        };
         let mut copy_gb_per_s = None;
-        for &multiply in &config.multiplies {
+        let last_multiply = config.multiplies.last().copied().unwrap_or_default();
+        let cases = config.methods.iter().enumerate().flat_map(|(i, method)| {
+            let multiplies = if i == 0 {
+                config.multiplies.clone()
+            } else {
+                vec![last_multiply]
+            };
+            multiplies.into_iter().map(move |m| (*method, m))
+        });
+        for (method, multiply) in cases {
             if multiply == RngMultiply::Int64 && !gpu.has_int64() {
                 log::warn!("W1: the adapter lacks SHADER_INT64; skipping the int64 rows");
                 continue;
             }
-            let sampler = Sampler::new(target.clone(), settings.clone())?.with_tuning(Tuning {
+            let settings = Settings {
+                chains,
+                steps: 1,
+                burn_in: 0,
+                thin: 1,
+                step_size: StepSize::constant(1e-3)?,
+                method,
+                ..Settings::default()
+            };
+            let sampler = Sampler::new(target.clone(), settings)?.with_tuning(Tuning {
                 draws_buffer_bytes: 0,
                 rng_multiply: multiply,
                 ..Tuning::default()
@@ -200,8 +239,11 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
                     state.submit(gpu, &batch).map(|_| ())
                 })?;
                 let updates_per_s = params as f64 * f64::from(config.steps) / seconds;
-                let effective_gb_per_s = 8.0 * updates_per_s / 1e9;
+                let bytes = bytes_per_update(&method);
+                let effective_gb_per_s = f64::from(bytes) * updates_per_s / 1e9;
                 rows.push(W1Row {
+                    sampler: method.name(),
+                    bytes_per_update: bytes,
                     params: u64::from(chains) * u64::from(W1_DIM),
                     chains,
                     dim: W1_DIM,
@@ -226,6 +268,8 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
 pub struct RegressionRow {
     /// `W2` (shared batch) or `W3` (per-chain batch).
     pub workload: &'static str,
+    /// The update rule.
+    pub sampler: &'static str,
     /// `dense` (synthetic, 123 stored features per row) or `sparse` (a9a itself, ~14 per row).
     pub data: &'static str,
     /// Chains.
@@ -321,6 +365,7 @@ struct DataCase {
     chains: u32,
     per_chain: bool,
     data_path: DataPath,
+    method: Method,
     /// Dense-equivalent FLOPs of one chain-step.
     flop_per_chain_step: f64,
 }
@@ -347,6 +392,7 @@ fn time_data_case(
             per_chain: case.per_chain,
             replacement: true,
         }),
+        method: case.method,
         ..Settings::default()
     };
     let sampler = Sampler::new(case.target, settings)?.with_tuning(Tuning {
@@ -382,6 +428,7 @@ fn time_data_case(
     let chain_steps = f64::from(case.chains) * f64::from(steps);
     Ok(Some(RegressionRow {
         workload: case.workload,
+        sampler: case.method.name(),
         data: case.data,
         chains: case.chains,
         batch: BATCH,
@@ -409,7 +456,8 @@ pub fn run_regression(
         let (mlp, _) = mlp_classifier(data.clone(), hidden, 1.0)?;
         let mlp_flops = 6.0 * f64::from(BATCH) * (hidden * data.features()) as f64;
         let mut cases = Vec::new();
-        // W2 runs every data path so each is measured against the global one.
+        // W2 runs every data path with SGLD so each is measured against the global one, and
+        // every other rule on the paths that run it.
         for &chains in &config.shared_chains {
             for data_path in [
                 DataPath::Global,
@@ -417,7 +465,26 @@ pub fn run_regression(
                 DataPath::Fused,
                 DataPath::Tiled,
             ] {
-                cases.push(("W2", logistic.clone(), chains, false, data_path, glm_flops));
+                cases.push((
+                    "W2",
+                    logistic.clone(),
+                    chains,
+                    false,
+                    data_path,
+                    glm_flops,
+                    Method::Sgld,
+                ));
+            }
+            for method in all_methods().into_iter().skip(1) {
+                cases.push((
+                    "W2",
+                    logistic.clone(),
+                    chains,
+                    false,
+                    DataPath::Auto,
+                    glm_flops,
+                    method,
+                ));
             }
         }
         for &chains in &config.per_chain_chains {
@@ -428,6 +495,7 @@ pub fn run_regression(
                 true,
                 DataPath::Global,
                 glm_flops,
+                Method::Sgld,
             ));
         }
         for &chains in &config.mlp_chains {
@@ -438,9 +506,10 @@ pub fn run_regression(
                 false,
                 DataPath::Auto,
                 mlp_flops,
+                Method::Sgld,
             ));
         }
-        for (workload, target, chains, per_chain, data_path, flops) in cases {
+        for (workload, target, chains, per_chain, data_path, flops, method) in cases {
             let case = DataCase {
                 workload,
                 data: name,
@@ -448,6 +517,7 @@ pub fn run_regression(
                 chains,
                 per_chain,
                 data_path,
+                method,
                 flop_per_chain_step: flops,
             };
             rows.extend(time_data_case(gpu, case, config.steps, config.repeats)?);

@@ -754,9 +754,10 @@ fn loop_iterations(sampler: &Sampler, kernel: &Kernel) -> (u64, u64) {
     // The noise-and-move loop over blocks and lanes, and the step loop itself.
     let moves = 5 * blocks + 1;
     match &sampler.target {
-        Target::Gaussian(g) => match g.precision() {
-            Precision::Diagonal(_) => (1, 8),
-            Precision::Dense(_) => (dim * (dim + 1) + moves, dim),
+        Target::Gaussian(g) => match (g.precision(), kernel) {
+            (Precision::Dense(_), _) => (dim * (dim + 1) + moves, dim),
+            (Precision::Diagonal(_), Kernel::SgldGaussianChain { .. }) => (dim + moves, dim),
+            (Precision::Diagonal(_), _) => (1, 8),
         },
         Target::Regression(_) | Target::Custom(_) => {
             let Some(parts) = sampler.target.data_kernel() else {

@@ -613,21 +613,32 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
     };
     let rows = run_w1(&gpu, &config)?;
     println!(
-        "W1: fused SGLD update, Gaussian target, {} steps, median of {}",
+        "W1: fused update of each sampler, Gaussian target, {} steps, median of {}",
         config.steps, config.repeats
     );
     println!(
-        "{:>12} {:>10} {:>7} {:>8} {:>14} {:>10} {:>10} {:>8}",
-        "params", "chains", "steps/d", "multiply", "updates/s", "GB/s", "copy GB/s", "ratio"
+        "{:>7} {:>12} {:>10} {:>7} {:>8} {:>14} {:>5} {:>10} {:>10} {:>8}",
+        "sampler",
+        "params",
+        "chains",
+        "steps/d",
+        "multiply",
+        "updates/s",
+        "B/upd",
+        "GB/s",
+        "copy GB/s",
+        "ratio"
     );
     for r in &rows {
         println!(
-            "{:>12} {:>10} {:>7} {:>8} {:>14.3e} {:>10.1} {:>10.1} {:>8.3}",
+            "{:>7} {:>12} {:>10} {:>7} {:>8} {:>14.3e} {:>5} {:>10.1} {:>10.1} {:>8.3}",
+            r.sampler,
             r.params,
             r.chains,
             r.steps_per_dispatch,
             r.rng_multiply,
             r.updates_per_s,
+            r.bytes_per_update,
             r.effective_gb_per_s,
             r.copy_gb_per_s,
             r.ratio_to_copy
@@ -645,17 +656,18 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
     }
     let regression_rows = run_regression(&gpu, &regression_config, &datasets)?;
     println!(
-        "W2/W3: SGLD logistic regression, a9a shape (N = 32561, D = 124), batch 100, {} steps",
+        "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124), batch 100, {} steps",
         regression_config.steps
     );
     println!(
-        "{:>8} {:>7} {:>7} {:>8} {:>16} {:>12} {:>12}",
-        "workload", "data", "path", "chains", "chain-steps/s", "µs/step", "FLOP/s"
+        "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16} {:>12} {:>12}",
+        "workload", "sampler", "data", "path", "chains", "chain-steps/s", "µs/step", "FLOP/s"
     );
     for r in &regression_rows {
         println!(
-            "{:>8} {:>7} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
+            "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
             r.workload,
+            r.sampler,
             r.data,
             r.data_path,
             r.chains,
