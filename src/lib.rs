@@ -54,8 +54,16 @@
 //!   Temperature `T = 1` samples the posterior; `T = 0` is gradient descent.
 //!   Welling & Teh (2011) write `Δθ = (ε/2) ∇log p + N(0, ε)`, so their `ε` is our `2η`;
 //!   BlackJAX's `step_size` is our `η`.
+//! * **The other rules** ([`sampler::Method`]), each with its equation in its module:
+//!   pSGLD ([`sampler::psgld`], RMSprop preconditioner on `ḡ = ∇Ũ/N`, Γ term dropped),
+//!   SGHMC ([`sampler::sghmc`], `v ← (1 − α) v − η ∇Ũ + sqrt(2(α − β̂)ηT) ξ`, `θ ← θ + v`;
+//!   Chen et al.'s `ε, C, B̂` are `η = ε²`, `α = εC`, `β̂ = εB̂`) and SGNHT
+//!   ([`sampler::sgnht`], step `h = η_t`, thermostat target `T`). At `T = 0` each is its
+//!   optimiser: SGD, RMSprop, SGD with momentum.
 //! * **Step index.** Steps are numbered `t = 0, 1, …`; the polynomial schedule is
-//!   `η_t = a (b + t)^(−γ)` ([`StepSize`]). A kept draw is the state after its step.
+//!   `η_t = a (b + t)^(−γ)` and the cyclical one `η_t = (η₀/2)(cos(π (t mod L)/L) + 1)` with
+//!   `L = ⌈K/M⌉` ([`StepSize`]; Zhang et al. write `k = t + 1`). A kept draw is the state
+//!   after its step; a cyclical schedule's exploration steps keep none.
 //! * **Layout.** On the GPU the state is dimension-major, `θ[d · C + c]` (chains contiguous);
 //!   [`Draws`] and the NPY export are `[draw][chain][dim]`.
 //! * **Randomness** ([`rng`]). Philox4x32-10 keyed by the seed, counter
