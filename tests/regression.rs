@@ -283,59 +283,62 @@ fn every_data_path_gives_the_same_draws() {
     }
 }
 
-/// The paths that share one batch among all chains refuse per-chain batches.
+/// The error a run forced onto `data_path` gives: two steps of 8 chains.
+fn forced_path_error(
+    model: impl Into<langevin::model::Target>,
+    data_path: DataPath,
+    minibatch: Option<Minibatch>,
+    method: langevin::sampler::Method,
+) -> String {
+    let mut builder = Sampler::builder(model)
+        .chains(8)
+        .steps(2)
+        .burn_in(1)
+        .method(method)
+        .tuning(Tuning {
+            data_path,
+            ..Tuning::default()
+        });
+    if let Some(batch) = minibatch {
+        builder = builder.minibatch(batch);
+    }
+    builder
+        .build()
+        .expect("valid settings")
+        .run(common::gpu())
+        .expect_err("refused")
+        .to_string()
+}
+
+/// Each forced path refuses what it cannot run, saying why: per-chain batches on the paths
+/// that share one batch, models that are not GLMs and rules other than SGLD on the fused and
+/// tiled paths.
 #[test]
-fn shared_batch_paths_refuse_per_chain_batches() {
-    let model = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
+fn forced_data_paths_refuse_what_they_cannot_run() {
+    use langevin::sampler::Method;
+    let linear = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
+    let per_chain = Minibatch {
+        size: 10,
+        per_chain: true,
+        replacement: true,
+    };
     for data_path in [DataPath::Staged, DataPath::Fused, DataPath::Tiled] {
-        let error = Sampler::builder(model.clone())
-            .chains(8)
-            .steps(2)
-            .burn_in(1)
-            .minibatch(Minibatch {
-                size: 10,
-                per_chain: true,
-                replacement: true,
-            })
-            .tuning(Tuning {
-                data_path,
-                ..Tuning::default()
-            })
-            .build()
-            .expect("valid settings")
-            .run(common::gpu())
-            .expect_err("refused");
+        let error = forced_path_error(linear.clone(), data_path, Some(per_chain), Method::Sgld);
         assert!(
-            error.to_string().contains("shared by all chains"),
+            error.contains("shared by all chains"),
             "{data_path:?}: {error}"
         );
     }
-}
-
-/// The fused and tiled paths serve generalised linear models only; a custom model is refused.
-#[test]
-fn glm_paths_refuse_models_that_are_not_glms() {
     let data = Dataset::from_dense(vec![], 0, vec![0.5, 1.0, -0.3]).expect("data");
-    let model = langevin::model::welling_teh_mixture(data).expect("model");
+    let mixture = langevin::model::welling_teh_mixture(data).expect("model");
     for data_path in [DataPath::Fused, DataPath::Tiled] {
-        let error = Sampler::builder(model.clone())
-            .chains(8)
-            .steps(2)
-            .burn_in(1)
-            .tuning(Tuning {
-                data_path,
-                ..Tuning::default()
-            })
-            .build()
-            .expect("valid settings")
-            .run(common::gpu())
-            .expect_err("refused");
+        let error = forced_path_error(mixture.clone(), data_path, None, Method::Sgld);
         assert!(
-            error
-                .to_string()
-                .contains("linear and logistic regression only"),
+            error.contains("linear and logistic regression only"),
             "{data_path:?}: {error}"
         );
+        let error = forced_path_error(linear.clone(), data_path, None, Method::sghmc(0.1));
+        assert!(error.contains("runs SGLD"), "{data_path:?}: {error}");
     }
 }
 

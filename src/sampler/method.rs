@@ -239,6 +239,29 @@ impl StepContext {
     }
 }
 
+/// Calls `update(θ_d, state_d, g_d, ξ_d)` for every coordinate in order, the step's normals
+/// drawn once per block of four (zeros when the step injects no noise): the loop every
+/// per-coordinate rule's reference shares.
+pub(crate) fn for_each_coordinate(
+    theta: &mut [f32],
+    state: &mut [f32],
+    gradient: &[f32],
+    context: &StepContext,
+    mut update: impl FnMut(&mut f32, &mut f32, f32, f32),
+) {
+    for (block, ((coords, states), grads)) in theta
+        .chunks_mut(4)
+        .zip(state.chunks_mut(4))
+        .zip(gradient.chunks(4))
+        .enumerate()
+    {
+        let noise = context.noise(block);
+        for (lane, ((x, v), g)) in coords.iter_mut().zip(states).zip(grads).enumerate() {
+            update(x, v, *g, noise[lane]);
+        }
+    }
+}
+
 /// One step of any rule on the CPU, given `∇Ũ(θ)` at the current state: the twin of
 /// `shaders/rules.wgsl` and `move_chain.wgsl`, in f32 with the kernels' order of operations.
 /// Synthetic gradient noise, if any, is added first: `g_d ← fma(σ, ξ'_d, g_d)` with `ξ'` from

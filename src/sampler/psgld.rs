@@ -13,7 +13,7 @@
 //! small; with `α` near 0 it is not, and a test shows the stationary variance it leaves on a
 //! Gaussian. At `T = 0` the step is RMSprop on `U`.
 
-use super::method::StepContext;
+use super::method::{for_each_coordinate, StepContext};
 
 /// One pSGLD step of one chain on the CPU, twin of `psgld_move` in `shaders/move.wgsl`:
 /// `V_d ← fma(α, V_d, (1 − α)(ḡ_d ḡ_d))`, `G_d = 1/(λ + sqrt(V_d))`,
@@ -28,23 +28,12 @@ pub fn reference_step(
 ) {
     let [decay, epsilon] = constants;
     let scalars = context.scalars;
-    for (block, ((coords, squares), grads)) in theta
-        .chunks_mut(4)
-        .zip(mean_square.chunks_mut(4))
-        .zip(gradient.chunks(4))
-        .enumerate()
-    {
-        let noise = context.noise(block);
-        for (lane, ((x, v), g)) in coords.iter_mut().zip(squares).zip(grads).enumerate() {
-            let per_datum = g * context.per_datum;
-            *v = decay.mul_add(*v, (1.0 - decay) * (per_datum * per_datum));
-            let preconditioner = 1.0 / (epsilon + v.sqrt());
-            let moved = (-scalars.eta * preconditioner).mul_add(*g, *x);
-            *x = if scalars.noise_scale > 0.0 {
-                (scalars.noise_scale * preconditioner.sqrt()).mul_add(noise[lane], moved)
-            } else {
-                moved
-            };
-        }
-    }
+    for_each_coordinate(theta, mean_square, gradient, context, |x, v, g, z| {
+        let per_datum = g * context.per_datum;
+        *v = decay.mul_add(*v, (1.0 - decay) * (per_datum * per_datum));
+        let preconditioner = 1.0 / (epsilon + v.sqrt());
+        let moved = (-scalars.eta * preconditioner).mul_add(g, *x);
+        // z is zero when the step injects no noise, so this adds exactly nothing then.
+        *x = (scalars.noise_scale * preconditioner.sqrt()).mul_add(z, moved);
+    });
 }

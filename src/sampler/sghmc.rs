@@ -9,7 +9,7 @@
 //! (unit mass): `η = ε²`, `α = ε C`, `β̂ = ε B̂`. At `T = 0` the step is SGD with momentum
 //! `1 − α` and learning rate `η`.
 
-use super::method::StepContext;
+use super::method::{for_each_coordinate, StepContext};
 
 /// One SGHMC step of one chain on the CPU, twin of `sghmc_move` in `shaders/move.wgsl`:
 /// `v_d ← fma(−η, g_d, (1 − α) v_d)`, `v_d ← fma(s, ξ_d, v_d)`, `θ_d ← θ_d + v_d`.
@@ -21,20 +21,11 @@ pub fn reference_step(
     context: &StepContext,
 ) {
     let scalars = context.scalars;
-    for (block, ((coords, velocities), grads)) in theta
-        .chunks_mut(4)
-        .zip(momentum.chunks_mut(4))
-        .zip(gradient.chunks(4))
-        .enumerate()
-    {
-        let noise = context.noise(block);
-        for (lane, ((x, v), g)) in coords.iter_mut().zip(velocities).zip(grads).enumerate() {
-            let mut next = (-scalars.eta).mul_add(*g, (1.0 - friction) * *v);
-            if scalars.noise_scale > 0.0 {
-                next = scalars.noise_scale.mul_add(noise[lane], next);
-            }
-            *v = next;
-            *x += next;
-        }
-    }
+    for_each_coordinate(theta, momentum, gradient, context, |x, v, g, z| {
+        let next = scalars
+            .noise_scale
+            .mul_add(z, (-scalars.eta).mul_add(g, (1.0 - friction) * *v));
+        *v = next;
+        *x += next;
+    });
 }

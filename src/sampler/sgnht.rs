@@ -9,7 +9,7 @@
 //! with `v = 0` and `ζ = A` at the start. The thermostat absorbs the unknown gradient noise:
 //! whatever it adds, `ζ` rises until the mean kinetic energy per dimension is `T`.
 
-use super::method::StepContext;
+use super::method::{for_each_coordinate, StepContext};
 
 /// One SGNHT step of one chain on the CPU, twin of `sgnht_move` in `shaders/move.wgsl`:
 /// per coordinate `v_d ← fma(−h, g_d, fma(−ζh, v_d, v_d))`, `v_d ← fma(s, ξ_d, v_d)`,
@@ -26,23 +26,14 @@ pub fn reference_step(
     let h = scalars.eta;
     let friction = -*thermostat * h;
     let mut kinetic = 0.0f32;
-    for (block, ((coords, velocities), grads)) in theta
-        .chunks_mut(4)
-        .zip(momentum.chunks_mut(4))
-        .zip(gradient.chunks(4))
-        .enumerate()
-    {
-        let noise = context.noise(block);
-        for (lane, ((x, v), g)) in coords.iter_mut().zip(velocities).zip(grads).enumerate() {
-            let mut next = (-h).mul_add(*g, friction.mul_add(*v, *v));
-            if scalars.noise_scale > 0.0 {
-                next = scalars.noise_scale.mul_add(noise[lane], next);
-            }
-            *v = next;
-            *x = h.mul_add(next, *x);
-            kinetic = next.mul_add(next, kinetic);
-        }
-    }
+    for_each_coordinate(theta, momentum, gradient, context, |x, v, g, z| {
+        let next = scalars
+            .noise_scale
+            .mul_add(z, (-h).mul_add(g, friction.mul_add(*v, *v)));
+        *v = next;
+        *x = h.mul_add(next, *x);
+        kinetic = next.mul_add(next, kinetic);
+    });
     let dim = theta.len() as f32;
     *thermostat = (kinetic / dim - scalars.temperature).mul_add(h, *thermostat);
 }
