@@ -23,8 +23,9 @@ struct RunParams {
     per_datum: f32,
     /// σ of the synthetic gradient noise N(0, σ²) added to ∇Ũ (0: none).
     gradient_noise: f32,
+    /// Index in `auxiliary` of chain 0's temperature under a ladder, or NO_LADDER.
+    ladder_offset: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 /// One dispatch advances every chain through steps first_step .. first_step + step_count.

@@ -8,7 +8,8 @@ fn thermostat_index(chain: u32) -> u32 {
 
 /// One step of every coordinate of `chain`, whose gradient is in `gradient` (dimension-major),
 /// then SGNHT's thermostat: ζ ← ζ + (vᵀv/D − T) h, the squares summed in coordinate order.
-fn move_chain(chain: u32, step: u32, scalars: StepScalars) {
+fn move_chain(chain: u32, step: u32, step_scalars: StepScalars) {
+    let scalars = at_temperature(step_scalars, chain_temperature(chain));
     var zeta = 0.0;
     if (METHOD == METHOD_SGNHT) {
         zeta = auxiliary[thermostat_index(chain)];

@@ -56,6 +56,23 @@ fn with_gradient_noise(g: vec4<f32>, chain: u32, step: u32, block: u32) -> vec4<
     return g;
 }
 
+const NO_LADDER: u32 = 0xFFFFFFFFu;
+
+/// The temperature of `chain` under the run's ladder, 1 without one.
+fn chain_temperature(chain: u32) -> f32 {
+    if (run.ladder_offset == NO_LADDER) {
+        return 1.0;
+    }
+    return auxiliary[run.ladder_offset + chain];
+}
+
+/// The step's scalars for a chain at temperature `temperature` (1 leaves them unchanged): the
+/// noise scale times sqrt(T_c), SGNHT's thermostat target times T_c.
+fn at_temperature(scalars: StepScalars, temperature: f32) -> StepScalars {
+    return StepScalars(scalars.eta, scalars.noise_scale * sqrt(temperature),
+                       scalars.temperature * temperature, 0.0);
+}
+
 /// The normals of (chain, step, block), or zeros when the step injects no noise.
 fn step_noise(chain: u32, step: u32, block: u32, scalars: StepScalars) -> vec4<f32> {
     if (scalars.noise_scale > 0.0) {

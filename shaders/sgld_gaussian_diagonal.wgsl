@@ -33,8 +33,9 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
         }
     }
 
+    let temperature = chain_temperature(chain);
     for (var s = 0u; s < dispatch.step_count; s++) {
-        let scalars = schedule[dispatch.table_offset + s];
+        let scalars = at_temperature(schedule[dispatch.table_offset + s], temperature);
         let step = dispatch.first_step + s;
         let z = step_noise(chain, step, block, scalars);
         let g = with_gradient_noise(lambda * (x - mean), chain, step, block);

@@ -17,6 +17,8 @@ pub struct Draws {
     pub(crate) values: Vec<f32>,
     /// Updates applied before each kept draw (`t + 1` for the state after step `t`).
     pub(crate) steps: Vec<u32>,
+    /// Each chain's temperature under a ladder; empty without one.
+    pub(crate) temperatures: Vec<f32>,
 }
 
 impl Draws {
@@ -66,9 +68,36 @@ impl Draws {
         })
     }
 
-    /// Per-dimension summaries with R-hat and ESS over the chains that stayed finite.
+    /// Each chain's temperature under the run's ladder, or `None` without one.
+    pub fn chain_temperatures(&self) -> Option<&[f32]> {
+        (!self.temperatures.is_empty()).then_some(&self.temperatures[..])
+    }
+
+    /// The chains at temperature 1: all of them without a ladder.
+    pub fn posterior_chains(&self) -> Vec<usize> {
+        match self.chain_temperatures() {
+            None => (0..self.chains).collect(),
+            Some(temperatures) => (0..self.chains)
+                .filter(|&c| temperatures[c] == 1.0)
+                .collect(),
+        }
+    }
+
+    /// Per-dimension summaries with R-hat and ESS over the chains at temperature 1 (all
+    /// chains without a ladder; all chains, with a warning, when no rung is at 1) that stayed
+    /// finite.
     pub fn summary(&self) -> Summary {
-        Summary::of(self)
+        let chains = self.posterior_chains();
+        if chains.is_empty() {
+            log::warn!("no chain of the temperature ladder is at T = 1; summarising all chains");
+            return self.summary_all_chains();
+        }
+        Summary::of(self, &chains)
+    }
+
+    /// Per-dimension summaries over every chain, whatever its temperature.
+    pub fn summary_all_chains(&self) -> Summary {
+        Summary::of(self, &(0..self.chains).collect::<Vec<_>>())
     }
 
     /// Writes the draws as an NPY file of f32 with shape `[draws, chains, dim]`

@@ -32,7 +32,8 @@ pub(crate) struct RunParams {
     pub(crate) method: [f32; 2],
     pub(crate) per_datum: f32,
     pub(crate) gradient_noise: f32,
-    _pad: [u32; 2],
+    pub(crate) ladder_offset: u32,
+    _pad: u32,
 }
 
 impl RunParams {
@@ -48,7 +49,8 @@ impl RunParams {
             method: [0.0; 2],
             per_datum: 1.0,
             gradient_noise: 0.0,
-            _pad: [0; 2],
+            ladder_offset: NO_LADDER,
+            _pad: 0,
         }
     }
 }
@@ -62,6 +64,9 @@ pub(crate) struct DispatchRecord {
     pub(crate) table_offset: u32,
     pub(crate) draw_slot: u32,
 }
+
+/// `ladder_offset` of a run without a temperature ladder.
+pub(crate) const NO_LADDER: u32 = u32::MAX;
 
 /// `draw_slot` of a dispatch that keeps no draw.
 pub(crate) const NO_DRAW: u32 = u32::MAX;
@@ -211,6 +216,19 @@ impl ChainState {
         let mut params = RunParams::new(chains, dim, settings.seed, init_scale);
         params.method = settings.method.constants();
         params.gradient_noise = settings.gradient_noise as f32;
+        if settings.temperature_ladder.is_some() {
+            let rule_values = if settings.method.has_auxiliary() {
+                u64::from(chains) * (u64::from(dim) + 1)
+            } else {
+                0
+            };
+            params.ladder_offset = u32::try_from(rule_values).map_err(|_| {
+                Error::invalid(
+                    "temperature ladder",
+                    "chains × (dim + 1) must stay below 2³² with a ladder",
+                )
+            })?;
+        }
         if let Some(parts) = target.data_kernel() {
             params.per_datum = (1.0 / parts.data.rows() as f64) as f32;
         }
@@ -264,12 +282,14 @@ impl ChainState {
         );
         let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
         // Zero-initialised, as every rule's per-coordinate state starts; SGNHT's thermostats
-        // start at A.
-        let auxiliary_bytes = if settings.method.has_auxiliary() {
+        // start at A; the ladder's temperatures, one per chain, follow.
+        let rule_bytes = if settings.method.has_auxiliary() {
             state_bytes + 4 * u64::from(chains)
         } else {
-            4
+            0
         };
+        let temperatures = chain_temperatures(settings);
+        let auxiliary_bytes = (rule_bytes + 4 * temperatures.len() as u64).max(4);
         gpu.check_binding(
             &format!(
                 "the {} state ({auxiliary_bytes} bytes)",
@@ -283,6 +303,10 @@ impl ChainState {
             auxiliary_bytes,
             wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
         );
+        if !temperatures.is_empty() {
+            gpu.queue
+                .write_buffer(&auxiliary, rule_bytes, bytemuck::cast_slice(&temperatures));
+        }
         if let Method::Sgnht { diffusion } = settings.method {
             let thermostats = vec![diffusion as f32; chains as usize];
             gpu.queue
@@ -436,6 +460,18 @@ impl ChainState {
     }
 }
 
+/// Each chain's temperature under the run's ladder, or none without one.
+pub(crate) fn chain_temperatures(settings: &Settings) -> Vec<f32> {
+    settings
+        .temperature_ladder
+        .map(|ladder| {
+            (0..settings.chains)
+                .map(|c| ladder.chain_temperature(c, settings.chains) as f32)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The data kernel's shape: the tuning's path where it applies (else an error saying why), or
 /// the library's pick for `DataPath::Auto`.
 fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<DataShape> {
@@ -447,7 +483,9 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
         Some(_) => None,
     };
     let glm = parts.glm_likelihood.is_some();
-    let sgld = sampler.settings.method == Method::Sgld && sampler.settings.gradient_noise == 0.0;
+    let sgld = sampler.settings.method == Method::Sgld
+        && sampler.settings.gradient_noise == 0.0
+        && sampler.settings.temperature_ladder.is_none();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
@@ -535,10 +573,11 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
             return refuse(
                 path.name(),
                 format!(
-                    "runs SGLD without synthetic gradient noise only (asked: {}, noise σ = {}); \
-                     use DataPath::Global, Staged or Auto",
+                    "runs SGLD without synthetic gradient noise or a temperature ladder only \
+                     (asked: {}, noise σ = {}, ladder {:?}); use DataPath::Global, Staged or Auto",
                     sampler.settings.method.name(),
-                    sampler.settings.gradient_noise
+                    sampler.settings.gradient_noise,
+                    sampler.settings.temperature_ladder
                 ),
             )
         }
@@ -883,6 +922,7 @@ pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, 
         dim,
         values,
         steps,
+        temperatures: chain_temperatures(settings),
     };
     Ok((draws, state))
 }

@@ -44,15 +44,20 @@ fn quantile(values: &mut [f64], p: f64) -> f64 {
 }
 
 impl Summary {
-    pub(crate) fn of(draws: &Draws) -> Summary {
+    /// The summary of `chains` (indices into the draws' chains).
+    pub(crate) fn of(draws: &Draws, chains: &[usize]) -> Summary {
         let (n_draws, n_chains, dim) = draws.shape();
-        let finite: Vec<usize> = (0..n_chains).filter(|&c| !draws.is_divergent(c)).collect();
+        let finite: Vec<usize> = chains
+            .iter()
+            .copied()
+            .filter(|&c| !draws.is_divergent(c))
+            .collect();
         let kept = finite.len();
         let mut summary = Summary {
             dim,
-            chains: n_chains,
+            chains: chains.len(),
             draws: n_draws,
-            divergent_chains: n_chains - kept,
+            divergent_chains: chains.len() - kept,
             mean: Vec::with_capacity(dim),
             sd: Vec::with_capacity(dim),
             q05: Vec::with_capacity(dim),

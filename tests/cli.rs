@@ -204,6 +204,15 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         (&["--schedule", "cyclical", "--explore", "-0.5"], "[0, 1)"),
         (&["--gradient-noise", "-1"], "gradient noise"),
         (&["--warmup-steps", "0"], "warm-up"),
+        (&["--temperature-ladder", "2,1"], "exceeds"),
+        (&["--temperature-ladder", "0,4"], "positive"),
+        (&["--temperature-ladder=-1,4"], "positive"),
+        (&["--temperature-ladder", "2,4"], "no rung at T = 1"),
+        (&["--temperature-ladder", "1,4,5"], "two values"),
+        (
+            &["--temperature-ladder", "1,4", "--temperature", "2"],
+            "leave `temperature` at 1",
+        ),
     ];
     for (args, expected) in cases {
         let mut all = vec!["sample", "--steps", "20", "--burn-in", "10", "--thin", "1"];

@@ -12,7 +12,7 @@ use langevin::minibatch::Minibatch;
 use langevin::model::{
     classifier_predictive, mlp_classifier, toys, welling_teh_mixture, Regression, Target,
 };
-use langevin::sampler::Method;
+use langevin::sampler::{Method, TemperatureLadder};
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -235,6 +235,21 @@ struct SampleArgs {
     /// Temperature T (1: the posterior; 0: gradient descent).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     temperature: f64,
+    /// A temperature per chain: --rungs rungs spaced geometrically from T_MIN to T_MAX over
+    /// the chain axis; the summary covers the T = 1 chains unless --all-temperatures.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T_MIN,T_MAX",
+        allow_negative_numbers = true
+    )]
+    temperature_ladder: Option<Vec<f64>>,
+    /// Rungs of --temperature-ladder.
+    #[arg(long, default_value_t = 4)]
+    rungs: u32,
+    /// Summarise every chain of a temperature ladder, not only those at T = 1.
+    #[arg(long)]
+    all_temperatures: bool,
     /// Number of chains.
     #[arg(long, default_value_t = 4096)]
     chains: u32,
@@ -496,6 +511,24 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         Model::GridMixture => (toys::grid_mixture()?.into(), None),
     };
     let mut builder = Sampler::builder(target.clone());
+    if let Some(range) = &args.temperature_ladder {
+        if range.len() != 2 {
+            bail!(
+                "--temperature-ladder takes T_MIN,T_MAX (two values), not {} values",
+                range.len()
+            );
+        }
+        let ladder = TemperatureLadder::new(range[0], range[1], args.rungs)?;
+        if !args.all_temperatures && (0..ladder.rungs).all(|r| ladder.rung_temperature(r) != 1.0) {
+            bail!(
+                "the temperature ladder {}..{} has no rung at T = 1, so no chain samples the \
+                 posterior; start it at 1 or pass --all-temperatures",
+                range[0],
+                range[1]
+            );
+        }
+        builder = builder.temperature_ladder(ladder);
+    }
     if let Some(size) = args.batch {
         builder = builder.minibatch(Minibatch {
             size,
@@ -524,7 +557,11 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
     let start = Instant::now();
     let draws = sampler.run(&gpu)?;
     let seconds = start.elapsed().as_secs_f64();
-    let summary = draws.summary();
+    let summary = if args.all_temperatures {
+        draws.summary_all_chains()
+    } else {
+        draws.summary()
+    };
     let chain_steps = f64::from(args.chains) * f64::from(args.steps);
     println!(
         "{} chain-steps in {seconds:.2} s ({:.3e} chain-steps/s)",
@@ -588,14 +625,17 @@ const PREDICTIVE_DRAWS: usize = 1000;
 
 /// Up to `count` parameter vectors spread evenly over all kept (draw, chain) pairs.
 fn spread_draws(draws: &langevin::Draws, count: usize) -> Vec<Vec<f32>> {
-    let (n_draws, chains, dim) = draws.shape();
-    let total = n_draws * chains;
+    let (n_draws, _, _) = draws.shape();
+    let chains = draws.posterior_chains();
+    let total = n_draws * chains.len();
     let take = count.min(total).max(1);
-    (0..take)
+    (0..take.min(total))
         .map(|k| {
             let flat = k * total / take;
-            let start = flat * dim;
-            draws.values()[start..start + dim].to_vec()
+            let (draw, chain) = (flat / chains.len(), chains[flat % chains.len()]);
+            (0..draws.shape().2)
+                .map(|d| draws.get(draw, chain, d))
+                .collect::<Vec<f32>>()
         })
         .filter(|theta| theta.iter().all(|v| v.is_finite()))
         .collect()

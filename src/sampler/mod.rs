@@ -1,12 +1,14 @@
 //! Samplers: run settings, their validation, and the builder that turns a target and settings
 //! into a runnable [`Sampler`].
 
+pub mod ladder;
 pub mod method;
 pub mod psgld;
 pub mod sghmc;
 pub mod sgld;
 pub mod sgnht;
 
+pub use ladder::TemperatureLadder;
 pub use method::Method;
 
 use crate::draws::Draws;
@@ -63,6 +65,9 @@ pub struct Settings {
     /// gradients, as Chen et al. (2014) and Zhang et al. (2020) do; the fused and tiled data
     /// paths do not add it.
     pub gradient_noise: f64,
+    /// A temperature per chain (default none: every chain at `temperature`). With a ladder,
+    /// `temperature` must stay 1.
+    pub temperature_ladder: Option<TemperatureLadder>,
 }
 
 impl Default for Settings {
@@ -79,6 +84,7 @@ impl Default for Settings {
             minibatch: None,
             method: Method::Sgld,
             gradient_noise: 0.0,
+            temperature_ladder: None,
         }
     }
 }
@@ -167,6 +173,28 @@ impl Settings {
         }
         self.step_size.validate()?;
         self.method.validate()?;
+        if let Some(ladder) = &self.temperature_ladder {
+            ladder.validate()?;
+            if self.temperature != 1.0 {
+                return Err(Error::invalid(
+                    "temperature",
+                    format!(
+                        "{} with a temperature ladder: the ladder sets each chain's temperature; \
+                         leave `temperature` at 1",
+                        self.temperature
+                    ),
+                ));
+            }
+            if ladder.rungs > self.chains {
+                return Err(Error::invalid(
+                    "temperature ladder",
+                    format!(
+                        "{} rungs need at least as many chains, not {}",
+                        ladder.rungs, self.chains
+                    ),
+                ));
+            }
+        }
         if !(self.gradient_noise.is_finite() && self.gradient_noise >= 0.0) {
             return Err(Error::invalid(
                 "gradient noise",
@@ -400,6 +428,12 @@ impl SamplerBuilder {
     /// The update rule.
     pub fn method(mut self, method: Method) -> Self {
         self.settings.method = method;
+        self
+    }
+
+    /// A temperature per chain; see [`TemperatureLadder`].
+    pub fn temperature_ladder(mut self, ladder: TemperatureLadder) -> Self {
+        self.settings.temperature_ladder = Some(ladder);
         self
     }
 
