@@ -22,7 +22,8 @@ struct DataParams {
     per_chain: u32,
     /// N/n, the mini-batch scale of the likelihood gradient.
     scale: f32,
-    _pad0: u32,
+    /// 1: control variates (`control_variate` holds θ̂ and ∇L(θ̂)); 0: the plain estimator.
+    control_variates: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -34,15 +35,23 @@ struct DataParams {
 @group(0) @binding(10) var<storage, read> labels: array<f32>;
 @group(0) @binding(11) var<storage, read_write> gradient: array<f32>;
 @group(0) @binding(12) var<storage, read> model_params: array<f32>;
+/// Control variates: θ̂ (D values), then ∇L(θ̂) = Σᵢ −∇ log p(yᵢ | θ̂) (D values).
+@group(0) @binding(13) var<storage, read> control_variate: array<f32>;
 
 /// The chain this invocation advances.
 var<private> current_chain: u32;
+/// While true the model reads θ̂ instead of the chain, and its likelihood terms are subtracted
+/// (the control variate's (N/n) Σ ∇ log p(yᵢ | θ̂) part).
+var<private> at_mode: bool;
 
 fn dim() -> u32 {
     return run.dim;
 }
 
 fn theta_at(d: u32) -> f32 {
+    if (at_mode) {
+        return control_variate[d];
+    }
     return theta[state_index(run, d, current_chain)];
 }
 
@@ -53,5 +62,9 @@ fn param(i: u32) -> f32 {
 /// ∇U gets −(N/n)·value in coordinate d: the potential is minus the log-likelihood.
 fn add_loglik_gradient(d: u32, value: f32) {
     let i = state_index(run, d, current_chain);
-    gradient[i] = fma(-data.scale, value, gradient[i]);
+    var term = value;
+    if (at_mode) {
+        term = -value;
+    }
+    gradient[i] = fma(-data.scale, term, gradient[i]);
 }

@@ -20,11 +20,11 @@ fn sgld_data(@builtin(global_invocation_id) id: vec3<u32>,
         let step = dispatch.first_step + s;
         let scalars = schedule[dispatch.table_offset + s];
         for (var d = 0u; d < run.dim; d++) {
-            gradient[state_index(run, d, chain)] = prior_gradient(d);
+            gradient[state_index(run, d, chain)] = gradient_before_batch(d);
         }
         var cursor = batch_cursor(key, owner, step);
         for (var j = 0u; j < data.batch; j++) {
-            likelihood_gradient(next_batch_index(&cursor, key, data.mode, data.batch, data.rows, j));
+            add_example(next_batch_index(&cursor, key, data.mode, data.batch, data.rows, j));
         }
         move_chain(chain, step, scalars);
     }

@@ -19,10 +19,10 @@ fn sgld_data_staged(@builtin(global_invocation_id) id: vec3<u32>,
         workgroupBarrier();
         if (has_chain) {
             for (var d = 0u; d < run.dim; d++) {
-                gradient[state_index(run, d, chain)] = prior_gradient(d);
+                gradient[state_index(run, d, chain)] = gradient_before_batch(d);
             }
             for (var j = 0u; j < data.batch; j++) {
-                likelihood_gradient(j);
+                add_example(j);
             }
             move_chain(chain, step, scalars);
         }

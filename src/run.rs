@@ -485,7 +485,8 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
     let glm = parts.glm_likelihood.is_some();
     let sgld = sampler.settings.method == Method::Sgld
         && sampler.settings.gradient_noise == 0.0
-        && sampler.settings.temperature_ladder.is_none();
+        && sampler.settings.temperature_ladder.is_none()
+        && sampler.settings.control_variate.is_none();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length and label (8 bytes) and width × (column, value).
@@ -573,11 +574,13 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
             return refuse(
                 path.name(),
                 format!(
-                    "runs SGLD without synthetic gradient noise or a temperature ladder only \
-                     (asked: {}, noise σ = {}, ladder {:?}); use DataPath::Global, Staged or Auto",
+                    "runs plain SGLD only: no other rule, gradient noise, temperature ladder or \
+                     control variate (asked: {}, noise σ = {}, ladder {:?}, control variate \
+                     {:?}); use DataPath::Global, Staged or Auto",
                     sampler.settings.method.name(),
                     sampler.settings.gradient_noise,
-                    sampler.settings.temperature_ladder
+                    sampler.settings.temperature_ladder,
+                    sampler.settings.control_variate
                 ),
             )
         }
@@ -669,7 +672,8 @@ struct DataParams {
     mode: u32,
     per_chain: u32,
     scale: f32,
-    _pad: [u32; 3],
+    control_variates: u32,
+    _pad: [u32; 2],
 }
 
 /// The target's own buffers, bindings 5 onward (see `Kernel::slots`).
@@ -723,7 +727,8 @@ fn target_buffers(
             mode,
             per_chain: u32::from(per_chain),
             scale: (rows as f64 / f64::from(size)) as f32,
-            _pad: [0; 3],
+            control_variates: u32::from(sampler.mode.is_some()),
+            _pad: [0; 2],
         };
         let uniform = wgpu::BufferUsages::UNIFORM;
         return Ok(vec![
@@ -747,6 +752,12 @@ fn target_buffers(
                 gpu,
                 "model params",
                 bytemuck::cast_slice(&parts.params),
+                read,
+            ),
+            upload(
+                gpu,
+                "control variate θ̂ and ∇L(θ̂)",
+                bytemuck::cast_slice(sampler.mode.as_deref().unwrap_or(&[])),
                 read,
             ),
         ]);
@@ -885,8 +896,73 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
     run_keeping_state(gpu, sampler).map(|(draws, _)| draws)
 }
 
+/// With control variates: finds θ̂ by SGD on the GPU (SGLD at T = 0, one chain, the run's
+/// mini-batches), computes ∇L(θ̂) on the CPU once, and returns the sampler that carries them
+/// (its chains starting at θ̂ if asked). Without, `None`.
+fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sampler>> {
+    let Some(cv) = sampler.settings.control_variate else {
+        return Ok(None);
+    };
+    let dim = sampler.target.dim();
+    let sgd = Sampler {
+        target: sampler.target.clone(),
+        settings: Settings {
+            chains: 1,
+            steps: cv.sgd_steps,
+            burn_in: cv.sgd_steps - 1,
+            thin: 1,
+            step_size: crate::schedule::StepSize::constant(cv.sgd_step_size)?,
+            temperature: 0.0,
+            method: Method::Sgld,
+            gradient_noise: 0.0,
+            temperature_ladder: None,
+            control_variate: None,
+            init: match &sampler.settings.init {
+                Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
+                other => other.clone(),
+            },
+            ..sampler.settings.clone()
+        },
+        tuning: sampler.tuning.clone(),
+        mode: None,
+    };
+    let (draws, _) = run_keeping_state(gpu, &sgd)?;
+    let mode: Vec<f32> = draws.values()[..dim].to_vec();
+    if let Some(d) = mode.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "control variate",
+            format!(
+                "SGD for θ̂ diverged (coordinate {d} is {}); use a smaller SGD step size",
+                mode[d]
+            ),
+        ));
+    }
+    let data_gradient = sampler.target.data_gradient(&mode).ok_or_else(|| {
+        Error::invalid(
+            "control variate",
+            "the model has no CPU full-data gradient to evaluate at θ̂",
+        )
+    })?;
+    let mut prepared = sampler.clone();
+    prepared.mode = Some(
+        mode.iter()
+            .copied()
+            .chain(data_gradient.iter().map(|&g| g as f32))
+            .collect(),
+    );
+    if cv.start_at_mode {
+        prepared.settings.init = Init::Positions(mode.repeat(sampler.settings.chains as usize));
+    }
+    Ok(Some(prepared))
+}
+
 /// Runs `sampler` to the end; returns its kept draws and the GPU state it ended in.
 pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, ChainState)> {
+    if sampler.mode.is_none() {
+        if let Some(prepared) = prepare_control_variate(gpu, sampler)? {
+            return run_keeping_state(gpu, &prepared);
+        }
+    }
     let settings = &sampler.settings;
     let chains = settings.chains as usize;
     let dim = sampler.target.dim();

@@ -480,3 +480,111 @@ fn logistic_regression_on_a9a_matches_a_long_full_batch_reference() {
         );
     }
 }
+
+/// The per-chain mini-batch gradient at one point, `∇Ũ = (θ₀ − θ₁)/η` after one T = 0 step
+/// of 2048 chains that all start at `start`: per coefficient, its mean over the chains and
+/// the variance of one estimate.
+fn gradient_moments(
+    model: &Regression,
+    start: &[f32],
+    control_variate: Option<langevin::sampler::ControlVariate>,
+) -> Vec<(f64, f64)> {
+    let (chains, eta) = (2048usize, 1e-5);
+    let mut builder = Sampler::builder(model.clone())
+        .chains(chains as u32)
+        .steps(1)
+        .burn_in(0)
+        .temperature(0.0)
+        .step_size(StepSize::constant(eta).expect("valid"))
+        .minibatch(Minibatch {
+            size: 100,
+            per_chain: true,
+            replacement: true,
+        })
+        .seed(77)
+        .init(langevin::Init::Positions(start.repeat(chains)));
+    if let Some(cv) = control_variate {
+        builder = builder.control_variate(cv);
+    }
+    let draws = builder
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let dim = start.len();
+    (0..dim)
+        .map(|d| {
+            let g: Vec<f64> = (0..chains)
+                .map(|c| f64::from(start[d] - draws.get(0, c, d)) / eta)
+                .collect();
+            let mean = g.iter().sum::<f64>() / chains as f64;
+            let variance = g.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (chains - 1) as f64;
+            (mean, variance)
+        })
+        .collect()
+}
+
+/// Control variates (Baker et al. 2019) cut the variance of the mini-batch gradient on a9a
+/// logistic regression and keep it unbiased. θ̂ comes from 3000 SGD steps on the GPU (SGLD at
+/// T = 0, batches of 100); the gradient is measured at θ̂ + δ with δ uniform on ±0.17 (sd 0.1,
+/// about the posterior's spread in the well-determined coefficients). The plain estimator's
+/// variance is (N²/n) Var_i ∇ℓ_i(θ); the control variate's is
+/// (N²/n) Var_i [∇ℓ_i(θ) − ∇ℓ_i(θ̂)], small while θ stays near θ̂. Measured: the total
+/// variance falls 38-fold; the test requires 10. Both estimators' means over 2048 chains must
+/// lie within 5 standard errors of the exact full-data gradient (CPU) in every coefficient.
+#[test]
+fn control_variates_cut_the_gradient_variance_on_a9a() {
+    use langevin::sampler::ControlVariate;
+    let model = Regression::logistic(common::a9a(), 1.0).expect("valid");
+    let cv = ControlVariate {
+        sgd_steps: 3000,
+        sgd_step_size: 2e-5,
+        start_at_mode: false,
+    };
+    // θ̂ the same way the library finds it: the state after cv.sgd_steps of SGD on one chain.
+    let mode = Sampler::builder(model.clone())
+        .chains(1)
+        .steps(cv.sgd_steps)
+        .burn_in(cv.sgd_steps - 1)
+        .temperature(0.0)
+        .step_size(StepSize::constant(cv.sgd_step_size).expect("valid"))
+        .minibatch(Minibatch {
+            size: 100,
+            per_chain: true,
+            replacement: true,
+        })
+        .seed(77)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run")
+        .values()
+        .to_vec();
+    let offsets = common::uniform(3, mode.len(), -0.17, 0.17);
+    let start: Vec<f32> = mode
+        .iter()
+        .zip(&offsets)
+        .map(|(m, o)| m + *o as f32)
+        .collect();
+    let all_rows: Vec<u32> = (0..model.data().rows() as u32).collect();
+    let mut exact = vec![0.0f32; start.len()];
+    model.gradient(&start, &all_rows, &mut exact);
+    let mut totals = Vec::new();
+    for control_variate in [None, Some(cv)] {
+        let moments = gradient_moments(&model, &start, control_variate);
+        for (d, (mean, variance)) in moments.iter().enumerate() {
+            let se = (variance / 2048.0).sqrt();
+            assert!(
+                (mean - f64::from(exact[d])).abs() < 5.0 * se + 1e-3 * f64::from(exact[d]).abs(),
+                "{control_variate:?} coefficient {d}: mean {mean} vs exact {} (se {se})",
+                exact[d]
+            );
+        }
+        totals.push(moments.iter().map(|m| m.1).sum::<f64>());
+    }
+    let (plain, reduced) = (totals[0], totals[1]);
+    assert!(
+        plain > 10.0 * reduced,
+        "gradient variance: plain {plain}, with control variates {reduced}"
+    );
+}

@@ -456,3 +456,31 @@ fn a_temperature_ladder_runs_each_rung_at_its_temperature() {
         assert!((summary.sd[0].powi(2) / (1.0 / (1.0 - eta / 2.0)) - 1.0).abs() < 0.05);
     }
 }
+
+/// Control variates need a data model whose full-data gradient the CPU can evaluate at θ̂.
+#[test]
+fn control_variates_are_refused_where_no_full_data_gradient_exists() {
+    use langevin::data::Dataset;
+    use langevin::model::CustomModel;
+    use langevin::sampler::ControlVariate;
+    let cv = ControlVariate::new(10, 1e-3).expect("valid");
+    let gaussian = langevin::Sampler::builder(Gaussian::isotropic(2, 0.0, 1.0).expect("valid"))
+        .control_variate(cv)
+        .build()
+        .expect_err("refused");
+    assert!(
+        gaussian.to_string().contains("needs a data model"),
+        "{gaussian}"
+    );
+    let data = Dataset::from_dense(vec![], 0, vec![0.0, 1.0]).expect("data");
+    let wgsl = "fn prior_gradient(d: u32) -> f32 { return theta_at(d); }\n\
+                fn likelihood_gradient(row: u32) {}";
+    let model = CustomModel::new("no_twin", 1, data, wgsl, Vec::new()).expect("valid");
+    let custom = langevin::Sampler::builder(model)
+        .control_variate(cv)
+        .build()
+        .expect_err("refused");
+    assert!(custom.to_string().contains("with_cpu_gradient"), "{custom}");
+    assert!(ControlVariate::new(0, 1e-3).is_err());
+    assert!(ControlVariate::new(10, 0.0).is_err());
+}

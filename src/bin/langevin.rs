@@ -12,7 +12,7 @@ use langevin::minibatch::Minibatch;
 use langevin::model::{
     classifier_predictive, mlp_classifier, toys, welling_teh_mixture, Regression, Target,
 };
-use langevin::sampler::{Method, TemperatureLadder};
+use langevin::sampler::{ControlVariate, Method, TemperatureLadder};
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -247,6 +247,16 @@ struct SampleArgs {
     /// Rungs of --temperature-ladder.
     #[arg(long, default_value_t = 4)]
     rungs: u32,
+    /// Control variates for the mini-batch gradient (Baker et al. 2019): SGD finds the mode θ̂
+    /// first, chains start there.
+    #[arg(long)]
+    cv: bool,
+    /// SGD steps that find θ̂ for --cv.
+    #[arg(long, default_value_t = 1000)]
+    cv_steps: u32,
+    /// SGD step size for --cv (default: --step-size).
+    #[arg(long, allow_negative_numbers = true)]
+    cv_step_size: Option<f64>,
     /// Summarise every chain of a temperature ladder, not only those at T = 1.
     #[arg(long)]
     all_temperatures: bool,
@@ -511,6 +521,12 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         Model::GridMixture => (toys::grid_mixture()?.into(), None),
     };
     let mut builder = Sampler::builder(target.clone());
+    if args.cv {
+        builder = builder.control_variate(ControlVariate::new(
+            args.cv_steps,
+            args.cv_step_size.unwrap_or(args.step_size),
+        )?);
+    }
     if let Some(range) = &args.temperature_ladder {
         if range.len() != 2 {
             bail!(

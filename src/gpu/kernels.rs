@@ -16,6 +16,7 @@ const MOVE_CHAIN: &str = include_str!("../../shaders/move_chain.wgsl");
 const GAUSSIAN_TARGET: &str = include_str!("../../shaders/gaussian_target.wgsl");
 const DATA_TARGET: &str = include_str!("../../shaders/data_target.wgsl");
 const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
+const CONTROL_VARIATE: &str = include_str!("../../shaders/control_variate.wgsl");
 /// The generalised linear model, with its likelihood file after it.
 pub(crate) const GLM: &str = include_str!("../../shaders/glm.wgsl");
 pub(crate) const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
@@ -206,10 +207,20 @@ impl Kernel {
             ],
             Kernel::SgldData { shape, .. } => {
                 let own = match shape {
-                    DataShape::Global => vec![DATA_ACCESS_GLOBAL, RULES, MOVE_CHAIN, SGLD_DATA],
-                    DataShape::Staged { .. } => {
-                        vec![DATA_ACCESS_STAGED, RULES, MOVE_CHAIN, SGLD_DATA_STAGED]
-                    }
+                    DataShape::Global => vec![
+                        DATA_ACCESS_GLOBAL,
+                        CONTROL_VARIATE,
+                        RULES,
+                        MOVE_CHAIN,
+                        SGLD_DATA,
+                    ],
+                    DataShape::Staged { .. } => vec![
+                        DATA_ACCESS_STAGED,
+                        CONTROL_VARIATE,
+                        RULES,
+                        MOVE_CHAIN,
+                        SGLD_DATA_STAGED,
+                    ],
                     DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, SGLD_GLM_FUSED],
                     DataShape::Tiled { .. } => vec![SGLD_GLM_TILED],
                 };
@@ -293,8 +304,8 @@ impl Kernel {
         // gaussian_target.wgsl: mean, precision.
         let gaussian = [Read, Read];
         // data_target.wgsl: data params, row offsets, columns, values, labels, gradient,
-        // model params.
-        let data = [Uniform, Read, Read, Read, Read, ReadWrite, Read];
+        // model params, control variate.
+        let data = [Uniform, Read, Read, Read, Read, ReadWrite, Read, Read];
         match self {
             Kernel::Init => vec![Uniform, ReadWrite],
             Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),

@@ -129,6 +129,32 @@ impl CustomModel {
         &self.data
     }
 
+    /// Whether a CPU twin was given ([`CustomModel::with_cpu_gradient`]).
+    pub fn has_cpu_gradient(&self) -> bool {
+        self.cpu.is_some()
+    }
+
+    /// The model's name (its kernels' label).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `Σᵢ −∇ log p(yᵢ | θ)` over every example, accumulated in f64, from the CPU twin; `None`
+    /// without one.
+    pub(crate) fn data_gradient(&self, theta: &[f32]) -> Option<Vec<f64>> {
+        let (_, likelihood) = self.cpu.as_ref()?;
+        let mut total = vec![0.0f64; self.dim];
+        let mut example = vec![0.0f32; self.dim];
+        for row in 0..self.data.rows() {
+            example.iter_mut().for_each(|v| *v = 0.0);
+            likelihood(&self.data, row, theta, &mut example);
+            for (t, e) in total.iter_mut().zip(&example) {
+                *t -= f64::from(*e);
+            }
+        }
+        Some(total)
+    }
+
     /// The mini-batch gradient `∇Ũ(θ) = ∇(−log p(θ)) − (N/n) Σ_{i ∈ rows} ∇ log p(yᵢ | θ)` from
     /// the CPU twin, or `None` when none was given.
     pub fn gradient(&self, theta: &[f32], rows: &[u32], out: &mut [f32]) -> Option<()> {

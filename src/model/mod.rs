@@ -64,6 +64,19 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The full-data part of `∇U` on the CPU, `Σᵢ −∇ log p(yᵢ | θ)` (f64 sums): what control
+    /// variates need once at θ̂. `None` for targets without data, or custom models without a
+    /// CPU twin.
+    pub(crate) fn data_gradient(&self, theta: &[f32]) -> Option<Vec<f64>> {
+        match self {
+            Target::Gaussian(_) => None,
+            Target::Regression(r) => Some(r.data_gradient(theta)),
+            Target::Custom(c) => c.data_gradient(theta),
+        }
+    }
+}
+
 impl From<CustomModel> for Target {
     fn from(target: CustomModel) -> Target {
         Target::Custom(target)

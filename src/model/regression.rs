@@ -155,6 +155,23 @@ impl Regression {
         }
     }
 
+    /// `Σᵢ −∇ log p(yᵢ | θ)` over every example, accumulated in f64.
+    pub(crate) fn data_gradient(&self, theta: &[f32]) -> Vec<f64> {
+        let offset = usize::from(self.intercept);
+        let mut total = vec![0.0f64; self.dim()];
+        for row in 0..self.data.rows() {
+            let eta = self.linear_predictor(theta, row);
+            let g = -f64::from(self.dloglik_deta(self.data.labels()[row], eta));
+            if self.intercept {
+                total[0] += g;
+            }
+            self.data.for_row(row, |column, value| {
+                total[column + offset] += g * f64::from(value);
+            });
+        }
+        total
+    }
+
     /// The exact posterior `N(m, S)` of linear regression (conjugate):
     /// `S = (XᵀX/s² + I/σ²)⁻¹`, `m = S Xᵀy/s²`, with `X` holding the intercept column.
     /// `None` for logistic regression.

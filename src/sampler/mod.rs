@@ -1,6 +1,7 @@
 //! Samplers: run settings, their validation, and the builder that turns a target and settings
 //! into a runnable [`Sampler`].
 
+pub mod control_variate;
 pub mod ladder;
 pub mod method;
 pub mod psgld;
@@ -8,6 +9,7 @@ pub mod sghmc;
 pub mod sgld;
 pub mod sgnht;
 
+pub use control_variate::ControlVariate;
 pub use ladder::TemperatureLadder;
 pub use method::Method;
 
@@ -68,6 +70,9 @@ pub struct Settings {
     /// A temperature per chain (default none: every chain at `temperature`). With a ladder,
     /// `temperature` must stay 1.
     pub temperature_ladder: Option<TemperatureLadder>,
+    /// Control variates for a data model's mini-batch gradient (default none); see
+    /// [`control_variate`].
+    pub control_variate: Option<ControlVariate>,
 }
 
 impl Default for Settings {
@@ -85,6 +90,7 @@ impl Default for Settings {
             method: Method::Sgld,
             gradient_noise: 0.0,
             temperature_ladder: None,
+            control_variate: None,
         }
     }
 }
@@ -173,6 +179,28 @@ impl Settings {
         }
         self.step_size.validate()?;
         self.method.validate()?;
+        if let Some(cv) = &self.control_variate {
+            cv.validate()?;
+            match target {
+                Target::Gaussian(_) => {
+                    return Err(Error::invalid(
+                        "control variate",
+                        "needs a data model: a Gaussian's gradient is exact already",
+                    ))
+                }
+                Target::Custom(model) if !model.has_cpu_gradient() => {
+                    return Err(Error::invalid(
+                        "control variate",
+                        format!(
+                            "needs the full-data gradient at θ̂, which custom model `{}` cannot \
+                             give without a CPU twin; add one with CustomModel::with_cpu_gradient",
+                            model.name()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
         if let Some(ladder) = &self.temperature_ladder {
             ladder.validate()?;
             if self.temperature != 1.0 {
@@ -323,6 +351,8 @@ pub struct Sampler {
     pub(crate) target: Target,
     pub(crate) settings: Settings,
     pub(crate) tuning: Tuning,
+    /// With control variates, once found: θ̂ then ∇L(θ̂) (2·D values) for the kernels.
+    pub(crate) mode: Option<Vec<f32>>,
 }
 
 impl Sampler {
@@ -335,6 +365,7 @@ impl Sampler {
             target,
             settings,
             tuning: Tuning::default(),
+            mode: None,
         })
     }
 
@@ -428,6 +459,12 @@ impl SamplerBuilder {
     /// The update rule.
     pub fn method(mut self, method: Method) -> Self {
         self.settings.method = method;
+        self
+    }
+
+    /// Control variates for the mini-batch gradient; see [`ControlVariate`].
+    pub fn control_variate(mut self, cv: ControlVariate) -> Self {
+        self.settings.control_variate = Some(cv);
         self
     }
 
