@@ -106,5 +106,5 @@ pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use model::Gaussian;
 pub use sampler::{DataPath, Init, Sampler, Settings, Tuning};
-pub use schedule::StepSize;
+pub use schedule::{StepSize, TemperatureSchedule};
 pub use summary::Summary;

@@ -136,7 +136,7 @@ pub(crate) fn plan(
                 let temperature = if settings.step_size.explores(t) {
                     0.0
                 } else {
-                    settings.temperature
+                    settings.temperature_at(t)
                 };
                 StepScalars::with_noise_factor(settings.step_size.at(t), temperature, factor)
             }));

@@ -1,5 +1,6 @@
-//! Step size over time: constant, Welling & Teh's polynomial decay, Zhang et al.'s cyclical
-//! cosine with its exploration stage, and a warm-up in front of any of them.
+//! Step size over time (constant, Welling & Teh's polynomial decay, Zhang et al.'s cyclical
+//! cosine with its exploration stage, a warm-up in front of any of them) and temperature over
+//! time (annealing).
 
 use crate::error::{Error, Result};
 
@@ -249,6 +250,57 @@ impl StepSize {
     }
 }
 
+/// The temperature `T_t` of step `t`, when it changes over the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TemperatureSchedule {
+    /// Geometric annealing: `T_t = from · (to/from)^(t/steps)` for `t < steps`, then `to`.
+    /// Starting hot lets chains cross barriers early; `to = 1` then samples the posterior.
+    Anneal {
+        /// `T_0 > 0`.
+        from: f64,
+        /// `T` from step `steps` on, `> 0`.
+        to: f64,
+        /// Steps the annealing takes, `≥ 1`.
+        steps: u64,
+    },
+}
+
+impl TemperatureSchedule {
+    /// Geometric annealing from `from` to `to` over `steps` steps.
+    pub fn anneal(from: f64, to: f64, steps: u64) -> Result<TemperatureSchedule> {
+        let schedule = TemperatureSchedule::Anneal { from, to, steps };
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        let TemperatureSchedule::Anneal { from, to, steps } = *self;
+        if !(from.is_finite() && from > 0.0 && to.is_finite() && to > 0.0) {
+            return Err(Error::invalid(
+                "temperature schedule",
+                format!("annealing from {from} to {to}: both must be positive and finite"),
+            ));
+        }
+        if steps == 0 {
+            return Err(Error::invalid(
+                "temperature schedule",
+                "annealing needs at least one step",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `T_t` for step `t`.
+    pub fn at(&self, step: u64) -> f64 {
+        let TemperatureSchedule::Anneal { from, to, steps } = *self;
+        if step >= steps {
+            return to;
+        }
+        from * (to / from).powf(step as f64 / steps as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +355,19 @@ mod tests {
         assert!(!s.explores(10 + 25));
         assert_eq!(s.at(60), 0.5);
         assert_eq!(s.max(), 0.5);
+    }
+
+    #[test]
+    fn annealing_values_at_boundaries() {
+        let s = TemperatureSchedule::anneal(16.0, 1.0, 4).expect("valid");
+        assert_eq!(s.at(0), 16.0);
+        assert!((s.at(1) - 8.0).abs() < 1e-12);
+        assert!((s.at(3) - 2.0).abs() < 1e-12);
+        assert_eq!(s.at(4), 1.0);
+        assert_eq!(s.at(1_000_000), 1.0);
+        assert!(TemperatureSchedule::anneal(0.0, 1.0, 4).is_err());
+        assert!(TemperatureSchedule::anneal(2.0, -1.0, 4).is_err());
+        assert!(TemperatureSchedule::anneal(2.0, 1.0, 0).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use langevin::model::{
     classifier_predictive, mlp_classifier, toys, welling_teh_mixture, Regression, Target,
 };
 use langevin::sampler::{ControlVariate, Method, TemperatureLadder};
+use langevin::schedule::TemperatureSchedule;
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
@@ -244,6 +245,15 @@ struct SampleArgs {
         allow_negative_numbers = true
     )]
     temperature_ladder: Option<Vec<f64>>,
+    /// Anneal the temperature geometrically from T_START down to --temperature over STEPS
+    /// steps.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T_START,STEPS",
+        allow_negative_numbers = true
+    )]
+    anneal: Option<Vec<f64>>,
     /// Rungs of --temperature-ladder.
     #[arg(long, default_value_t = 4)]
     rungs: u32,
@@ -521,6 +531,18 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         Model::GridMixture => (toys::grid_mixture()?.into(), None),
     };
     let mut builder = Sampler::builder(target.clone());
+    let mut temperature = args.temperature;
+    if let Some(anneal) = &args.anneal {
+        if anneal.len() != 2 || anneal[1].fract() != 0.0 || anneal[1] < 0.0 {
+            bail!("--anneal takes T_START,STEPS (a temperature and a whole number of steps)");
+        }
+        builder = builder.temperature_schedule(TemperatureSchedule::anneal(
+            anneal[0],
+            args.temperature,
+            anneal[1] as u64,
+        )?);
+        temperature = 1.0;
+    }
     if args.cv {
         builder = builder.control_variate(ControlVariate::new(
             args.cv_steps,
@@ -558,7 +580,7 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         .burn_in(args.burn_in)
         .thin(args.thin)
         .step_size(schedule(args)?)
-        .temperature(args.temperature)
+        .temperature(temperature)
         .seed(args.seed)
         .init(Init::Normal {
             scale: args.init_scale,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Gpu, RngMultiply};
 use crate::minibatch::Minibatch;
 use crate::model::Target;
-use crate::schedule::StepSize;
+use crate::schedule::{StepSize, TemperatureSchedule};
 
 /// Where the chains start.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +73,9 @@ pub struct Settings {
     /// Control variates for a data model's mini-batch gradient (default none); see
     /// [`control_variate`].
     pub control_variate: Option<ControlVariate>,
+    /// Temperature over the steps (default none: `temperature` throughout). With a schedule,
+    /// `temperature` must stay 1.
+    pub temperature_schedule: Option<TemperatureSchedule>,
 }
 
 impl Default for Settings {
@@ -91,6 +94,7 @@ impl Default for Settings {
             gradient_noise: 0.0,
             temperature_ladder: None,
             control_variate: None,
+            temperature_schedule: None,
         }
     }
 }
@@ -107,6 +111,14 @@ impl Settings {
             return (0..self.steps).filter(|&t| self.keeps(t)).count() as u32;
         }
         regular
+    }
+
+    /// `T_t`, the temperature of step `t` before any ladder.
+    pub(crate) fn temperature_at(&self, step: u64) -> f64 {
+        match &self.temperature_schedule {
+            Some(schedule) => schedule.at(step),
+            None => self.temperature,
+        }
     }
 
     /// Whether the state after step `t` (0-based) is kept: past burn-in, on the thinning grid,
@@ -179,6 +191,19 @@ impl Settings {
         }
         self.step_size.validate()?;
         self.method.validate()?;
+        if let Some(schedule) = &self.temperature_schedule {
+            schedule.validate()?;
+            if self.temperature != 1.0 {
+                return Err(Error::invalid(
+                    "temperature",
+                    format!(
+                        "{} with a temperature schedule: the schedule sets the temperature of \
+                         every step; leave `temperature` at 1",
+                        self.temperature
+                    ),
+                ));
+            }
+        }
         if let Some(cv) = &self.control_variate {
             cv.validate()?;
             match target {
@@ -459,6 +484,12 @@ impl SamplerBuilder {
     /// The update rule.
     pub fn method(mut self, method: Method) -> Self {
         self.settings.method = method;
+        self
+    }
+
+    /// Temperature over the steps; see [`TemperatureSchedule`].
+    pub fn temperature_schedule(mut self, schedule: TemperatureSchedule) -> Self {
+        self.settings.temperature_schedule = Some(schedule);
         self
     }
 
