@@ -60,6 +60,12 @@
 //!   Chen et al.'s `ε, C, B̂` are `η = ε²`, `α = εC`, `β̂ = εB̂`) and SGNHT
 //!   ([`sampler::sgnht`], step `h = η_t`, thermostat target `T`). At `T = 0` each is its
 //!   optimiser: SGD, RMSprop, SGD with momentum.
+//! * **Temperature.** `T_t` is the run's `temperature`, or a [`TemperatureSchedule`]'s value at
+//!   step `t`; a [`sampler::TemperatureLadder`] multiplies it per chain. A cyclical schedule's
+//!   exploration steps run at `T = 0`.
+//! * **Control variates** ([`sampler::control_variate`]): with the mode `θ̂` and
+//!   `∇L(θ̂) = Σᵢ −∇log p(yᵢ | θ̂)`, the gradient estimate is
+//!   `−∇log p(θ) + ∇L(θ̂) + (N/n) Σ_{i∈S} [∇ log p(yᵢ | θ̂) − ∇ log p(yᵢ | θ)]`.
 //! * **Step index.** Steps are numbered `t = 0, 1, …`; the polynomial schedule is
 //!   `η_t = a (b + t)^(−γ)` and the cyclical one `η_t = (η₀/2)(cos(π (t mod L)/L) + 1)` with
 //!   `L = ⌈K/M⌉` ([`StepSize`]; Zhang et al. write `k = t + 1`). A kept draw is the state
