@@ -373,7 +373,10 @@ fn grid_visits(draws: &langevin::Draws) -> (Vec<usize>, [f64; 3]) {
 ///   the within-mode stability limit, and the barriers between modes are ~17 nats high).
 /// * cSGLD's pooled covariance is 8.03 I within 10% and its correlation below 0.05. **This is
 ///   looser than the 5% the issue asks for**: measured 7.48 and 7.51 (−7%), because the
-///   modes at the grid's edges and corners are visited less often than the centre's.
+///   outer ring of 16 modes holds 58% of the draws instead of 64% (inner ring 37% instead of
+///   32%, centre 5% instead of 4%). Starting uniformly over the grid gives the same 7.50, so
+///   this is where the hopping settles, not a memory of the start; β = 0.1, 0.5 and 0.9 and
+///   η₀ = 0.1 measured further off (7.3, 4.7, 4.6 and 7.2).
 #[test]
 fn cyclical_sgld_visits_the_modes_of_the_grid_mixture_where_sgld_does_not() {
     let cyclical = run_grid(langevin::StepSize::cyclical(0.07, 30, 50_000, 0.25).expect("valid"));
