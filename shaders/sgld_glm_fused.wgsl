@@ -132,22 +132,39 @@ fn sgld_glm_fused(@builtin(workgroup_id) group: vec3<u32>,
             fused_gradient[k] = acc;
         }
         workgroupBarrier();
-        // D: move each (chain, block of 4).
+        // D: the rule's step (rules.wgsl) for each (chain, block of 4); the rule's own state
+        // stays in device memory.
         for (var k = lid; k < FUSED_CHAINS * run.blocks; k += WORKGROUP_SIZE) {
             let local = k / run.blocks;
             let block = k % run.blocks;
             let chain = first_chain + local;
-            var z = vec4<f32>(0.0);
-            if (scalars.noise_scale > 0.0 && chain < run.chains) {
-                z = normals_from_words(
-                    philox4x32_10(vec4<u32>(chain, step, block, STREAM_NOISE), key));
+            if (chain >= run.chains) {
+                continue;
             }
+            let chain_scalars = at_temperature(scalars, chain_temperature(chain));
+            var x = vec4<f32>(0.0);
+            var g = vec4<f32>(0.0);
+            var aux = vec4<f32>(0.0);
             for (var lane = 0u; lane < 4u; lane++) {
                 let d = block * 4u + lane;
                 if (d < dim) {
-                    let i = local * dim + d;
-                    let moved = fma(-scalars.eta, fused_gradient[i], fused_theta[i]);
-                    fused_theta[i] = fma(scalars.noise_scale, z[lane], moved);
+                    x[lane] = fused_theta[local * dim + d];
+                    g[lane] = fused_gradient[local * dim + d];
+                    if (METHOD != METHOD_SGLD) {
+                        aux[lane] = auxiliary[state_index(run, d, chain)];
+                    }
+                }
+            }
+            let z = step_noise(chain, step, block, chain_scalars);
+            let noisy = with_gradient_noise(g, chain, step, block);
+            let next = step_block(x, &aux, noisy, z, chain_scalars, 0.0);
+            for (var lane = 0u; lane < 4u; lane++) {
+                let d = block * 4u + lane;
+                if (d < dim) {
+                    fused_theta[local * dim + d] = next[lane];
+                    if (METHOD != METHOD_SGLD) {
+                        auxiliary[state_index(run, d, chain)] = aux[lane];
+                    }
                 }
             }
         }

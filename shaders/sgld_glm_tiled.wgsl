@@ -146,27 +146,41 @@ fn sgld_glm_tiled(@builtin(workgroup_id) group: vec3<u32>,
                 }
                 workgroupBarrier();
             }
-            // Coordinates 4·band .. +3 of the tile are one noise block of each chain.
+            // Coordinates 4·band .. +3 of the tile are one noise block of each chain: the
+            // rule's step (rules.wgsl) for each of the thread's four chains.
             let block = (first_d + 4u * band) / 4u;
             for (var j = 0u; j < 4u; j++) {
                 let chain = my_chain + j;
                 if (chain >= run.chains || block >= run.blocks) {
                     continue;
                 }
-                var z = vec4<f32>(0.0);
-                if (scalars.noise_scale > 0.0) {
-                    z = normals_from_words(
-                        philox4x32_10(vec4<u32>(chain, step, block, STREAM_NOISE), key));
-                }
+                let chain_scalars = at_temperature(scalars, chain_temperature(chain));
+                var x = vec4<f32>(0.0);
+                var g = vec4<f32>(0.0);
+                var aux = vec4<f32>(0.0);
                 for (var i = 0u; i < 4u; i++) {
                     let d = block * 4u + i;
                     if (d < dim) {
-                        let moved = fma(-scalars.eta, grad[i][j], position[i][j]);
-                        let next = fma(scalars.noise_scale, z[i], moved);
+                        x[i] = position[i][j];
+                        g[i] = grad[i][j];
+                        if (METHOD != METHOD_SGLD) {
+                            aux[i] = auxiliary[state_index(run, d, chain)];
+                        }
+                    }
+                }
+                let z = step_noise(chain, step, block, chain_scalars);
+                let noisy = with_gradient_noise(g, chain, step, block);
+                let next = step_block(x, &aux, noisy, z, chain_scalars, 0.0);
+                for (var i = 0u; i < 4u; i++) {
+                    let d = block * 4u + i;
+                    if (d < dim) {
                         let at = state_index(run, d, chain);
-                        theta[at] = next;
+                        theta[at] = next[i];
+                        if (METHOD != METHOD_SGLD) {
+                            auxiliary[at] = aux[i];
+                        }
                         if (s + 1u == dispatch.step_count && dispatch.draw_slot != NO_DRAW) {
-                            draws[dispatch.draw_slot * run.chains * dim + at] = next;
+                            draws[dispatch.draw_slot * run.chains * dim + at] = next[i];
                         }
                     }
                 }

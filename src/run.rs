@@ -483,9 +483,9 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
         Some(_) => None,
     };
     let glm = parts.glm_likelihood.is_some();
-    let sgld = sampler.settings.method == Method::Sgld
-        && sampler.settings.gradient_noise == 0.0
-        && sampler.settings.temperature_ladder.is_none()
+    // The fused and tiled kernels step every rule whose step is per coordinate (not SGNHT's
+    // whole-chain thermostat) and form the plain estimator only (no control variates).
+    let fusable = !matches!(sampler.settings.method, Method::Sgnht { .. })
         && sampler.settings.control_variate.is_none();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
@@ -553,7 +553,7 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
                 return Ok(DataShape::Global);
             }
             let tiled = shared_batch
-                .filter(|_| glm && sgld && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
+                .filter(|_| glm && fusable && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
                 .filter(|_| data.density() >= TILED_AUTO_MIN_DENSITY)
                 .and_then(|batch| tiled_fits(batch).ok());
             return Ok(tiled.or(staged).unwrap_or(DataShape::Global));
@@ -570,16 +570,14 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
                 "is written for linear and logistic regression only".into(),
             )
         }
-        (DataPath::Fused | DataPath::Tiled, _) if !sgld => {
+        (DataPath::Fused | DataPath::Tiled, _) if !fusable => {
             return refuse(
                 path.name(),
                 format!(
-                    "runs plain SGLD only: no other rule, gradient noise, temperature ladder or \
-                     control variate (asked: {}, noise σ = {}, ladder {:?}, control variate \
-                     {:?}); use DataPath::Global, Staged or Auto",
+                    "runs neither SGNHT (its thermostat needs a thread per chain) nor control \
+                     variates (asked: {}, control variate {:?}); use DataPath::Global, Staged \
+                     or Auto",
                     sampler.settings.method.name(),
-                    sampler.settings.gradient_noise,
-                    sampler.settings.temperature_ladder,
                     sampler.settings.control_variate
                 ),
             )

@@ -221,8 +221,8 @@ impl Kernel {
                         MOVE_CHAIN,
                         SGLD_DATA_STAGED,
                     ],
-                    DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, SGLD_GLM_FUSED],
-                    DataShape::Tiled { .. } => vec![SGLD_GLM_TILED],
+                    DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, RULES, SGLD_GLM_FUSED],
+                    DataShape::Tiled { .. } => vec![RULES, SGLD_GLM_TILED],
                 };
                 [vec![SGLD_BINDINGS, DATA_TARGET, MINIBATCH], own].concat()
             }

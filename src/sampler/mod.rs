@@ -335,12 +335,13 @@ pub enum DataPath {
     Staged,
     /// Linear and logistic regression with a shared batch: a workgroup advances a few chains
     /// through every step of a dispatch with θ in workgroup memory and the batch staged beside
-    /// it; an error where that does not apply or fit.
+    /// it; an error where that does not apply or fit, for SGNHT and for control variates.
     Fused,
     /// Linear and logistic regression with a shared batch: per step the gradient of all
     /// chains is two matrix products over the chain axis (`H = X_B Θ`, `G = X_Bᵀ R`) computed
     /// in workgroup-memory tiles of 64 chains with 4 × 4 register blocks, the features held
-    /// dense; an error where that does not apply or the dense features exceed one binding.
+    /// dense; an error where that does not apply or the dense features exceed one binding, for
+    /// SGNHT and for control variates.
     /// It runs 256 threads per workgroup whatever [`Tuning::workgroup_size`] says.
     Tiled,
 }
