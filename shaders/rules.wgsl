@@ -82,3 +82,31 @@ fn step_noise(chain: u32, step: u32, block: u32, scalars: StepScalars) -> vec4<f
     return vec4<f32>(0.0);
 }
 
+
+/// One step of block `block` of `chain` for kernels that hold the position and gradient
+/// elsewhere (workgroup memory, registers) but the rule's state in device memory: the chain's
+/// ladder temperature, the gradient noise and the rule, lanes past D ignored. Returns the new
+/// position; the rule's state is written back.
+fn step_chain_block(chain: u32, step: u32, block: u32, x: vec4<f32>, g: vec4<f32>,
+                    scalars: StepScalars) -> vec4<f32> {
+    let chain_scalars = at_temperature(scalars, chain_temperature(chain));
+    var aux = vec4<f32>(0.0);
+    if (METHOD != METHOD_SGLD) {
+        for (var lane = 0u; lane < 4u; lane++) {
+            if (block * 4u + lane < run.dim) {
+                aux[lane] = auxiliary[state_index(run, block * 4u + lane, chain)];
+            }
+        }
+    }
+    let z = step_noise(chain, step, block, chain_scalars);
+    let noisy = with_gradient_noise(g, chain, step, block);
+    let next = step_block(x, &aux, noisy, z, chain_scalars, 0.0);
+    if (METHOD != METHOD_SGLD) {
+        for (var lane = 0u; lane < 4u; lane++) {
+            if (block * 4u + lane < run.dim) {
+                auxiliary[state_index(run, block * 4u + lane, chain)] = aux[lane];
+            }
+        }
+    }
+    return next;
+}

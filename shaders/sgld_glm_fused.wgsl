@@ -141,30 +141,20 @@ fn sgld_glm_fused(@builtin(workgroup_id) group: vec3<u32>,
             if (chain >= run.chains) {
                 continue;
             }
-            let chain_scalars = at_temperature(scalars, chain_temperature(chain));
             var x = vec4<f32>(0.0);
             var g = vec4<f32>(0.0);
-            var aux = vec4<f32>(0.0);
             for (var lane = 0u; lane < 4u; lane++) {
                 let d = block * 4u + lane;
                 if (d < dim) {
                     x[lane] = fused_theta[local * dim + d];
                     g[lane] = fused_gradient[local * dim + d];
-                    if (METHOD != METHOD_SGLD) {
-                        aux[lane] = auxiliary[state_index(run, d, chain)];
-                    }
                 }
             }
-            let z = step_noise(chain, step, block, chain_scalars);
-            let noisy = with_gradient_noise(g, chain, step, block);
-            let next = step_block(x, &aux, noisy, z, chain_scalars, 0.0);
+            let next = step_chain_block(chain, step, block, x, g, scalars);
             for (var lane = 0u; lane < 4u; lane++) {
                 let d = block * 4u + lane;
                 if (d < dim) {
                     fused_theta[local * dim + d] = next[lane];
-                    if (METHOD != METHOD_SGLD) {
-                        auxiliary[state_index(run, d, chain)] = aux[lane];
-                    }
                 }
             }
         }

@@ -154,31 +154,18 @@ fn sgld_glm_tiled(@builtin(workgroup_id) group: vec3<u32>,
                 if (chain >= run.chains || block >= run.blocks) {
                     continue;
                 }
-                let chain_scalars = at_temperature(scalars, chain_temperature(chain));
                 var x = vec4<f32>(0.0);
                 var g = vec4<f32>(0.0);
-                var aux = vec4<f32>(0.0);
                 for (var i = 0u; i < 4u; i++) {
-                    let d = block * 4u + i;
-                    if (d < dim) {
-                        x[i] = position[i][j];
-                        g[i] = grad[i][j];
-                        if (METHOD != METHOD_SGLD) {
-                            aux[i] = auxiliary[state_index(run, d, chain)];
-                        }
-                    }
+                    x[i] = position[i][j];
+                    g[i] = grad[i][j];
                 }
-                let z = step_noise(chain, step, block, chain_scalars);
-                let noisy = with_gradient_noise(g, chain, step, block);
-                let next = step_block(x, &aux, noisy, z, chain_scalars, 0.0);
+                let next = step_chain_block(chain, step, block, x, g, scalars);
                 for (var i = 0u; i < 4u; i++) {
                     let d = block * 4u + i;
                     if (d < dim) {
                         let at = state_index(run, d, chain);
                         theta[at] = next[i];
-                        if (METHOD != METHOD_SGLD) {
-                            auxiliary[at] = aux[i];
-                        }
                         if (s + 1u == dispatch.step_count && dispatch.draw_slot != NO_DRAW) {
                             draws[dispatch.draw_slot * run.chains * dim + at] = next[i];
                         }

@@ -374,21 +374,31 @@ fn without_a_driver_the_error_says_what_to_install() {
     }
 }
 
+/// `sample --model logistic` on the vendored a9a with its test split and 32 chains, then
+/// `rest`.
+fn a9a_logistic_args(rest: &[&str]) -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let head = [
+        "sample".to_owned(),
+        "--model".to_owned(),
+        "logistic".to_owned(),
+        "--data".to_owned(),
+        format!("{root}/data/a9a"),
+        "--test".to_owned(),
+        format!("{root}/data/a9a.t"),
+        "--chains".to_owned(),
+        "32".to_owned(),
+    ];
+    head.into_iter()
+        .chain(rest.iter().map(|s| (*s).to_owned()))
+        .collect()
+}
+
 #[test]
 fn logistic_regression_on_a9a_reports_test_metrics() {
     let dir = scratch("logistic");
     let json = dir.join("summary.json");
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = langevin(&[
-        "sample",
-        "--model",
-        "logistic",
-        "--data",
-        &format!("{root}/data/a9a"),
-        "--test",
-        &format!("{root}/data/a9a.t"),
-        "--chains",
-        "32",
+    let args = a9a_logistic_args(&[
         "--steps",
         "400",
         "--burn-in",
@@ -404,6 +414,7 @@ fn logistic_regression_on_a9a_reports_test_metrics() {
         "--json",
         json.to_str().expect("utf-8"),
     ]);
+    let output = langevin(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(output.status.success(), "{}", stderr(&output));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
@@ -503,17 +514,7 @@ fn bad_data_exits_non_zero_and_leaves_no_output() {
 /// 0.848).
 #[test]
 fn sghmc_with_control_variates_runs_on_a9a() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = langevin(&[
-        "sample",
-        "--model",
-        "logistic",
-        "--data",
-        &format!("{root}/data/a9a"),
-        "--test",
-        &format!("{root}/data/a9a.t"),
-        "--chains",
-        "32",
+    let args = a9a_logistic_args(&[
         "--steps",
         "400",
         "--burn-in",
@@ -536,6 +537,7 @@ fn sghmc_with_control_variates_runs_on_a9a() {
         "--cv-step-size",
         "2e-5",
     ]);
+    let output = langevin(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     let accuracy: f64 = text

@@ -229,13 +229,40 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
     );
 }
 
+/// 301 chains of `model` on `data_path` with shared batches, configured further by `configure`;
+/// 301 leaves the last fused and tiled workgroups partly empty.
+fn run_on_path(
+    model: &Regression,
+    data_path: DataPath,
+    configure: impl Fn(langevin::sampler::SamplerBuilder) -> langevin::sampler::SamplerBuilder,
+) -> langevin::Draws {
+    configure(Sampler::builder(model.clone()).chains(301).tuning(Tuning {
+        data_path,
+        ..Tuning::default()
+    }))
+    .build()
+    .expect("valid")
+    .run(common::gpu())
+    .expect("run")
+}
+
+/// Every draw of `path` equals the global path's within `relative` (at least 1 in scale).
+fn assert_same_draws(path: &langevin::Draws, global: &langevin::Draws, relative: f32, what: &str) {
+    for (a, b) in path.values().iter().zip(global.values()) {
+        assert!(
+            (a - b).abs() <= relative * a.abs().max(1.0),
+            "{what}: {a} vs {b}"
+        );
+    }
+}
+
 /// The staged path (a shared batch drawn once per workgroup and read from workgroup memory), the
 /// fused path (θ of a few chains in workgroup memory across steps, gradient per coordinate),
 /// the tiled path (two tiled products over the chain axis, zeros included) and the global path
 /// do the same arithmetic in the same order: the draws agree to float rounding (separate shader
 /// modules, so a driver may contract fma differently; 1e-5 relative bounds that over 60 steps
-/// at this step size). 301 chains leave the last fused and tiled workgroups partly empty; a9a's
-/// 124 coefficients span two tiles of 64, and a batch of 130 three tiles of examples.
+/// at this step size). a9a's 124 coefficients span two tiles of 64, and a batch of 130 three
+/// tiles of examples.
 #[test]
 fn every_data_path_gives_the_same_draws() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
@@ -248,9 +275,8 @@ fn every_data_path_gives_the_same_draws() {
         (linear, true, 50, &all[..]),
     ];
     for (model, replacement, size, paths) in cases {
-        let run = |data_path| {
-            Sampler::builder(model.clone())
-                .chains(301)
+        let configure = |builder: langevin::sampler::SamplerBuilder| {
+            builder
                 .steps(60)
                 .burn_in(40)
                 .thin(10)
@@ -261,24 +287,11 @@ fn every_data_path_gives_the_same_draws() {
                     replacement,
                 })
                 .seed(5)
-                .tuning(Tuning {
-                    data_path,
-                    ..Tuning::default()
-                })
-                .build()
-                .expect("valid")
-                .run(common::gpu())
-                .expect("run")
         };
-        let global = run(DataPath::Global);
+        let global = run_on_path(&model, DataPath::Global, configure);
         for &path in paths {
-            let other = run(path);
-            for (a, b) in other.values().iter().zip(global.values()) {
-                assert!(
-                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                    "{path:?}, batch {size}: {a} vs {b}"
-                );
-            }
+            let other = run_on_path(&model, path, configure);
+            assert_same_draws(&other, &global, 1e-5, &format!("{path:?}, batch {size}"));
         }
     }
 }
@@ -292,9 +305,8 @@ fn fused_and_tiled_paths_run_the_other_rules_like_the_global_path() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     let ladder = TemperatureLadder::new(1.0, 4.0, 3).expect("valid");
     for method in [Method::psgld(), Method::sghmc(0.2)] {
-        let run = |data_path| {
-            Sampler::builder(logistic.clone())
-                .chains(301)
+        let configure = |builder: langevin::sampler::SamplerBuilder| {
+            builder
                 .steps(30)
                 .burn_in(20)
                 .thin(10)
@@ -308,24 +320,11 @@ fn fused_and_tiled_paths_run_the_other_rules_like_the_global_path() {
                     replacement: true,
                 })
                 .seed(8)
-                .tuning(Tuning {
-                    data_path,
-                    ..Tuning::default()
-                })
-                .build()
-                .expect("valid")
-                .run(common::gpu())
-                .expect("run")
         };
-        let global = run(DataPath::Global);
+        let global = run_on_path(&logistic, DataPath::Global, configure);
         for path in [DataPath::Fused, DataPath::Tiled] {
-            let other = run(path);
-            for (a, b) in other.values().iter().zip(global.values()) {
-                assert!(
-                    (a - b).abs() <= 1e-4 * a.abs().max(1.0),
-                    "{method:?} {path:?}: {a} vs {b}"
-                );
-            }
+            let other = run_on_path(&logistic, path, configure);
+            assert_same_draws(&other, &global, 1e-4, &format!("{method:?} {path:?}"));
         }
     }
 }
