@@ -894,6 +894,33 @@ pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
     run_keeping_state(gpu, sampler).map(|(draws, _)| draws)
 }
 
+/// The run that finds θ̂: plain SGD (SGLD at T = 0 throughout, no ladder, no gradient noise)
+/// on one chain, started where the run's first chain starts, with the run's mini-batches.
+fn mode_finding_settings(
+    settings: &Settings,
+    cv: &crate::sampler::ControlVariate,
+    dim: usize,
+) -> Result<Settings> {
+    Ok(Settings {
+        chains: 1,
+        steps: cv.sgd_steps,
+        burn_in: cv.sgd_steps - 1,
+        thin: 1,
+        step_size: crate::schedule::StepSize::constant(cv.sgd_step_size)?,
+        temperature: 0.0,
+        temperature_schedule: None,
+        method: Method::Sgld,
+        gradient_noise: 0.0,
+        temperature_ladder: None,
+        control_variate: None,
+        init: match &settings.init {
+            Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
+            other => other.clone(),
+        },
+        ..settings.clone()
+    })
+}
+
 /// With control variates: finds θ̂ by SGD on the GPU (SGLD at T = 0, one chain, the run's
 /// mini-batches), computes ∇L(θ̂) on the CPU once, and returns the sampler that carries them
 /// (its chains starting at θ̂ if asked). Without, `None`.
@@ -904,23 +931,7 @@ fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sample
     let dim = sampler.target.dim();
     let sgd = Sampler {
         target: sampler.target.clone(),
-        settings: Settings {
-            chains: 1,
-            steps: cv.sgd_steps,
-            burn_in: cv.sgd_steps - 1,
-            thin: 1,
-            step_size: crate::schedule::StepSize::constant(cv.sgd_step_size)?,
-            temperature: 0.0,
-            method: Method::Sgld,
-            gradient_noise: 0.0,
-            temperature_ladder: None,
-            control_variate: None,
-            init: match &sampler.settings.init {
-                Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
-                other => other.clone(),
-            },
-            ..sampler.settings.clone()
-        },
+        settings: mode_finding_settings(&sampler.settings, &cv, dim)?,
         tuning: sampler.tuning.clone(),
         mode: None,
     };
@@ -1020,6 +1031,30 @@ fn warn_if_unstable(sampler: &Sampler) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the run asks of temperatures, noise and rules, the search for θ̂ is plain SGD.
+    #[test]
+    fn the_mode_is_found_by_plain_sgd() {
+        use crate::sampler::{ControlVariate, TemperatureLadder};
+        use crate::schedule::TemperatureSchedule;
+        let run = Settings {
+            chains: 8,
+            method: Method::sghmc(0.1),
+            gradient_noise: 2.0,
+            temperature_ladder: Some(TemperatureLadder::new(1.0, 4.0, 2).expect("valid")),
+            temperature_schedule: Some(TemperatureSchedule::anneal(9.0, 1.0, 50).expect("valid")),
+            init: Init::Positions((0..24).map(|v| v as f32).collect()),
+            ..Settings::default()
+        };
+        let cv = ControlVariate::new(100, 1e-3).expect("valid");
+        let sgd = mode_finding_settings(&run, &cv, 3).expect("valid");
+        assert!((0..100).all(|t| sgd.temperature_at(t) == 0.0));
+        assert_eq!(sgd.method, Method::Sgld);
+        assert_eq!(sgd.gradient_noise, 0.0);
+        assert!(sgd.temperature_ladder.is_none() && sgd.control_variate.is_none());
+        assert_eq!(sgd.init, Init::Positions(vec![0.0, 1.0, 2.0]));
+        assert_eq!((sgd.chains, sgd.steps, sgd.kept_draws()), (1, 100, 1));
+    }
 
     fn settings(steps: u32, burn_in: u32, thin: u32) -> Settings {
         Settings {

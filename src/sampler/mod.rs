@@ -64,8 +64,7 @@ pub struct Settings {
     pub method: Method,
     /// σ ≥ 0 of synthetic noise `N(0, σ² I)` added to every gradient, drawn from the counter
     /// stream `GradientNoise` (default 0: none). For studying samplers on targets with exact
-    /// gradients, as Chen et al. (2014) and Zhang et al. (2020) do; the fused and tiled data
-    /// paths do not add it.
+    /// gradients, as Chen et al. (2014) and Zhang et al. (2020) do.
     pub gradient_noise: f64,
     /// A temperature per chain (default none: every chain at `temperature`). With a ladder,
     /// `temperature` must stay 1.
