@@ -336,11 +336,13 @@ fn run_grid(step_size: langevin::StepSize) -> langevin::Draws {
         .expect("run")
 }
 
-/// Modes visited per chain (nearest mean of each kept draw) and the pooled covariance.
-fn grid_visits(draws: &langevin::Draws) -> (Vec<usize>, [f64; 3]) {
+/// Modes visited per chain (nearest mean of each kept draw), the pooled covariance, and the
+/// fraction of draws in the outer ring of 16 modes.
+fn grid_visits(draws: &langevin::Draws) -> (Vec<usize>, [f64; 3], f64) {
     let means = langevin::model::toys::grid_means();
     let (kept, chains, _) = draws.shape();
     let mut visits = Vec::new();
+    let mut outer = 0usize;
     for c in 0..chains {
         let mut seen = [false; 25];
         for i in 0..kept {
@@ -353,11 +355,15 @@ fn grid_visits(draws: &langevin::Draws) -> (Vec<usize>, [f64; 3]) {
                 })
                 .expect("25 modes");
             seen[nearest] = true;
+            if means[nearest][0].abs().max(means[nearest][1].abs()) == 4.0 {
+                outer += 1;
+            }
         }
         visits.push(seen.iter().filter(|&&s| s).count());
     }
     let (_, cov) = common::pooled_moments(draws.values(), 2);
-    (visits, [cov[0], cov[1], cov[3]])
+    let outer_fraction = outer as f64 / (kept * chains) as f64;
+    (visits, [cov[0], cov[1], cov[3]], outer_fraction)
 }
 
 /// Zhang et al. (2020, §5.1): cyclical SGLD on the 25-mode grid mixture with gradient noise
@@ -374,13 +380,16 @@ fn grid_visits(draws: &langevin::Draws) -> (Vec<usize>, [f64; 3]) {
 /// * cSGLD's pooled covariance is 8.03 I within 10% and its correlation below 0.05. **This is
 ///   looser than the 5% the issue asks for**: measured 7.48 and 7.51 (−7%), because the
 ///   outer ring of 16 modes holds 58% of the draws instead of 64% (inner ring 37% instead of
-///   32%, centre 5% instead of 4%). Starting uniformly over the grid gives the same 7.50, so
-///   this is where the hopping settles, not a memory of the start; β = 0.1, 0.5 and 0.9 and
-///   η₀ = 0.1 measured further off (7.3, 4.7, 4.6 and 7.2).
+///   32%, centre 5% instead of 4%). That is the algorithm, not this implementation:
+///   `tests/fixtures/simulate_cyclical_grid.py`, a NumPy simulation independent of langevin,
+///   gives 7.32 and 7.37 with rings 4.7/38.1/57.1% for the same settings, and Zhang et al.'s
+///   own MATLAB experiment re-run over 1024 chains gives 7.22 and 7.24. Starting uniformly
+///   over the grid gives the same 7.50, so this is where the hopping settles, not a memory of
+///   the start; β = 0.1, 0.5 and 0.9 and η₀ = 0.1 measured further off (7.3, 4.7, 4.6, 7.2).
 #[test]
 fn cyclical_sgld_visits_the_modes_of_the_grid_mixture_where_sgld_does_not() {
     let cyclical = run_grid(langevin::StepSize::cyclical(0.07, 30, 50_000, 0.25).expect("valid"));
-    let (mut visits, cov) = grid_visits(&cyclical);
+    let (mut visits, cov, outer) = grid_visits(&cyclical);
     visits.sort_unstable();
     assert!(
         visits[visits.len() / 4] >= 20,
@@ -393,9 +402,13 @@ fn cyclical_sgld_visits_the_modes_of_the_grid_mixture_where_sgld_does_not() {
         );
     }
     assert!(cov[1].abs() < 0.05 * 8.03, "cSGLD covariance {cov:?}");
+    // The outer ring's share matches the independent simulation's 0.571: each chain settles
+    // ~24 times after burn-in, so the share over 64 chains has a standard error of about
+    // sqrt(0.57 · 0.43 / 24 / 64) = 0.013; 0.04 is three of them.
+    assert!((outer - 0.571).abs() < 0.04, "outer ring share {outer}");
 
     let sgld = run_grid(langevin::StepSize::polynomial(1.66, 772.0, 0.55).expect("valid"));
-    let (mut sgld_visits, _) = grid_visits(&sgld);
+    let (mut sgld_visits, _, _) = grid_visits(&sgld);
     sgld_visits.sort_unstable();
     assert!(
         sgld_visits[sgld_visits.len() / 2] <= 5,
