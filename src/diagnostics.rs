@@ -1,4 +1,5 @@
-//! Convergence diagnostics for MCMC draws: rank-normalised split R-hat and bulk/tail effective sample size.
+//! Convergence diagnostics for MCMC draws: rank-normalised split R-hat, bulk/tail effective sample size,
+//! and nested R-hat for many short chains.
 //!
 //! The definitions follow Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021),
 //! "Rank-normalization, folding, and localization: an improved R-hat for assessing
@@ -51,6 +52,24 @@
 //! the most extreme values. An ESS whose input (rank-normalised values or tail
 //! indicators) is constant is `S`, the number of split draws, so a constant input
 //! has `ess_bulk == ess_tail == S` while its R-hat is NaN (`0/0`).
+//!
+//! # Nested R-hat
+//!
+//! For many short chains, [`nested_rhat`] implements nR̂ of Margossian, Hoffman,
+//! Sountsov, Riou-Durand, Vehtari & Gelman (2024), "Nested R̂: assessing the
+//! convergence of Markov chain Monte Carlo when running many short chains"
+//! (arXiv:2110.13017, v3+): the chains form `K` superchains of `M` consecutive
+//! chains (chain `c` is in superchain `c / M`), and
+//! `nR̂ = sqrt(1 + B̂/Ŵ)` compares the variance `B̂` of the superchain means with
+//! the mean within-superchain variance `Ŵ` (between-chain plus within-chain
+//! variance); see [`nested_rhat_from_moments`] for the formulas. It needs only each
+//! chain's mean and sample variance, so [`nested_rhat_from_moments`] computes it
+//! from running (Welford) statistics without the draws; it is neither split nor
+//! rank-normalised, and works with a single draw per chain. It is checked against
+//! a NumPy implementation of the paper's equations (cross-checked with
+//! arviz-stats 0.8.0) to a relative 1e-10. Degenerate input (no draws, fewer
+//! than 2 superchains, chains not a multiple of the superchains, one draw with
+//! one chain per superchain, non-finite values) gives NaN.
 
 use std::sync::Arc;
 
@@ -682,6 +701,160 @@ fn inverse_normal_cdf(p: f64) -> f64 {
     }
 }
 
+// ─── Nested R-hat (Margossian et al. 2024): many short chains in superchains ───
+
+/// Nested R-hat of draws from `superchains` groups of chains.
+///
+/// From Margossian, Hoffman, Sountsov, Riou-Durand, Vehtari & Gelman (2024),
+/// "Nested R̂: assessing the convergence of Markov chain Monte Carlo when running
+/// many short chains", arXiv:2110.13017 (v3+). The `chains` chains are split into
+/// `K = superchains` superchains of `M = chains / K` consecutive chains: chain `c`
+/// belongs to superchain `c / M`. The chains of one superchain are meant to start
+/// from one shared point. With `N = draws`, this computes each chain's mean and
+/// sample variance (divisor `N − 1`) and passes them to
+/// [`nested_rhat_from_moments`], which documents the formula.
+///
+/// `values[i * chains + c]` is draw `i` of chain `c`.
+///
+/// Returns NaN when `draws == 0`, `chains == 0`, `superchains < 2`, `chains` is
+/// not a multiple of `superchains`, `draws == 1` with one chain per superchain,
+/// or any value is not finite; also when every draw is equal (`0/0`). Returns
+/// `+∞` when every superchain has all its draws equal but superchains differ.
+///
+/// # Panics
+///
+/// Panics if `values.len() != draws * chains`.
+pub fn nested_rhat(values: &[f64], draws: usize, chains: usize, superchains: usize) -> f64 {
+    check_len(values, draws, chains);
+    if draws == 0 || chains == 0 {
+        return f64::NAN;
+    }
+    let (means, variances) = chain_moments(values, draws, chains);
+    nested_rhat_from_moments(&means, &variances, draws, superchains)
+}
+
+/// Nested R-hat from each chain's mean and sample variance, e.g. running (Welford)
+/// statistics kept without the draws.
+///
+/// `means[c]` and `variances[c]` are the mean and the sample variance (divisor
+/// `N − 1`) of the `N = counts` draws of chain `c`; `K = superchains` superchains
+/// hold `M = means.len() / K` consecutive chains each (chain `c` is in superchain
+/// `c / M`). Following Margossian et al. (2024), arXiv:2110.13017 (v3+), with
+/// `θ̄_{.mk}` the mean and `s²_{mk}` the variance of chain `m` of superchain `k`:
+///
+/// - superchain means `θ̄_{..k} = (1/M) Σ_m θ̄_{.mk}`, overall mean
+///   `θ̄_{...} = (1/K) Σ_k θ̄_{..k}`;
+/// - between-superchain variance `B̂ = 1/(K − 1) Σ_k (θ̄_{..k} − θ̄_{...})²`;
+/// - within-chain variance `W̃_k = (1/M) Σ_m s²_{mk}`, where
+///   `s²_{mk} = 1/(N − 1) Σ_n (θ_{nmk} − θ̄_{.mk})²`, and `W̃_k = 0` if `N = 1`;
+/// - between-chain variance `B̃_k = 1/(M − 1) Σ_m (θ̄_{.mk} − θ̄_{..k})²`, and
+///   `B̃_k = 0` if `M = 1`;
+/// - within-superchain variance `Ŵ = (1/K) Σ_k (B̃_k + W̃_k)`;
+/// - `nR̂ = sqrt(1 + B̂/Ŵ)`.
+///
+/// So `nR̂ ≥ 1`. With `M = 1` it is `sqrt(1 + var(chain means)/W)`, not the
+/// classical (unsplit) `R̂ = sqrt((N − 1)/N + var(chain means)/W)` (the paper's
+/// footnote on this); with `N = 1` it compares superchain means with the spread
+/// of single draws within superchains. Values close to 1 suggest that the
+/// superchains have forgotten their starting points and agree. Unlike [`rhat`],
+/// nothing is split or rank-normalised: this is the paper's nR̂ as R posterior's
+/// `rhat_nested` and arviz-stats' `rhat_nested(method="identity")` compute it.
+///
+/// When `counts == 1` the variances are not used (they may be NaN, as a
+/// Welford `M2 / (n − 1)` is).
+///
+/// Returns NaN when `counts == 0`, there are no chains, `superchains < 2`, the
+/// number of chains is not a multiple of `superchains`, `counts == 1` with one
+/// chain per superchain (no within-superchain variance exists), a mean is not
+/// finite, or (if `counts > 1`) a variance is negative or not finite; also when
+/// `B̂ = Ŵ = 0` (`0/0`, e.g. all draws equal). Returns `+∞` when `Ŵ = 0 < B̂`
+/// (each superchain constant, superchains different).
+///
+/// # Panics
+///
+/// Panics if `means.len() != variances.len()`.
+pub fn nested_rhat_from_moments(
+    means: &[f64],
+    variances: &[f64],
+    counts: usize,
+    superchains: usize,
+) -> f64 {
+    assert!(
+        means.len() == variances.len(),
+        "diagnostics: means.len() = {} but variances.len() = {}",
+        means.len(),
+        variances.len()
+    );
+    let chains = means.len();
+    if counts == 0 || chains == 0 || superchains < 2 || !chains.is_multiple_of(superchains) {
+        return f64::NAN;
+    }
+    let per_superchain = chains / superchains;
+    let use_variances = counts > 1;
+    if !use_variances && per_superchain == 1 {
+        return f64::NAN;
+    }
+    if means.iter().any(|m| !m.is_finite())
+        || (use_variances && variances.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+    {
+        return f64::NAN;
+    }
+
+    let mut superchain_means = Vec::with_capacity(superchains);
+    let mut within = 0.0;
+    for (chain_means, chain_vars) in means
+        .chunks_exact(per_superchain)
+        .zip(variances.chunks_exact(per_superchain))
+    {
+        // θ̄_{..k} and B̃_k.
+        let (mean, between_chains) = if per_superchain > 1 {
+            mean_and_variance(chain_means)
+        } else {
+            (chain_means[0], 0.0)
+        };
+        // W̃_k.
+        let within_chains = if use_variances {
+            shifted_mean(chain_vars)
+        } else {
+            0.0
+        };
+        superchain_means.push(mean);
+        within += between_chains + within_chains;
+    }
+    within /= superchains as f64;
+    let between = mean_and_variance(&superchain_means).1;
+    (1.0 + between / within).sqrt()
+}
+
+/// Mean and sample variance (divisor `draws − 1`; 0 when `draws == 1`) of each chain
+/// of draw-major `values` (`draws ≥ 1`), computed as [`mean_and_variance`] does
+/// for one chain (same operations in the same order) but row by row.
+fn chain_moments(values: &[f64], draws: usize, chains: usize) -> (Vec<f64>, Vec<f64>) {
+    let first = &values[..chains];
+    let mut means = vec![0.0; chains];
+    for row in values.chunks_exact(chains) {
+        for ((sum, &x), &x0) in means.iter_mut().zip(row).zip(first) {
+            *sum += x - x0;
+        }
+    }
+    let n = draws as f64;
+    for (mean, &x0) in means.iter_mut().zip(first) {
+        *mean = x0 + *mean / n;
+    }
+    let mut variances = vec![0.0; chains];
+    if draws > 1 {
+        for row in values.chunks_exact(chains) {
+            for ((ss, &x), &mean) in variances.iter_mut().zip(row).zip(&means) {
+                *ss += (x - mean) * (x - mean);
+            }
+        }
+        for ss in &mut variances {
+            *ss /= n - 1.0;
+        }
+    }
+    (means, variances)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -961,5 +1134,218 @@ mod tests {
         let mut x: Vec<f64> = (1..=10).rev().map(f64::from).collect();
         assert!((quantile_type7(&mut x, 0.05) - 1.45).abs() < 1e-12);
         assert!((quantile_type7(&mut x, 0.95) - 9.55).abs() < 1e-12);
+    }
+
+    // ─── Nested R-hat ───
+
+    #[test]
+    fn nested_rhat_matches_numpy_fixtures() -> Result<(), Box<dyn std::error::Error>> {
+        // The fixture applies the same formula in float64 (NumPy, pairwise sums), so the
+        // results differ only by summation order, ~1e-15 relative; 1e-10 leaves a wide
+        // margin while any definitional slip (a divisor K vs K − 1, M vs M − 1, N vs
+        // N − 1) changes the value by far more. `nR̂² − 1 = B̂/Ŵ` is checked as well,
+        // as it is sensitive where nR̂ is close to 1.
+        const REL_TOL: f64 = 1e-10;
+        let dir = fixture_dir();
+        let expected: serde_json::Value =
+            serde_json::from_reader(std::fs::File::open(dir.join("nested_rhat.json"))?)?;
+        let cases = expected["cases"].as_object().expect("cases object");
+        assert!(cases.len() >= 5, "too few fixture cases");
+        for (name, case) in cases {
+            let file = case["file"].as_str().expect("file name");
+            let npy = npyz::NpyFile::new(std::fs::File::open(dir.join(file))?)?;
+            let draws = case["draws"].as_u64().expect("draws") as usize;
+            let chains = case["chains"].as_u64().expect("chains") as usize;
+            let superchains = case["superchains"].as_u64().expect("superchains") as usize;
+            assert_eq!(npy.shape(), &[draws as u64, chains as u64], "{name}: shape");
+            let values = npy.into_vec::<f64>()?;
+
+            let got = nested_rhat(&values, draws, chains, superchains);
+            let want = json_f64(&case["nested_rhat"]);
+            assert_close(name, "nested_rhat", got, want, REL_TOL);
+            let ratio = json_f64(&case["between_superchain_variance"])
+                / json_f64(&case["within_superchain_variance"]);
+            assert_close(name, "nR̂² − 1", got * got - 1.0, ratio, REL_TOL);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn nested_rhat_hand_computed() {
+        // Chains (−1, 1, −1, 1) + 0, 2, 4, 6 in superchains {0, 1}, {2, 3}: chain
+        // variances 4/3, B̃_k = 2, superchain means 1 and 5, so B̂ = 8, Ŵ = 10/3 and
+        // nR̂ = sqrt(1 + 2.4).
+        let offsets = [0.0, 2.0, 4.0, 6.0];
+        let values: Vec<f64> = (0..16)
+            .map(|k| [-1.0, 1.0][(k / 4) % 2] + offsets[k % 4])
+            .collect();
+        let got = nested_rhat(&values, 4, 4, 2);
+        assert!((got - 3.4f64.sqrt()).abs() < 1e-15, "{got}");
+        // One draw per chain: W̃_k = 0, Ŵ = 2, nR̂ = sqrt(1 + 8/2).
+        let got = nested_rhat(&offsets, 1, 4, 2);
+        assert!((got - 5.0f64.sqrt()).abs() < 1e-15, "{got}");
+    }
+
+    /// `draws × chains` standard normals (draw-major), with superchain `k` of
+    /// `superchains` shifted by `shifts(k)`.
+    fn superchain_draws(
+        seed: u64,
+        draws: usize,
+        chains: usize,
+        superchains: usize,
+        shifts: impl Fn(usize) -> f64,
+    ) -> Vec<f64> {
+        let per = chains / superchains;
+        let mut values = Normals(seed).matrix(draws, chains);
+        for (k, x) in values.iter_mut().enumerate() {
+            *x += shifts((k % chains) / per);
+        }
+        values
+    }
+
+    #[test]
+    fn nested_rhat_from_moments_equals_draws_variant() {
+        for (draws, chains, superchains) in [(10, 2048, 16), (1, 512, 8), (25, 12, 12), (3, 6, 2)] {
+            let values = superchain_draws(31, draws, chains, superchains, |k| 0.1 * (k % 3) as f64);
+            let from_draws = nested_rhat(&values, draws, chains, superchains);
+            assert!(from_draws.is_finite() && from_draws > 1.0, "{from_draws}");
+
+            // Two-pass moments, chain by chain.
+            let (mut means, mut variances) = (Vec::new(), Vec::new());
+            for c in 0..chains {
+                let chain: Vec<f64> = (0..draws).map(|i| values[i * chains + c]).collect();
+                let (mean, var) = mean_and_variance(&chain);
+                means.push(mean);
+                variances.push(if draws > 1 { var } else { 0.0 });
+            }
+            let two_pass = nested_rhat_from_moments(&means, &variances, draws, superchains);
+            assert!(
+                (two_pass - from_draws).abs() <= 1e-14 * from_draws,
+                "{draws}×{chains}: {two_pass} vs {from_draws}"
+            );
+
+            // Running (Welford) moments, as kept on the GPU: for one draw the variance
+            // M2/(n − 1) is 0/0 = NaN, which the formula does not use.
+            let (mut mean, mut m2) = (vec![0.0; chains], vec![0.0; chains]);
+            for (i, row) in values.chunks_exact(chains).enumerate() {
+                let n = (i + 1) as f64;
+                for ((mu, s), &x) in mean.iter_mut().zip(&mut m2).zip(row) {
+                    let delta = x - *mu;
+                    *mu += delta / n;
+                    *s += delta * (x - *mu);
+                }
+            }
+            let welford_var: Vec<f64> = m2.iter().map(|s| s / (draws as f64 - 1.0)).collect();
+            let welford = nested_rhat_from_moments(&mean, &welford_var, draws, superchains);
+            assert!(
+                (welford - from_draws).abs() <= 1e-12 * from_draws,
+                "{draws}×{chains}: Welford {welford} vs {from_draws}"
+            );
+        }
+    }
+
+    #[test]
+    fn shifted_superchains_raise_nested_rhat() {
+        let (draws, chains, superchains) = (10, 2048, 16);
+        let mixed = nested_rhat(
+            &superchain_draws(41, draws, chains, superchains, |_| 0.0),
+            draws,
+            chains,
+            superchains,
+        );
+        let shifted = nested_rhat(
+            &superchain_draws(41, draws, chains, superchains, |k| {
+                if k % 5 == 2 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
+            draws,
+            chains,
+            superchains,
+        );
+        assert!((1.0..1.01).contains(&mixed), "well mixed: {mixed}");
+        assert!(shifted > 1.05 && shifted > mixed, "shifted: {shifted}");
+
+        // The fixtures' shifted case against their well-mixed one.
+        let load = |name: &str| -> f64 {
+            let npy = npyz::NpyFile::new(
+                std::fs::File::open(fixture_dir().join(format!("{name}.npy"))).expect("fixture"),
+            )
+            .expect("npy");
+            let values = npy.into_vec::<f64>().expect("f64 data");
+            nested_rhat(&values, 10, 2048, 16)
+        };
+        let (fixture_mixed, fixture_shifted) = (load("nested_well_mixed"), load("nested_shifted"));
+        assert!(
+            fixture_shifted > 1.05 && fixture_mixed < 1.01,
+            "{fixture_shifted} vs {fixture_mixed}"
+        );
+    }
+
+    #[test]
+    fn nested_rhat_degenerate_input() {
+        let values = Normals(51).matrix(6, 8);
+        assert!(nested_rhat(&values, 6, 8, 4).is_finite());
+        // No draws or no chains.
+        assert!(nested_rhat(&[], 0, 8, 4).is_nan());
+        assert!(nested_rhat(&[], 6, 0, 4).is_nan());
+        // Fewer than 2 superchains, or chains not a multiple of them.
+        for superchains in [0, 1, 3, 5, 16] {
+            assert!(
+                nested_rhat(&values, 6, 8, superchains).is_nan(),
+                "K = {superchains}"
+            );
+        }
+        // One draw and one chain per superchain: no within-superchain variance.
+        assert!(nested_rhat(&values[..8], 1, 8, 8).is_nan());
+        assert!(nested_rhat(&values[..8], 1, 8, 4).is_finite());
+        // Non-finite draws.
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut with_bad = values.clone();
+            with_bad[13] = bad;
+            assert!(nested_rhat(&with_bad, 6, 8, 4).is_nan(), "{bad}");
+        }
+        // All draws equal: 0/0.
+        assert!(nested_rhat(&[2.5; 48], 6, 8, 4).is_nan());
+        // Each superchain constant, superchains different (values whose sums round):
+        // Ŵ = 0 < B̂.
+        let levels = [0.1, 0.7, 1.3];
+        let constant: Vec<f64> = (0..5 * 6).map(|k| levels[(k % 6) / 2]).collect();
+        assert_eq!(nested_rhat(&constant, 5, 6, 3), f64::INFINITY);
+        // Constant chains that differ within a superchain: B̃_k > 0, finite.
+        let chain_levels: Vec<f64> = (0..5 * 6).map(|k| 0.3 * (k % 6) as f64).collect();
+        let r = nested_rhat(&chain_levels, 5, 6, 3);
+        assert!(r.is_finite() && r > 1.0, "{r}");
+
+        // Moments: bad variances count only when there is more than one draw.
+        let means = [0.1, -0.2, 0.3, 0.0];
+        for bad in [f64::NAN, f64::INFINITY, -1.0] {
+            let variances = [1.0, bad, 1.0, 1.0];
+            assert!(
+                nested_rhat_from_moments(&means, &variances, 5, 2).is_nan(),
+                "{bad}"
+            );
+            assert!(
+                nested_rhat_from_moments(&means, &variances, 1, 2).is_finite(),
+                "{bad}"
+            );
+        }
+        assert!(nested_rhat_from_moments(&[0.1, f64::NAN, 0.3, 0.0], &[1.0; 4], 5, 2).is_nan());
+        assert!(nested_rhat_from_moments(&means, &[1.0; 4], 0, 2).is_nan());
+        assert!(nested_rhat_from_moments(&[], &[], 5, 2).is_nan());
+    }
+
+    #[test]
+    #[should_panic(expected = "variances.len()")]
+    fn nested_rhat_moments_length_mismatch_panics() {
+        nested_rhat_from_moments(&[0.0; 4], &[1.0; 3], 5, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "draws * chains")]
+    fn nested_rhat_wrong_length_panics() {
+        nested_rhat(&[1.0; 10], 4, 3, 3);
     }
 }
