@@ -236,7 +236,7 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
             for &per_dispatch in &config.steps_per_dispatch {
                 let batch = timing_batch(config.steps, per_dispatch);
                 let seconds = time(gpu, config.repeats, || {
-                    state.submit(gpu, &batch).map(|_| ())
+                    state.submit(gpu, &batch, None).map(|_| ())
                 })?;
                 let updates_per_s = params as f64 * f64::from(config.steps) / seconds;
                 let bytes = bytes_per_update(&method);
@@ -424,7 +424,9 @@ fn time_data_case(
         Err(error) => return Err(error),
     };
     let timing = timing_batch(steps, per_dispatch);
-    let seconds = time(gpu, repeats, || state.submit(gpu, &timing).map(|_| ()))?;
+    let seconds = time(gpu, repeats, || {
+        state.submit(gpu, &timing, None).map(|_| ())
+    })?;
     let chain_steps = f64::from(case.chains) * f64::from(steps);
     Ok(Some(RegressionRow {
         workload: case.workload,

@@ -100,6 +100,48 @@ impl Draws {
         Summary::of(self, &(0..self.chains).collect::<Vec<_>>())
     }
 
+    /// Reads the draws of `sampler`'s run back from an NPY file that [`Draws::write_npy`] or a
+    /// [`crate::sink::NpyStream`] wrote, checking that its shape is that run's.
+    pub fn read_npy(path: impl AsRef<Path>, sampler: &crate::Sampler) -> Result<Draws> {
+        let path = path.as_ref();
+        let bad = |message: String| crate::Error::Data {
+            path: path.to_owned(),
+            line: None,
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not NPY: {e}")))?;
+        let shape = npy.shape().to_vec();
+        let settings = sampler.settings();
+        let want = [
+            u64::from(settings.kept_draws()),
+            u64::from(settings.chains),
+            sampler.target().dim() as u64,
+        ];
+        if shape != want {
+            return Err(bad(format!(
+                "has shape {shape:?}; this run's draws are {want:?} (draws, chains, dim)"
+            )));
+        }
+        let values: Vec<f32> = npy
+            .into_vec()
+            .map_err(|e| bad(format!("not an array of f32: {e}")))?;
+        Ok(Draws {
+            draws: want[0] as usize,
+            chains: want[1] as usize,
+            dim: want[2] as usize,
+            values,
+            steps: (0..settings.steps)
+                .filter(|&t| settings.keeps(t))
+                .map(|t| t + 1)
+                .collect(),
+            temperatures: crate::run::chain_temperatures(settings),
+        })
+    }
+
     /// Writes the draws as an NPY file of f32 with shape `[draws, chains, dim]`
     /// (`numpy.load(path)` reads it).
     ///

@@ -99,6 +99,22 @@ pub enum Error {
         message: String,
     },
 
+    /// Drawing a figure failed inside the plotting library.
+    #[error(
+        "could not draw the figure: {0}. This is a bug in langevin's plotting; please report \
+         it with the draws file's shape and the plot options"
+    )]
+    Plot(String),
+
+    /// A checkpoint cannot be used: damaged, from another version, or from another run.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

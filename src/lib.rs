@@ -92,22 +92,28 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod diagnostics;
 pub mod draws;
+mod driver;
 pub mod error;
 pub mod gpu;
 mod linalg;
 pub mod minibatch;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod rng;
 mod run;
 pub mod sampler;
 pub mod schedule;
+pub mod sink;
 pub mod summary;
 
+pub use checkpoint::Checkpoint;
 pub use draws::Draws;
+pub use driver::{Progress, Run, RunReport};
 pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use model::Gaussian;

@@ -10,7 +10,6 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{DataShape, Kernel, Pipeline, TILED_CHAINS};
 use crate::gpu::{Gpu, DEFAULT_WORKGROUP_SIZE};
@@ -71,6 +70,9 @@ pub(crate) const NO_LADDER: u32 = u32::MAX;
 /// `draw_slot` of a dispatch that keeps no draw.
 pub(crate) const NO_DRAW: u32 = u32::MAX;
 
+/// Staging buffers in the readback ring: the GPU waits for the host only when all are full.
+pub(crate) const READBACK_RING: usize = 3;
+
 /// Most dispatches in one submit (bounds the record buffer: 4096 × 256 B = 1 MiB).
 const MAX_DISPATCHES_PER_BATCH: usize = 4096;
 /// Most steps in one submit's schedule table (512 KiB).
@@ -85,15 +87,16 @@ pub(crate) struct Batch {
     pub(crate) draw_steps: Vec<u32>,
 }
 
-/// Cuts `settings.steps` into batches, lazily (a long run never holds its whole schedule): a
-/// dispatch never crosses a kept draw or exceeds `max_steps_per_dispatch`; a batch holds at
-/// most `slots` draws.
+/// Cuts steps `start..settings.steps` into batches, lazily (a long run never holds its whole
+/// schedule): a dispatch never crosses a kept draw or exceeds `max_steps_per_dispatch`; a
+/// batch holds at most `slots` draws.
 pub(crate) fn plan(
     settings: &Settings,
+    start: u32,
     max_steps_per_dispatch: u32,
     slots: usize,
 ) -> impl Iterator<Item = Batch> + '_ {
-    let mut step = 0u32;
+    let mut step = start;
     std::iter::from_fn(move || {
         if step >= settings.steps {
             return None;
@@ -174,12 +177,12 @@ pub(crate) struct ChainState {
     records: wgpu::Buffer,
     schedule: wgpu::Buffer,
     draws: wgpu::Buffer,
-    /// The rule's state: C × D per-coordinate values laid out like θ, then C thermostats
-    /// (read back by tests; the bind group holds it for the kernels).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The rule's state: C × D per-coordinate values laid out like θ, then C thermostats,
+    /// then the ladder's temperatures.
     auxiliary: wgpu::Buffer,
-    /// Where the draw slots are copied for the host, in the same submit as the steps.
-    draws_staging: wgpu::Buffer,
+    /// The readback ring: each submit copies its draw slots into the next of these, so the
+    /// host reads one batch while the GPU runs the following ones.
+    staging: Vec<wgpu::Buffer>,
     step_pipeline: Pipeline,
     step_group: wgpu::BindGroup,
     /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for Gaussians.
@@ -207,7 +210,9 @@ impl ChainState {
         let dim = target.dim() as u32;
         let chains = settings.chains;
         let state_bytes = check_fits(gpu, sampler)?;
-        let budget = sampler.tuning.draws_buffer_bytes.min(gpu.max_binding());
+        // The draw budget covers the slots and each staging buffer of the ring.
+        let budget =
+            (sampler.tuning.draws_buffer_bytes / READBACK_RING as u64).min(gpu.max_binding());
         let slots = ((budget / state_bytes) as usize).clamp(1, settings.kept_draws() as usize);
         let init_scale = match settings.init {
             Init::Normal { scale } => scale as f32,
@@ -280,7 +285,14 @@ impl ChainState {
             state_bytes * slots as u64,
             wgpu::BufferUsages::COPY_SRC,
         );
-        let draws_staging = gpu.staging_buffer("draw slots staging", state_bytes * slots as u64);
+        let staging = (0..READBACK_RING)
+            .map(|i| {
+                gpu.staging_buffer(
+                    &format!("draw readback ring {i}"),
+                    state_bytes * slots as u64,
+                )
+            })
+            .collect();
         // Zero-initialised, as every rule's per-coordinate state starts; SGNHT's thermostats
         // start at A; the ladder's temperatures, one per chain, follow.
         let rule_bytes = if settings.method.has_auxiliary() {
@@ -350,7 +362,7 @@ impl ChainState {
             schedule,
             draws,
             auxiliary,
-            draws_staging,
+            staging,
             step_pipeline,
             step_group,
             record_stride,
@@ -407,8 +419,14 @@ impl ChainState {
         Ok(())
     }
 
-    /// Records and submits one batch; returns the number of draws it stored in slots.
-    pub(crate) fn submit(&self, gpu: &Gpu, batch: &Batch) -> Result<usize> {
+    /// Records and submits one batch. With `readback`, the draw slots it keeps are copied
+    /// into staging buffer `readback` of the ring in the same submit.
+    pub(crate) fn submit(
+        &self,
+        gpu: &Gpu,
+        batch: &Batch,
+        readback: Option<usize>,
+    ) -> Result<wgpu::SubmissionIndex> {
         let mut records = vec![0u8; batch.records.len() * self.record_stride as usize];
         for (i, record) in batch.records.iter().enumerate() {
             let at = i * self.record_stride as usize;
@@ -437,26 +455,58 @@ impl ChainState {
             }
         }
         let kept = batch.draw_steps.len() as u64;
-        if kept > 0 {
+        if let (Some(ring), true) = (readback, kept > 0) {
             let bytes = self.slot_bytes * kept;
-            encoder.copy_buffer_to_buffer(&self.draws, 0, &self.draws_staging, 0, bytes);
+            encoder.copy_buffer_to_buffer(&self.draws, 0, &self.staging[ring], 0, bytes);
         }
-        gpu.queue.submit([encoder.finish()]);
-        Ok(batch.draw_steps.len())
+        Ok(gpu.queue.submit([encoder.finish()]))
     }
 
-    /// The rule's state after the run: C × D values dimension-major, then C thermostats.
-    #[cfg(test)]
-    pub(crate) fn read_auxiliary(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        let bytes = gpu.read_back(&self.auxiliary, self.auxiliary.size())?;
+    /// Reads the first `count` draw slots of ring buffer `ring` back once `submission` (the
+    /// submit that filled it) is done, dimension-major per slot.
+    pub(crate) fn read_slots(
+        &self,
+        gpu: &Gpu,
+        ring: usize,
+        count: usize,
+        submission: wgpu::SubmissionIndex,
+    ) -> Result<Vec<f32>> {
+        let bytes = gpu.map_after(
+            &self.staging[ring],
+            self.slot_bytes * count as u64,
+            submission,
+        )?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
-    /// Reads the first `count` draw slots back (copied by [`ChainState::submit`]),
-    /// dimension-major per slot.
-    pub(crate) fn read_slots(&self, gpu: &Gpu, count: usize) -> Result<Vec<f32>> {
-        let bytes = gpu.map_and_read(&self.draws_staging, self.slot_bytes * count as u64)?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    /// Copies the chain state θ and the rule's state to the host (for checkpoints).
+    pub(crate) fn read_state(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>)> {
+        let theta = gpu.read_buffer(&self.theta, self.theta.size())?;
+        let auxiliary = gpu.read_buffer(&self.auxiliary, self.auxiliary.size())?;
+        Ok((
+            bytemuck::pod_collect_to_vec(&theta),
+            bytemuck::pod_collect_to_vec(&auxiliary),
+        ))
+    }
+
+    /// Overwrites θ and the rule's state with values read by [`ChainState::read_state`].
+    pub(crate) fn write_state(&self, gpu: &Gpu, theta: &[f32], auxiliary: &[f32]) -> Result<()> {
+        if theta.len() as u64 * 4 != self.theta.size()
+            || auxiliary.len() as u64 * 4 != self.auxiliary.size()
+        {
+            return Err(Error::Gpu(format!(
+                "restored state has {} + {} values; this run holds {} + {}",
+                theta.len(),
+                auxiliary.len(),
+                self.theta.size() / 4,
+                self.auxiliary.size() / 4
+            )));
+        }
+        gpu.queue
+            .write_buffer(&self.theta, 0, bytemuck::cast_slice(theta));
+        gpu.queue
+            .write_buffer(&self.auxiliary, 0, bytemuck::cast_slice(auxiliary));
+        Ok(())
     }
 }
 
@@ -873,7 +923,7 @@ pub(crate) fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
 
 /// Bytes of the chain state, after checking that the problem fits one storage binding and the
 /// thread grid; called before anything is allocated.
-fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
+pub(crate) fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
     let (chains, dim) = (sampler.settings.chains, sampler.target.dim() as u64);
     let state_bytes = u64::from(chains) * dim * 4;
     gpu.check_binding(
@@ -887,11 +937,6 @@ fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
         ));
     }
     Ok(state_bytes)
-}
-
-/// Runs `sampler` to the end and returns its kept draws.
-pub(crate) fn run(gpu: &Gpu, sampler: &Sampler) -> Result<Draws> {
-    run_keeping_state(gpu, sampler).map(|(draws, _)| draws)
 }
 
 /// The run that finds θ̂: plain SGD (SGLD at T = 0 throughout, no ladder, no gradient noise)
@@ -924,7 +969,7 @@ fn mode_finding_settings(
 /// With control variates: finds θ̂ by SGD on the GPU (SGLD at T = 0, one chain, the run's
 /// mini-batches), computes ∇L(θ̂) on the CPU once, and returns the sampler that carries them
 /// (its chains starting at θ̂ if asked). Without, `None`.
-fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sampler>> {
+pub(crate) fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sampler>> {
     let Some(cv) = sampler.settings.control_variate else {
         return Ok(None);
     };
@@ -935,7 +980,7 @@ fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sample
         tuning: sampler.tuning.clone(),
         mode: None,
     };
-    let (draws, _) = run_keeping_state(gpu, &sgd)?;
+    let (draws, _) = crate::driver::run_keeping_state(gpu, &sgd)?;
     let mode: Vec<f32> = draws.values()[..dim].to_vec();
     if let Some(d) = mode.iter().position(|v| !v.is_finite()) {
         return Err(Error::invalid(
@@ -965,55 +1010,8 @@ fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Option<Sample
     Ok(Some(prepared))
 }
 
-/// Runs `sampler` to the end; returns its kept draws and the GPU state it ended in.
-pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, ChainState)> {
-    if sampler.mode.is_none() {
-        if let Some(prepared) = prepare_control_variate(gpu, sampler)? {
-            return run_keeping_state(gpu, &prepared);
-        }
-    }
-    let settings = &sampler.settings;
-    let chains = settings.chains as usize;
-    let dim = sampler.target.dim();
-    let kept = settings.kept_draws() as usize;
-    check_fits(gpu, sampler)?;
-    let per_dispatch = steps_per_dispatch(gpu, sampler)?;
-    let total = kept as u64 * chains as u64 * dim as u64;
-    let mut values: Vec<f32> = Vec::new();
-    values
-        .try_reserve_exact(total as usize)
-        .map_err(|_| Error::HostMemory { bytes: total * 4 })?;
-    warn_if_unstable(sampler);
-
-    let state = ChainState::new(gpu, sampler)?;
-    let mut steps = Vec::with_capacity(kept);
-    for batch in plan(settings, per_dispatch, state.slots) {
-        let count = state.submit(gpu, &batch)?;
-        if count == 0 {
-            continue;
-        }
-        let slots = state.read_slots(gpu, count)?;
-        for slot in slots.chunks_exact(chains * dim) {
-            for c in 0..chains {
-                values.extend((0..dim).map(|d| slot[d * chains + c]));
-            }
-        }
-        steps.extend(batch.draw_steps.iter().map(|t| t + 1));
-    }
-    gpu.wait()?;
-    let draws = Draws {
-        draws: kept,
-        chains,
-        dim,
-        values,
-        steps,
-        temperatures: chain_temperatures(settings),
-    };
-    Ok((draws, state))
-}
-
 /// Full-gradient SGLD on a Gaussian diverges once `η ≥ 2/λ_max`; say so before the run.
-fn warn_if_unstable(sampler: &Sampler) {
+pub(crate) fn warn_if_unstable(sampler: &Sampler) {
     let Target::Gaussian(target) = &sampler.target else {
         return;
     };
@@ -1074,7 +1072,7 @@ mod tests {
             (100, 99, 1, 1000, 2),
         ] {
             let s = settings(steps, burn_in, thin);
-            let batches: Vec<Batch> = plan(&s, max, slots).collect();
+            let batches: Vec<Batch> = plan(&s, 0, max, slots).collect();
             let mut next = 0;
             let mut kept: Vec<u32> = Vec::new();
             for batch in &batches {

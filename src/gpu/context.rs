@@ -170,9 +170,8 @@ impl Gpu {
     }
 
     /// Copies `size` bytes of `source` to the host through a new staging buffer (for one-off
-    /// reads; repeated reads keep a staging buffer and use [`Gpu::map_and_read`]).
-    #[cfg(test)]
-    pub(crate) fn read_back(&self, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+    /// reads such as checkpoints; the draws go through the run's readback ring).
+    pub(crate) fn read_buffer(&self, source: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
         let staging = self.staging_buffer("readback staging", size);
         let mut encoder = self
             .device
@@ -184,15 +183,41 @@ impl Gpu {
         self.map_and_read(&staging, size)
     }
 
-    /// Maps a `MAP_READ` buffer after the queued work finishes and copies it out.
+    /// Maps a `MAP_READ` buffer after all queued work finishes and copies it out.
     pub(crate) fn map_and_read(&self, staging: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        self.map_until(staging, size, None)
+    }
+
+    /// Maps a `MAP_READ` buffer once `submission` (the submit that filled it) is done and
+    /// copies it out; later submits keep running meanwhile.
+    pub(crate) fn map_after(
+        &self,
+        staging: &wgpu::Buffer,
+        size: u64,
+        submission: wgpu::SubmissionIndex,
+    ) -> Result<Vec<u8>> {
+        self.map_until(staging, size, Some(submission))
+    }
+
+    fn map_until(
+        &self,
+        staging: &wgpu::Buffer,
+        size: u64,
+        submission: Option<wgpu::SubmissionIndex>,
+    ) -> Result<Vec<u8>> {
         let slice = staging.slice(..size);
         let (sender, receiver) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {
             // The receiver lives until after the wait below; a failed send cannot happen.
             let _ = sender.send(result);
         });
-        self.wait()?;
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: submission,
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        self.take_errors()?;
         receiver
             .recv()
             .map_err(|_| Error::Gpu("buffer mapping was never answered".into()))?

@@ -537,8 +537,8 @@ mod tests {
             pass.dispatch_workgroups(x, y, 1);
         }
         gpu.queue.submit([encoder.finish()]);
-        let w = gpu.read_back(&words, bytes).expect("words");
-        let z = gpu.read_back(&normals, bytes).expect("normals");
+        let w = gpu.read_buffer(&words, bytes).expect("words");
+        let z = gpu.read_buffer(&normals, bytes).expect("normals");
         (
             bytemuck::pod_collect_to_vec(&w),
             bytemuck::pod_collect_to_vec(&z),

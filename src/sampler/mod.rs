@@ -14,6 +14,7 @@ pub use ladder::TemperatureLadder;
 pub use method::Method;
 
 use crate::draws::Draws;
+use crate::driver::Run;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, RngMultiply};
 use crate::minibatch::Minibatch;
@@ -425,9 +426,14 @@ impl Sampler {
         &self.target
     }
 
-    /// Runs every chain on `gpu` and reads the kept draws back.
+    /// Runs every chain on `gpu` and reads the kept draws back into memory.
     pub fn run(&self, gpu: &Gpu) -> Result<Draws> {
-        crate::run::run(gpu, self)
+        self.runner(gpu).draws()
+    }
+
+    /// A run to configure: stream the draws into a [`crate::sink::Sink`], checkpoint, resume.
+    pub fn runner<'a>(&'a self, gpu: &'a Gpu) -> Run<'a> {
+        Run::new(self, gpu)
     }
 }
 

@@ -40,8 +40,8 @@ pub fn reference_step(
 
 #[cfg(test)]
 mod tests {
+    use crate::driver::run_keeping_state;
     use crate::model::Gaussian;
-    use crate::run::run_keeping_state;
     use crate::sampler::{Method, Sampler};
     use crate::schedule::StepSize;
 
@@ -70,7 +70,7 @@ mod tests {
                 .build()
                 .expect("valid");
             let (draws, state) = run_keeping_state(gpu, &sampler).expect("run");
-            let auxiliary = state.read_auxiliary(gpu).expect("read back");
+            let (_, auxiliary) = state.read_state(gpu).expect("read back");
             let velocities = &auxiliary[..2048 * 16];
             let kinetic =
                 velocities.iter().map(|v| f64::from(v * v)).sum::<f64>() / velocities.len() as f64;

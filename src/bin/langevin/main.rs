@@ -16,6 +16,8 @@ use langevin::sampler::{ControlVariate, Method, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
+mod progress;
+
 /// Many-chain stochastic-gradient MCMC on the GPU.
 #[derive(Parser)]
 #[command(version, about, args_override_self = true)]
@@ -35,6 +37,47 @@ enum Command {
     Sample(Box<SampleArgs>),
     /// Benchmark W1: the fused SGLD update against a device copy.
     Bench(BenchArgs),
+    /// Trace plots and marginal histograms of a draws file, as PNG.
+    Plot(PlotArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReferenceModel {
+    /// Independent normal marginals with --mean and --var.
+    Gaussian,
+    /// Chen et al.'s double well, normalised numerically.
+    DoubleWell,
+    /// Zhang et al.'s 25-mode grid: each coordinate a mixture of five normals.
+    GridMixture,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// The draws: NPY, f32, shape [draws, chains, dim] (a .partial file works too).
+    input: PathBuf,
+    /// The PNG to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Dimensions to plot (default: the first four).
+    #[arg(long, value_delimiter = ',')]
+    dims: Option<Vec<usize>>,
+    /// Chains traced (histograms pool all chains).
+    #[arg(long, default_value_t = 8)]
+    max_chains: usize,
+    /// Overlay this model's marginal density on the histograms.
+    #[arg(long)]
+    reference: Option<ReferenceModel>,
+    /// Means of the Gaussian reference (one value, or one per dimension).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
+    mean: Vec<f64>,
+    /// Variances of the Gaussian reference (one value, or one per dimension).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    var: Vec<f64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -288,12 +331,30 @@ struct SampleArgs {
     /// Standard deviation σ₀ of the initial positions N(0, σ₀²).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     init_scale: f64,
-    /// Write the draws as NPY, f32, shape [draws, chains, dim].
+    /// Write the draws as NPY, f32, shape [draws, chains, dim]. They stream to OUT.partial
+    /// (a valid NPY file that grows) and are renamed to OUT when the run finishes.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the summary as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a checkpoint into DIR every --checkpoint-every seconds (needs --out).
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+    /// Seconds between checkpoints (0: after every submit).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    checkpoint_every: f64,
+    /// Continue the run whose checkpoint is in DIR, appending to --out's partial file; give
+    /// the same model, data and settings as the interrupted run.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// GPU memory for draws between readbacks, in MiB (split over the readback ring); smaller
+    /// means more, shorter submits. Never changes the draws.
+    #[arg(long, default_value_t = 256.0, value_name = "MIB")]
+    draws_buffer_mib: f64,
 }
 
 #[derive(Args)]
@@ -331,6 +392,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sample(args) => sample(open(cli.adapter.as_deref())?, &args),
         Command::Bench(args) => bench(open(cli.adapter.as_deref())?, &args),
+        Command::Plot(args) => plot(&args),
     }
 }
 
@@ -589,11 +651,12 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         .gradient_noise(args.gradient_noise)
         .tuning(Tuning {
             data_path: args.data_path.into(),
+            draws_buffer_bytes: draws_buffer_bytes(args.draws_buffer_mib)?,
             ..Tuning::default()
         })
         .build()?;
     let start = Instant::now();
-    let draws = sampler.run(&gpu)?;
+    let draws = run_sampler(&gpu, &sampler, args)?;
     let seconds = start.elapsed().as_secs_f64();
     let summary = if args.all_temperatures {
         draws.summary_all_chains()
@@ -620,9 +683,6 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
     };
     if let Some((accuracy, log_likelihood)) = predictive {
         println!("test: accuracy {accuracy:.4}, mean log-likelihood {log_likelihood:.4} (posterior predictive over {} draws)", PREDICTIVE_DRAWS.min(draws.values().len() / summary.dim));
-    }
-    if let Some(path) = &args.out {
-        draws.write_npy(path)?;
     }
     if let Some(path) = &args.json {
         let mut report = serde_json::to_value(&summary)?;
@@ -656,6 +716,135 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--draws-buffer-mib` in bytes.
+fn draws_buffer_bytes(mib: f64) -> Result<u64> {
+    if !(mib.is_finite() && mib > 0.0) {
+        bail!("--draws-buffer-mib {mib} must be a positive number of MiB");
+    }
+    Ok((mib * (1u64 << 20) as f64) as u64)
+}
+
+/// Runs the sampler: in memory, or streaming to `--out` with checkpoints and resume.
+fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langevin::Draws> {
+    let Some(out) = &args.out else {
+        if args.checkpoint.is_some() || args.resume.is_some() {
+            bail!(
+                "--checkpoint and --resume need --out: the draws before an interruption live in \
+                 its file"
+            );
+        }
+        let mut bar = progress::Bar::new(args.quiet);
+        return Ok(sampler.runner(gpu).on_progress(|p| bar.update(p)).draws()?);
+    };
+    if !(args.checkpoint_every.is_finite() && args.checkpoint_every >= 0.0) {
+        bail!(
+            "--checkpoint-every {} must be a number of seconds ≥ 0",
+            args.checkpoint_every
+        );
+    }
+    let mut bar = progress::Bar::new(args.quiet);
+    let mut runner = sampler.runner(gpu);
+    if let Some(dir) = &args.resume {
+        let checkpoint = langevin::Checkpoint::load(dir)?;
+        eprintln!(
+            "resuming at step {} with {} draws already in {}",
+            checkpoint.next_step(),
+            checkpoint.delivered(),
+            out.display()
+        );
+        runner = runner.resume(checkpoint);
+    }
+    if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        let every = std::time::Duration::from_secs_f64(args.checkpoint_every);
+        runner = runner.checkpoint_every(dir, every);
+    }
+    runner = runner.on_progress(|p| bar.update(p));
+    let mut sink = langevin::sink::NpyStream::new(out);
+    runner.into_sink(&mut sink)?;
+    Ok(langevin::Draws::read_npy(out, sampler)?)
+}
+
+fn plot(args: &PlotArgs) -> Result<()> {
+    check_output(&Some(args.out.clone()))?;
+    let reference = reference_density(args)?;
+    let options = langevin::plot::PlotOptions {
+        dims: args.dims.clone(),
+        max_chains: args.max_chains,
+        ..Default::default()
+    };
+    let report = langevin::plot::plot_npy(&args.input, &args.out, &options, reference.as_deref())?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!(
+        "{}: dimensions {:?} of {} draws, {} of {} chains traced",
+        args.out.display(),
+        report.dims,
+        report.draws,
+        report.chains_shown,
+        report.chains
+    );
+    Ok(())
+}
+
+/// The marginal density of `--reference`, as `(dimension, x) ↦ p(x)`.
+type Marginal = Box<dyn Fn(usize, f64) -> f64>;
+
+fn reference_density(args: &PlotArgs) -> Result<Option<Marginal>> {
+    let normal = |x: f64, mean: f64, var: f64| {
+        (-(x - mean).powi(2) / (2.0 * var)).exp() / (2.0 * std::f64::consts::PI * var).sqrt()
+    };
+    Ok(match args.reference {
+        None => None,
+        Some(ReferenceModel::Gaussian) => {
+            if let Some(v) = args.var.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+                bail!("--var {v}: variances must be positive");
+            }
+            let (means, vars) = (args.mean.clone(), args.var.clone());
+            let pick = |values: &[f64], d: usize| values[d.min(values.len() - 1)];
+            Some(Box::new(move |d, x| {
+                normal(x, pick(&means, d), pick(&vars, d))
+            }))
+        }
+        Some(ReferenceModel::GridMixture) => {
+            let centres: Vec<f64> = (0..toys::GRID_PER_AXIS)
+                .map(|i| {
+                    (f64::from(i) - f64::from(toys::GRID_PER_AXIS - 1) / 2.0) * toys::GRID_SPACING
+                })
+                .collect();
+            Some(Box::new(move |_, x| {
+                centres
+                    .iter()
+                    .map(|&m| normal(x, m, toys::GRID_VARIANCE))
+                    .sum::<f64>()
+                    / centres.len() as f64
+            }))
+        }
+        Some(ReferenceModel::DoubleWell) => {
+            // exp(−U) is negligible outside [−3, 3] (U(±3) = 63); Simpson's rule there.
+            let n = 6000;
+            let h = 6.0 / f64::from(n);
+            let z: f64 = (0..=n)
+                .map(|i| {
+                    let w = if i == 0 || i == n {
+                        1.0
+                    } else if i % 2 == 1 {
+                        4.0
+                    } else {
+                        2.0
+                    };
+                    w * (-toys::double_well_potential(-3.0 + f64::from(i) * h)).exp()
+                })
+                .sum::<f64>()
+                * h
+                / 3.0;
+            Some(Box::new(move |_, x| {
+                (-toys::double_well_potential(x)).exp() / z
+            }))
+        }
+    })
 }
 
 /// Posterior draws used for predictions on a test set (spread evenly over draws and chains).

@@ -1,0 +1,276 @@
+//! The run loop: submits batches of steps, streams the kept draws through a ring of staging
+//! buffers into a [`Sink`] while the GPU keeps going, writes checkpoints at a cadence and
+//! resumes from them.
+//!
+//! Readback overlaps sampling: each submit copies its draw slots into the next staging buffer
+//! of a ring of [`READBACK_RING`], and the host maps a buffer only when the ring is full, so the
+//! GPU waits for the host only when the host falls behind by a whole ring. A checkpoint drains
+//! the ring first, so that the state it records and the draws the sink holds agree.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::Checkpoint;
+use crate::draws::Draws;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::run::{
+    chain_temperatures, check_fits, plan, prepare_control_variate, steps_per_dispatch,
+    warn_if_unstable, ChainState, READBACK_RING,
+};
+use crate::sampler::Sampler;
+use crate::sink::{DrawBlock, DrawLayout, MemorySink, Sink};
+
+/// Where a run stands, as reported to [`Run::on_progress`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Steps completed (submitted to the GPU) of `steps`.
+    pub step: u32,
+    /// The run's total steps.
+    pub steps: u32,
+    /// Kept draws handed to the sink, of `draws`.
+    pub delivered: usize,
+    /// The run's total kept draws per chain.
+    pub draws: usize,
+    /// Time since this process started the run (a resumed run counts from its resume).
+    pub elapsed: Duration,
+    /// The step this process started from (0, or a checkpoint's step).
+    pub start_step: u32,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// Steps this process ran (all of them, less those before a resume).
+    pub steps_run: u32,
+    /// Kept draws per chain handed to the sink by this process.
+    pub draws_delivered: usize,
+    /// Checkpoints written.
+    pub checkpoints: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// What [`Run::on_progress`] calls.
+type ProgressCallback<'a> = Box<dyn FnMut(&Progress) + 'a>;
+
+/// A configured run of a [`Sampler`]: where its draws go, whether it checkpoints, whether it
+/// resumes. Made by [`Sampler::runner`].
+///
+/// ```no_run
+/// # fn main() -> langevin::Result<()> {
+/// use langevin::{sink::NpyStream, Gaussian, Gpu, Sampler};
+/// let gpu = Gpu::from_env()?;
+/// let sampler = Sampler::builder(Gaussian::isotropic(4, 0.0, 1.0)?).chains(100_000).build()?;
+/// let mut out = NpyStream::new("draws.npy");
+/// sampler
+///     .runner(&gpu)
+///     .checkpoint_every("run.ckpt", std::time::Duration::from_secs(60))
+///     .into_sink(&mut out)?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct Run<'a> {
+    sampler: &'a Sampler,
+    gpu: &'a Gpu,
+    checkpoint: Option<(PathBuf, Duration)>,
+    resume: Option<Checkpoint>,
+    progress: Option<ProgressCallback<'a>>,
+    readback: bool,
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(sampler: &'a Sampler, gpu: &'a Gpu) -> Run<'a> {
+        Run {
+            sampler,
+            gpu,
+            checkpoint: None,
+            resume: None,
+            progress: None,
+            readback: true,
+        }
+    }
+
+    /// Writes a checkpoint to `dir` whenever `every` has passed since the last one (and never
+    /// more than once per submit); `Duration::ZERO` checkpoints after every submit.
+    pub fn checkpoint_every(mut self, dir: impl Into<PathBuf>, every: Duration) -> Self {
+        self.checkpoint = Some((dir.into(), every));
+        self
+    }
+
+    /// Continues the run `checkpoint` was taken from; it is refused if another version of
+    /// langevin or another model or settings wrote it.
+    pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
+        self.resume = Some(checkpoint);
+        self
+    }
+
+    /// Calls `report` after every submit.
+    pub fn on_progress(mut self, report: impl FnMut(&Progress) + 'a) -> Self {
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Skips the readback of draws (the sink receives none); for timing the kernels alone.
+    pub fn without_readback(mut self) -> Self {
+        self.readback = false;
+        self
+    }
+
+    /// Runs to the end with the draws kept in memory.
+    pub fn draws(self) -> Result<Draws> {
+        let temperatures = chain_temperatures(&self.sampler.settings);
+        let mut sink = MemorySink::new();
+        self.into_sink(&mut sink)?;
+        Ok(sink.into_draws(temperatures))
+    }
+
+    /// Runs to the end, handing the draws to `sink` as they come.
+    pub fn into_sink(self, sink: &mut dyn Sink) -> Result<RunReport> {
+        self.execute(sink).map(|(report, _)| report)
+    }
+
+    fn execute(mut self, sink: &mut dyn Sink) -> Result<(RunReport, ChainState)> {
+        let (gpu, original) = (self.gpu, self.sampler);
+        let resume = self.resume.take();
+        if let Some(checkpoint) = &resume {
+            checkpoint.check_matches(original)?;
+        }
+        // Control variates: θ̂ comes from the checkpoint when resuming, else from SGD now.
+        let prepared = match (&resume, original.mode.is_none()) {
+            (Some(checkpoint), true) if checkpoint.mode.is_some() => Some(Sampler {
+                mode: checkpoint.mode.clone(),
+                ..original.clone()
+            }),
+            (_, true) => prepare_control_variate(gpu, original)?,
+            _ => None,
+        };
+        let sampler = prepared.as_ref().unwrap_or(original);
+        let settings = &sampler.settings;
+        let (chains, dim) = (settings.chains as usize, sampler.target.dim());
+        check_fits(gpu, sampler)?;
+        let per_dispatch = steps_per_dispatch(gpu, sampler)?;
+        warn_if_unstable(sampler);
+        let state = ChainState::new(gpu, sampler)?;
+        let (start, mut delivered) = match &resume {
+            Some(checkpoint) => {
+                state.write_state(gpu, &checkpoint.theta, &checkpoint.auxiliary)?;
+                (checkpoint.next_step(), checkpoint.delivered())
+            }
+            None => (0, 0),
+        };
+        let layout = DrawLayout {
+            draws: settings.kept_draws() as usize,
+            chains,
+            dim,
+        };
+        sink.begin(&layout, delivered)?;
+
+        let started = Instant::now();
+        let mut last_checkpoint = started;
+        let mut checkpoints = 0;
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(READBACK_RING);
+        let mut next_ring = 0;
+        let mut step = start;
+        let first_delivered = delivered;
+        for batch in plan(settings, start, per_dispatch, state.slots) {
+            if in_flight.len() == READBACK_RING {
+                delivered += deliver(gpu, &state, in_flight.pop_front(), delivered, sink)?;
+            }
+            let readback = (self.readback && !batch.draw_steps.is_empty()).then_some(next_ring);
+            let submission = state.submit(gpu, &batch, readback)?;
+            step += batch.schedule.len() as u32;
+            if let Some(ring) = readback {
+                in_flight.push_back(InFlight {
+                    ring,
+                    submission,
+                    steps: batch.draw_steps.iter().map(|t| t + 1).collect(),
+                });
+                next_ring = (next_ring + 1) % READBACK_RING;
+            }
+            if let Some((dir, every)) = &self.checkpoint {
+                if last_checkpoint.elapsed() >= *every && step < settings.steps {
+                    while let Some(pending) = in_flight.pop_front() {
+                        delivered += deliver(gpu, &state, Some(pending), delivered, sink)?;
+                    }
+                    sink.flush()?;
+                    let (theta, auxiliary) = state.read_state(gpu)?;
+                    let mode = sampler.mode.clone();
+                    Checkpoint::new(original, step, delivered, theta, auxiliary, mode)
+                        .write(dir)?;
+                    checkpoints += 1;
+                    last_checkpoint = Instant::now();
+                }
+            }
+            if let Some(report) = self.progress.as_mut() {
+                report(&Progress {
+                    step,
+                    steps: settings.steps,
+                    delivered: delivered + in_flight.iter().map(|f| f.steps.len()).sum::<usize>(),
+                    draws: layout.draws,
+                    elapsed: started.elapsed(),
+                    start_step: start,
+                });
+            }
+        }
+        while let Some(pending) = in_flight.pop_front() {
+            delivered += deliver(gpu, &state, Some(pending), delivered, sink)?;
+        }
+        gpu.wait()?;
+        sink.finish()?;
+        let report = RunReport {
+            steps_run: settings.steps - start,
+            draws_delivered: delivered - first_delivered,
+            checkpoints,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok((report, state))
+    }
+}
+
+/// A submit whose draws are on their way to a staging buffer of the ring.
+struct InFlight {
+    ring: usize,
+    submission: wgpu::SubmissionIndex,
+    /// Updates before each of its draws.
+    steps: Vec<u32>,
+}
+
+/// Waits for a submit's draws, reorders them to `[draw][chain][dim]` and hands them to the
+/// sink; returns how many draws that was.
+fn deliver(
+    gpu: &Gpu,
+    state: &ChainState,
+    pending: Option<InFlight>,
+    first_draw: usize,
+    sink: &mut dyn Sink,
+) -> Result<usize> {
+    let Some(pending) = pending else {
+        return Ok(0);
+    };
+    let count = pending.steps.len();
+    let slots = state.read_slots(gpu, pending.ring, count, pending.submission)?;
+    let (chains, dim) = (state.params.chains as usize, state.params.dim as usize);
+    let mut values = Vec::with_capacity(slots.len());
+    for slot in slots.chunks_exact(chains * dim) {
+        for c in 0..chains {
+            values.extend((0..dim).map(|d| slot[d * chains + c]));
+        }
+    }
+    sink.write(DrawBlock {
+        first_draw,
+        steps: &pending.steps,
+        values: &values,
+    })?;
+    Ok(count)
+}
+
+/// Runs `sampler` to the end in memory; returns its draws and the GPU state it ended in.
+pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, ChainState)> {
+    let temperatures = chain_temperatures(&sampler.settings);
+    let mut sink = MemorySink::new();
+    let (_, state) = Run::new(sampler, gpu).execute(&mut sink)?;
+    Ok((sink.into_draws(temperatures), state))
+}

@@ -1,0 +1,496 @@
+//! Trace plots and marginal histograms of a draws file (NPY, f32, `[draws, chains, dim]`), as PNG.
+//!
+//! [`plot_npy`] draws one row per dimension: on the left each shown chain's value against the
+//! draw index (the first [`PlotOptions::max_chains`] chains only, so the lines stay readable),
+//! on the right a density-normalised histogram of every chain pooled, with an optional
+//! reference density in red. Non-finite values break the trace lines and are left out of the
+//! histograms; [`PlotReport::non_finite`] counts them. A file that ends early (a partial file
+//! still being written) is plotted up to its last complete draw, with a warning.
+//!
+//! Text needs a TrueType font, read at run time: the file named by `LANGEVIN_FONT`, else the
+//! first of [`FONT_PATHS`] that exists. Without one the figure is drawn with no text at all,
+//! and [`PlotReport::warnings`] says what to install. Nothing needs a system library.
+
+use std::io::BufReader;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Fonts tried, in order, when `LANGEVIN_FONT` is unset or unusable (Debian's
+/// `fonts-dejavu-core` provides the first).
+pub const FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// What to plot and how large.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotOptions {
+    /// Dimensions to plot, one row each, in this order (duplicates dropped); `None` plots the
+    /// first four (or fewer).
+    pub dims: Option<Vec<usize>>,
+    /// Most chains traced (the first ones); the histograms pool every chain. Default 8.
+    pub max_chains: usize,
+    /// Figure width in pixels. Default 1200.
+    pub width: u32,
+    /// Height of each dimension's row in pixels. Default 260.
+    pub height_per_dim: u32,
+    /// Histogram bins. Default 60.
+    pub bins: usize,
+    /// Draw titles, axis labels and tick labels when a font is found; `false` draws none.
+    pub text: bool,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            dims: None,
+            max_chains: 8,
+            width: 1200,
+            height_per_dim: 260,
+            bins: 60,
+            text: true,
+        }
+    }
+}
+
+/// What [`plot_npy`] drew.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotReport {
+    /// The dimensions plotted, one row each, top to bottom.
+    pub dims: Vec<usize>,
+    /// Draws plotted (complete draws only, for a file that ends early).
+    pub draws: usize,
+    /// Chains in the file, all pooled in the histograms.
+    pub chains: usize,
+    /// Chains traced: the first `chains_shown` of them.
+    pub chains_shown: usize,
+    /// For each plotted dimension, the NaN or infinite values left out.
+    pub non_finite: Vec<usize>,
+    /// Whether titles and labels were drawn (a font was found and text was asked for).
+    pub text: bool,
+    /// What the caller should know: no font found, a truncated file.
+    pub warnings: Vec<String>,
+}
+
+/// Plots the draws in `input` into the PNG `output`, written atomically (see
+/// [`crate::output::write_atomically`]). `reference(dim, x)`, when given, is the target's
+/// marginal density of `dim` at `x`, drawn over the histogram.
+pub fn plot_npy(
+    input: &Path,
+    output: &Path,
+    options: &PlotOptions,
+    reference: Option<&dyn Fn(usize, f64) -> f64>,
+) -> Result<PlotReport> {
+    validate(options)?;
+    let mut warnings = Vec::new();
+    let draws = read_draws(input, options, &mut warnings)?;
+    let text = options.text && font(&mut warnings);
+    let (width, rows) = (options.width, draws.dims.len() as u32);
+    let height = options.height_per_dim * rows;
+    let chains_shown = draws.chains.min(options.max_chains);
+    let mut non_finite = Vec::with_capacity(draws.dims.len());
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        for (row, area) in root.split_evenly((rows as usize, 1)).iter().enumerate() {
+            let (left, right) = area.split_horizontally(width * 3 / 5);
+            trace(&left, &draws, row, chains_shown, text)?;
+            non_finite.push(histogram(
+                &right,
+                &draws,
+                row,
+                options.bins,
+                text,
+                reference,
+            )?);
+        }
+        root.present().map_err(drawing)?;
+    }
+    crate::output::write_atomically(output, |out| {
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new(out)
+            .write_image(&pixels, width, height, image::ColorType::Rgb8)
+            .map_err(std::io::Error::other)
+    })?;
+    for warning in &warnings {
+        log::warn!("{warning}");
+    }
+    Ok(PlotReport {
+        dims: draws.dims,
+        draws: draws.draws,
+        chains: draws.chains,
+        chains_shown,
+        non_finite,
+        text,
+        warnings,
+    })
+}
+
+fn validate(options: &PlotOptions) -> Result<()> {
+    let rows = options.dims.as_ref().map_or(4, Vec::len) as u64;
+    let tall = "the figure would be over 16000 pixels tall; plot fewer dimensions or lower rows";
+    let problems = [
+        (
+            options.max_chains == 0,
+            "max chains",
+            "trace at least 1 chain",
+        ),
+        (options.bins == 0, "bins", "use at least 1 histogram bin"),
+        (
+            !(200..=4000).contains(&options.width),
+            "width",
+            "use 200 to 4000 pixels",
+        ),
+        (
+            !(80..=2000).contains(&options.height_per_dim),
+            "height per dimension",
+            "use 80 to 2000 pixels",
+        ),
+        (rows == 0, "dims", "name at least one dimension to plot"),
+        (
+            rows * u64::from(options.height_per_dim) > 16_000,
+            "dims",
+            tall,
+        ),
+    ];
+    match problems.into_iter().find(|problem| problem.0) {
+        Some((_, name, reason)) => Err(Error::invalid(name, reason)),
+        None => Ok(()),
+    }
+}
+
+/// The plotted dimensions of a draws file: `values[k][·]` holds `dims[k]`.
+struct Selected {
+    dims: Vec<usize>,
+    draws: usize,
+    chains: usize,
+    /// Fortran order stores chain-major (`c · N + i`), C order draw-major (`i · C + c`).
+    fortran: bool,
+    values: Vec<Vec<f32>>,
+}
+
+impl Selected {
+    fn at(&self, row: usize, draw: usize, chain: usize) -> f32 {
+        let index = match self.fortran {
+            true => chain * self.draws + draw,
+            false => draw * self.chains + chain,
+        };
+        self.values[row][index]
+    }
+}
+
+fn read_draws(path: &Path, options: &PlotOptions, warnings: &mut Vec<String>) -> Result<Selected> {
+    let data_error = |message: String| Error::Data {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let expected =
+        "expected a draws file from `langevin sample --out` (NPY, f32, shape [draws, chains, dim])";
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let npy = npyz::NpyFile::new(BufReader::new(file))
+        .map_err(|e| data_error(format!("not a readable NPY file ({e}); {expected}")))?;
+    let (shape, fortran, dtype) = (
+        npy.shape().to_vec(),
+        npy.order() == npyz::Order::Fortran,
+        npy.dtype(),
+    );
+    let &[draws, chains, dim] = shape.as_slice() else {
+        return Err(data_error(format!("has shape {shape:?}; {expected}")));
+    };
+    let total = draws.checked_mul(chains).and_then(|n| n.checked_mul(dim));
+    let (Some(total), Ok(draws), Ok(chains), Ok(dim)) = (
+        total,
+        usize::try_from(draws),
+        usize::try_from(chains),
+        usize::try_from(dim),
+    ) else {
+        return Err(data_error(format!("shape {shape:?} is too large to plot")));
+    };
+    if chains == 0 || dim == 0 {
+        return Err(data_error(format!(
+            "has shape {shape:?}: no chains or no dimensions"
+        )));
+    }
+    if draws == 0 {
+        return Err(data_error(
+            "holds zero draws: the run kept none (check --steps, --burn-in and --thin), or, for \
+             a `.partial` file, has not written one yet"
+                .into(),
+        ));
+    }
+    let mut dims: Vec<usize> = Vec::new();
+    for &d in options
+        .dims
+        .as_deref()
+        .unwrap_or(&[0, 1, 2, 3][..dim.min(4)])
+    {
+        if d >= dim {
+            let reason = format!(
+                "dimension {d} is out of range: the draws have {dim} (0 to {})",
+                dim - 1
+            );
+            return Err(Error::invalid("dims", reason));
+        }
+        if !dims.contains(&d) {
+            dims.push(d);
+        }
+    }
+    let data = npy
+        .data::<f32>()
+        .map_err(|e| data_error(format!("holds {} values ({e}); {expected}", dtype.descr())))?;
+    let mut values = vec![Vec::new(); dims.len()];
+    let mut read = 0u64;
+    for value in data {
+        let Ok(value) = value else { break };
+        let d = match fortran {
+            true => read / (draws as u64 * chains as u64),
+            false => read % dim as u64,
+        } as usize;
+        if let Some(row) = dims.iter().position(|&p| p == d) {
+            values[row].push(value);
+        }
+        read += 1;
+    }
+    let complete = (read / (chains as u64 * dim as u64)) as usize;
+    if read < total {
+        if fortran || complete == 0 {
+            let what = match fortran {
+                true => "a Fortran-order file must be complete",
+                false => "not one complete draw; plot it again once one is written",
+            };
+            return Err(data_error(format!(
+                "ends after {read} of {total} values: {what}"
+            )));
+        }
+        warnings.push(format!(
+            "{} ends after {complete} of {draws} draws (a partial file?); plotting those",
+            path.display()
+        ));
+        values
+            .iter_mut()
+            .for_each(|v| v.truncate(complete * chains));
+    }
+    Ok(Selected {
+        dims,
+        draws: complete,
+        chains,
+        fortran,
+        values,
+    })
+}
+
+/// Loads and registers the font once per path; false, with a warning, when none is usable.
+fn font(warnings: &mut Vec<String>) -> bool {
+    static REGISTERED: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut registered = REGISTERED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let chosen = std::env::var_os("LANGEVIN_FONT").map(PathBuf::from);
+    let candidates = chosen
+        .iter()
+        .cloned()
+        .chain(FONT_PATHS.iter().map(PathBuf::from));
+    for path in candidates {
+        if registered.as_ref() == Some(&path) {
+            return true;
+        }
+        if !path.exists() && Some(&path) != chosen.as_ref() {
+            continue;
+        }
+        // Fonts are registered for the life of the process, so the bytes are leaked once.
+        let loaded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                    .map_err(|_| "not a TrueType font".into())
+            });
+        match loaded {
+            Ok(()) => {
+                *registered = Some(path);
+                return true;
+            }
+            Err(e) => warnings.push(format!("font {} is unusable: {e}", path.display())),
+        }
+    }
+    warnings.push("no font found, so the figure has no text; install one (Debian/Ubuntu: `apt-get install fonts-dejavu-core`) or set LANGEVIN_FONT to a .ttf file".into());
+    false
+}
+
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn drawing(error: impl std::fmt::Display) -> Error {
+    Error::Plot(error.to_string())
+}
+
+/// A panel with grid lines, and with caption, axis labels and ticks when `text`.
+fn panel<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    caption: &str,
+    labels: (&str, &str),
+    (x, y): (Range<f64>, Range<f64>),
+    text: bool,
+) -> Result<Chart<'a, 'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(10);
+    if text {
+        builder
+            .caption(caption, ("sans-serif", 16))
+            .x_label_area_size(34)
+            .y_label_area_size(60);
+    }
+    let mut chart = builder
+        .build_cartesian_2d(x.clone(), y.clone())
+        .map_err(drawing)?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc(labels.0).y_desc(labels.1);
+    }
+    mesh.draw().map_err(drawing)?;
+    if !text {
+        let frame = Rectangle::new([(x.start, y.start), (x.end, y.end)], BLACK.stroke_width(1));
+        chart.draw_series([frame]).map_err(drawing)?;
+    }
+    Ok(chart)
+}
+
+/// The finite range of `values`, widened when empty or a single point.
+fn finite_range(values: impl Iterator<Item = f32>) -> Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(f64::from(v)), hi.max(f64::from(v)))
+        });
+    match (lo.is_finite(), hi > lo) {
+        (false, _) => -1.0..1.0,
+        (true, false) => lo - 0.5 - lo.abs() * 0.01..hi + 0.5 + hi.abs() * 0.01,
+        (true, true) => lo - (hi - lo) * 0.02..hi + (hi - lo) * 0.02,
+    }
+}
+
+fn trace(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    draws: &Selected,
+    row: usize,
+    shown: usize,
+    text: bool,
+) -> Result<()> {
+    let d = draws.dims[row];
+    let shown_values = (0..draws.draws).flat_map(|i| (0..shown).map(move |c| draws.at(row, i, c)));
+    let y = finite_range(shown_values);
+    let x = 0.0..(draws.draws.max(2) - 1) as f64;
+    let caption = format!(
+        "dim {d}: trace of chains 0-{} (of {})",
+        shown - 1,
+        draws.chains
+    );
+    let mut chart = panel(area, &caption, ("draw", "value"), (x, y), text)?;
+    // About two points per pixel column: longer runs are strided.
+    let stride = draws
+        .draws
+        .div_ceil(2 * area.dim_in_pixel().0 as usize)
+        .max(1);
+    for c in 0..shown {
+        let colour = Palette99::pick(c).stroke_width(1);
+        let mut segment = Vec::new();
+        for i in (0..draws.draws).step_by(stride).chain([draws.draws]) {
+            let value = (i < draws.draws)
+                .then(|| draws.at(row, i, c))
+                .filter(|v| v.is_finite());
+            match value {
+                Some(v) => segment.push((i as f64, f64::from(v))),
+                None if !segment.is_empty() => {
+                    chart
+                        .draw_series(LineSeries::new(segment.drain(..), colour))
+                        .map_err(drawing)?;
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Draws the pooled histogram and the reference; returns the number of non-finite values.
+fn histogram(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    draws: &Selected,
+    row: usize,
+    bins: usize,
+    text: bool,
+    reference: Option<&dyn Fn(usize, f64) -> f64>,
+) -> Result<usize> {
+    let d = draws.dims[row];
+    let values = &draws.values[row];
+    let x = finite_range(values.iter().copied());
+    let width = (x.end - x.start) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    let finite: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| f64::from(v))
+        .collect();
+    for v in &finite {
+        counts[(((v - x.start) / width) as usize).min(bins - 1)] += 1;
+    }
+    let scale = 1.0 / (finite.len().max(1) as f64 * width);
+    let curve: Vec<(f64, f64)> = match reference {
+        Some(density) => (0..=400)
+            .map(|k| x.start + (x.end - x.start) * k as f64 / 400.0)
+            .map(|t| (t, density(d, t)))
+            .filter(|(_, p)| p.is_finite())
+            .collect(),
+        None => Vec::new(),
+    };
+    let top = counts
+        .iter()
+        .map(|&n| n as f64 * scale)
+        .chain(curve.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let top = if top > 0.0 { top * 1.08 } else { 1.0 };
+    let skipped = values.len() - finite.len();
+    let mut caption = format!("dim {d}: density, {} chains pooled", draws.chains);
+    if reference.is_some() {
+        caption += "; red: reference";
+    }
+    if skipped > 0 {
+        caption += &format!("; {skipped} non-finite left out");
+    }
+    let mut chart = panel(
+        area,
+        &caption,
+        ("value", "density"),
+        (x.clone(), 0.0..top),
+        text,
+    )?;
+    let fill = RGBColor(70, 110, 190).mix(0.6).filled();
+    let bars = counts.iter().enumerate().map(|(b, &n)| {
+        let left = x.start + b as f64 * width;
+        Rectangle::new([(left, 0.0), (left + width, n as f64 * scale)], fill)
+    });
+    chart.draw_series(bars).map_err(drawing)?;
+    if !curve.is_empty() {
+        chart
+            .draw_series(LineSeries::new(curve, RED.stroke_width(2)))
+            .map_err(drawing)?;
+    }
+    Ok(skipped)
+}

@@ -1,0 +1,282 @@
+//! Checkpoint and resume: a run killed with SIGKILL and resumed gives the uninterrupted run's
+//! draws bit for bit, its partial NPY file is readable at the moment of the kill, and
+//! checkpoints that do not belong to the run are refused without touching anything.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use langevin::sink::NpyStream;
+use langevin::{Checkpoint, Gaussian, Sampler, StepSize};
+
+/// A fresh folder per test under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).expect("read npy");
+    let file = npyz::NpyFile::new(&bytes[..]).expect("a valid NPY file");
+    (file.shape().to_vec(), file.into_vec().expect("f32"))
+}
+
+/// SGHMC (momentum is state the checkpoint must carry) with gradient noise (its own counter
+/// stream) on a Gaussian; 20 000 steps in submits of 4 draws, which takes ~10 s on lavapipe.
+const RUN: &[&str] = &[
+    "sample",
+    "--model",
+    "gaussian",
+    "--dim",
+    "8",
+    "--chains",
+    "256",
+    "--steps",
+    "20000",
+    "--burn-in",
+    "0",
+    "--thin",
+    "10",
+    "--sampler",
+    "sghmc",
+    "--friction",
+    "0.1",
+    "--gradient-noise",
+    "0.5",
+    "--step-size",
+    "0.01",
+    "--quiet",
+    "--draws-buffer-mib",
+    "0.1",
+];
+
+fn langevin(extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_langevin"));
+    command
+        .args(RUN)
+        .args(extra)
+        .env_remove("LANGEVIN_ADAPTER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_bit_identically() {
+    let dir = scratch("kill-and-resume");
+    let (full, killed, checkpoints) =
+        (dir.join("full.npy"), dir.join("killed.npy"), dir.join("ck"));
+    let whole = langevin(&["--out", full.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+
+    let mut child = langevin(&[
+        "--out",
+        killed.to_str().expect("utf-8"),
+        "--checkpoint",
+        checkpoints.to_str().expect("utf-8"),
+        "--checkpoint-every",
+        "0",
+    ])
+    .spawn()
+    .expect("starts");
+    // Kill once a checkpoint with some draws exists, well before the end.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let at_kill = loop {
+        if let Ok(checkpoint) = Checkpoint::load(&checkpoints) {
+            if checkpoint.delivered() >= 100 {
+                break checkpoint;
+            }
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(
+        !killed.exists(),
+        "an interrupted run must not leave a complete-looking file"
+    );
+    assert!(at_kill.delivered() < 2000, "killed after the end");
+
+    // The partial file is valid NPY at the moment of the kill and holds a prefix of the run.
+    let (full_shape, full_values) = npy(&full);
+    let partial = PathBuf::from(format!("{}.partial", killed.display()));
+    let (shape, values) = npy(&partial);
+    assert_eq!(shape[1..], full_shape[1..]);
+    assert!(shape[0] as usize >= at_kill.delivered(), "{shape:?}");
+    assert_eq!(values[..], full_values[..values.len()]);
+
+    let resumed = langevin(&[
+        "--out",
+        killed.to_str().expect("utf-8"),
+        "--resume",
+        checkpoints.to_str().expect("utf-8"),
+    ])
+    .output()
+    .expect("runs");
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let (shape, values) = npy(&killed);
+    assert_eq!(shape, full_shape);
+    assert!(
+        values
+            .iter()
+            .zip(&full_values)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "resumed draws differ from the uninterrupted run's"
+    );
+    assert!(!partial.exists());
+}
+
+fn gaussian_sampler(seed: u64) -> Sampler {
+    Sampler::builder(Gaussian::isotropic(3, 0.5, 1.0).expect("valid"))
+        .chains(64)
+        .steps(400)
+        .burn_in(100)
+        .thin(5)
+        .step_size(StepSize::constant(0.05).expect("valid"))
+        .seed(seed)
+        .tuning(langevin::Tuning {
+            draws_buffer_bytes: 64 * 3 * 4 * 3 * 4,
+            ..langevin::Tuning::default()
+        })
+        .build()
+        .expect("valid")
+}
+
+#[test]
+fn checkpoints_of_other_runs_and_damaged_checkpoints_are_refused_and_nothing_is_overwritten() {
+    let gpu = common::gpu();
+    let dir = scratch("refusals");
+    let checkpoints = dir.join("ck");
+    let out = dir.join("draws.npy");
+    let sampler = gaussian_sampler(1);
+    let mut sink = NpyStream::new(&out);
+    sampler
+        .runner(gpu)
+        .checkpoint_every(&checkpoints, Duration::ZERO)
+        .into_sink(&mut sink)
+        .expect("run");
+    let checkpoint = Checkpoint::load(&checkpoints).expect("a checkpoint");
+    let finished = std::fs::read(&out).expect("draws");
+
+    // Another seed is another run.
+    let other = gaussian_sampler(2);
+    let mut sink = NpyStream::new(&out);
+    let refused = other
+        .runner(gpu)
+        .resume(checkpoint.clone())
+        .into_sink(&mut sink)
+        .expect_err("another run");
+    assert!(refused.to_string().contains("another run"), "{refused}");
+
+    // Another version of langevin: rewrite the metadata's version, keep the payload.
+    let file = checkpoints.join(langevin::checkpoint::CHECKPOINT_FILE);
+    let bytes = std::fs::read(&file).expect("read");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let version = format!("\"version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version));
+    let edited = bytes
+        .windows(version.len())
+        .position(|w| w == version.as_bytes())
+        .expect("version field");
+    let mut older = bytes.clone();
+    older[edited + 11] = b'9';
+    std::fs::write(&file, &older).expect("write");
+    let refused = Checkpoint::load(&checkpoints)
+        .and_then(|c| {
+            sampler
+                .runner(gpu)
+                .resume(c)
+                .into_sink(&mut NpyStream::new(&out))
+        })
+        .expect_err("another version");
+    assert!(refused.to_string().contains("version"), "{refused}");
+
+    // Truncated and corrupted files.
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).expect("write");
+    let truncated = Checkpoint::load(&checkpoints).expect_err("truncated");
+    assert!(truncated.to_string().contains("truncated"), "{truncated}");
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 3;
+    flipped[last] ^= 0x40;
+    std::fs::write(&file, &flipped).expect("write");
+    let corrupted = Checkpoint::load(&checkpoints).expect_err("corrupted");
+    assert!(corrupted.to_string().contains("checksum"), "{corrupted}");
+
+    assert_eq!(
+        std::fs::read(&out).expect("draws"),
+        finished,
+        "the draws were touched"
+    );
+}
+
+#[test]
+fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
+    use langevin::minibatch::Minibatch;
+    let gpu = common::gpu();
+    let dir = scratch("library-resume");
+    let model = langevin::model::Regression::logistic(common::a9a(), 1.0).expect("valid");
+    let dim = model.dim() as u64;
+    let sampler = Sampler::builder(model)
+        .chains(32)
+        .steps(300)
+        .burn_in(0)
+        .thin(3)
+        .step_size(StepSize::constant(1e-3).expect("valid"))
+        .method(langevin::sampler::Method::psgld())
+        .minibatch(Minibatch {
+            size: 8,
+            per_chain: true,
+            replacement: false,
+        })
+        .tuning(langevin::Tuning {
+            draws_buffer_bytes: 32 * dim * 4 * 3 * 5,
+            ..langevin::Tuning::default()
+        })
+        .build()
+        .expect("valid");
+    let whole = sampler.run(gpu).expect("run");
+    let out = dir.join("draws.npy");
+    let checkpoints = dir.join("ck");
+    sampler
+        .runner(gpu)
+        .checkpoint_every(&checkpoints, Duration::ZERO)
+        .into_sink(&mut NpyStream::new(&out))
+        .expect("run");
+    // The last checkpoint is from the middle of the run; resume from it into a copy of the
+    // draws file cut back as an interruption would have left it (the sink cuts it itself).
+    let checkpoint = Checkpoint::load(&checkpoints).expect("checkpoint");
+    assert!(checkpoint.next_step() < 300 && checkpoint.delivered() > 0);
+    let resumed_path = dir.join("resumed.npy");
+    std::fs::copy(&out, format!("{}.partial", resumed_path.display())).expect("copy");
+    let report = sampler
+        .runner(gpu)
+        .resume(checkpoint.clone())
+        .into_sink(&mut NpyStream::new(&resumed_path))
+        .expect("resume");
+    assert_eq!(report.steps_run, 300 - checkpoint.next_step());
+    let (_, values) = npy(&resumed_path);
+    assert_eq!(values.len(), whole.values().len());
+    assert!(values
+        .iter()
+        .zip(whole.values())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
