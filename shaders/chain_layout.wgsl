@@ -25,7 +25,8 @@ struct RunParams {
     gradient_noise: f32,
     /// Index in `auxiliary` of chain 0's temperature under a ladder, or NO_LADDER.
     ladder_offset: u32,
-    _pad0: u32,
+    /// The run-wide id of this state's chain 0 (a shard or group of chains runs a window).
+    chain_offset: u32,
 }
 
 /// One dispatch advances every chain through steps first_step .. first_step + step_count.
@@ -52,6 +53,12 @@ struct StepScalars {
 /// Linear invocation index of a 2-D grid of workgroups (the x dimension is capped at 65535).
 fn thread_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * WORKGROUP_SIZE;
+}
+
+/// The run-wide id of local chain `chain`: every random number is keyed by it, so a shard or
+/// a group of chains draws exactly what the whole run would.
+fn global_chain(run: RunParams, chain: u32) -> u32 {
+    return run.chain_offset + chain;
 }
 
 fn run_key(run: RunParams) -> vec2<u32> {

@@ -13,7 +13,7 @@ fn init_positions(@builtin(global_invocation_id) id: vec3<u32>,
     let chain = me.chain;
     let block = me.block;
     let z = normals_from_words(
-        philox4x32_10(vec4<u32>(chain, 0u, block, STREAM_INIT), run_key(run)));
+        philox4x32_10(vec4<u32>(global_chain(run, chain), 0u, block, STREAM_INIT), run_key(run)));
     for (var lane = 0u; lane < 4u; lane++) {
         let d = block * 4u + lane;
         if (d < run.dim) {

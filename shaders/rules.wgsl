@@ -50,7 +50,8 @@ fn step_block(x: vec4<f32>, aux: ptr<function, vec4<f32>>, g: vec4<f32>, z: vec4
 fn with_gradient_noise(g: vec4<f32>, chain: u32, step: u32, block: u32) -> vec4<f32> {
     if (run.gradient_noise > 0.0) {
         let z = normals_from_words(
-            philox4x32_10(vec4<u32>(chain, step, block, STREAM_GRADIENT_NOISE), run_key(run)));
+            philox4x32_10(vec4<u32>(global_chain(run, chain), step, block, STREAM_GRADIENT_NOISE),
+                run_key(run)));
         return fma(vec4<f32>(run.gradient_noise), z, g);
     }
     return g;
@@ -77,7 +78,7 @@ fn at_temperature(scalars: StepScalars, temperature: f32) -> StepScalars {
 fn step_noise(chain: u32, step: u32, block: u32, scalars: StepScalars) -> vec4<f32> {
     if (scalars.noise_scale > 0.0) {
         return normals_from_words(
-            philox4x32_10(vec4<u32>(chain, step, block, STREAM_NOISE), run_key(run)));
+            philox4x32_10(vec4<u32>(global_chain(run, chain), step, block, STREAM_NOISE), run_key(run)));
     }
     return vec4<f32>(0.0);
 }

@@ -14,7 +14,7 @@ fn sgld_data(@builtin(global_invocation_id) id: vec3<u32>,
     let key = run_key(run);
     var owner = SHARED_BATCH;
     if (data.per_chain == 1u) {
-        owner = chain;
+        owner = global_chain(run, chain);
     }
     for (var s = 0u; s < dispatch.step_count; s++) {
         let step = dispatch.first_step + s;

@@ -118,7 +118,7 @@ impl Draws {
         let settings = sampler.settings();
         let want = [
             u64::from(settings.kept_draws()),
-            u64::from(settings.chains),
+            u64::from(sampler.local_chains()),
             sampler.target().dim() as u64,
         ];
         if shape != want {
@@ -138,7 +138,7 @@ impl Draws {
                 .filter(|&t| settings.keeps(t))
                 .map(|t| t + 1)
                 .collect(),
-            temperatures: crate::run::chain_temperatures(settings),
+            temperatures: crate::run::chain_temperatures(sampler),
         })
     }
 

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
 use crate::draws::Draws;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::run::{
-    chain_temperatures, check_fits, plan, prepare_control_variate, steps_per_dispatch,
-    warn_if_unstable, ChainState, READBACK_RING,
+    chain_groups, chain_temperatures, check_fits, plan, prepare_control_variate,
+    steps_per_dispatch, warn_if_unstable, ChainState, READBACK_RING,
 };
 use crate::sampler::Sampler;
 use crate::sink::{DrawBlock, DrawLayout, MemorySink, Sink};
@@ -121,7 +121,7 @@ impl<'a> Run<'a> {
 
     /// Runs to the end with the draws kept in memory.
     pub fn draws(self) -> Result<Draws> {
-        let temperatures = chain_temperatures(&self.sampler.settings);
+        let temperatures = chain_temperatures(self.sampler);
         let mut sink = MemorySink::new();
         self.into_sink(&mut sink)?;
         Ok(sink.into_draws(temperatures))
@@ -132,7 +132,7 @@ impl<'a> Run<'a> {
         self.execute(sink).map(|(report, _)| report)
     }
 
-    fn execute(mut self, sink: &mut dyn Sink) -> Result<(RunReport, ChainState)> {
+    fn execute(mut self, sink: &mut dyn Sink) -> Result<(RunReport, Vec<ChainState>)> {
         let (gpu, original) = (self.gpu, self.sampler);
         let resume = self.resume.take();
         if let Some(checkpoint) = &resume {
@@ -149,18 +149,46 @@ impl<'a> Run<'a> {
         };
         let sampler = prepared.as_ref().unwrap_or(original);
         let settings = &sampler.settings;
-        let (chains, dim) = (settings.chains as usize, sampler.target.dim());
-        check_fits(gpu, sampler)?;
-        let per_dispatch = steps_per_dispatch(gpu, sampler)?;
+        let (chains, dim) = (sampler.local_chains() as usize, sampler.target.dim());
+        let groups: Vec<Sampler> = chain_groups(gpu, sampler)?
+            .into_iter()
+            .map(|group| Sampler {
+                group: Some(group),
+                ..sampler.clone()
+            })
+            .collect();
+        for group in &groups {
+            check_fits(gpu, group)?;
+        }
+        let per_dispatch = steps_per_dispatch(gpu, &groups[0])?;
         warn_if_unstable(sampler);
-        let state = ChainState::new(gpu, sampler)?;
+        let states = groups
+            .iter()
+            .map(|group| ChainState::new(gpu, group))
+            .collect::<Result<Vec<_>>>()?;
+        let device_bytes: u64 = states.iter().map(ChainState::device_bytes).sum();
+        gpu.take_errors().map_err(|e| {
+            Error::Gpu(format!(
+                "{e}; the run needs about {} MiB of GPU memory for its chains ({} groups); run \
+                 fewer chains per process (shards) or keep fewer draws between readbacks",
+                device_bytes >> 20,
+                states.len()
+            ))
+        })?;
+        log::info!(
+            "{} chains in {} group(s), {} MiB of GPU memory for chains and draws",
+            chains,
+            states.len(),
+            device_bytes >> 20
+        );
         let (start, mut delivered) = match &resume {
             Some(checkpoint) => {
-                state.write_state(gpu, &checkpoint.theta, &checkpoint.auxiliary)?;
+                restore(gpu, &states, checkpoint)?;
                 (checkpoint.next_step(), checkpoint.delivered())
             }
             None => (0, 0),
         };
+        let slots = states.iter().map(|s| s.slots).min().unwrap_or(1);
         let layout = DrawLayout {
             draws: settings.kept_draws() as usize,
             chains,
@@ -175,12 +203,18 @@ impl<'a> Run<'a> {
         let mut next_ring = 0;
         let mut step = start;
         let first_delivered = delivered;
-        for batch in plan(settings, start, per_dispatch, state.slots) {
+        for batch in plan(settings, start, per_dispatch, slots) {
             if in_flight.len() == READBACK_RING {
-                delivered += deliver(gpu, &state, in_flight.pop_front(), delivered, sink)?;
+                delivered += deliver(gpu, &states, in_flight.pop_front(), delivered, sink)?;
             }
             let readback = (self.readback && !batch.draw_steps.is_empty()).then_some(next_ring);
-            let submission = state.submit(gpu, &batch, readback)?;
+            let mut submission = None;
+            for state in &states {
+                submission = Some(state.submit(gpu, &batch, readback)?);
+            }
+            let Some(submission) = submission else {
+                continue;
+            };
             step += batch.schedule.len() as u32;
             if let Some(ring) = readback {
                 in_flight.push_back(InFlight {
@@ -193,10 +227,15 @@ impl<'a> Run<'a> {
             if let Some((dir, every)) = &self.checkpoint {
                 if last_checkpoint.elapsed() >= *every && step < settings.steps {
                     while let Some(pending) = in_flight.pop_front() {
-                        delivered += deliver(gpu, &state, Some(pending), delivered, sink)?;
+                        delivered += deliver(gpu, &states, Some(pending), delivered, sink)?;
                     }
                     sink.flush()?;
-                    let (theta, auxiliary) = state.read_state(gpu)?;
+                    let (mut theta, mut auxiliary) = (Vec::new(), Vec::new());
+                    for state in &states {
+                        let (t, a) = state.read_state(gpu)?;
+                        theta.extend(t);
+                        auxiliary.extend(a);
+                    }
                     let mode = sampler.mode.clone();
                     Checkpoint::new(original, step, delivered, theta, auxiliary, mode)
                         .write(dir)?;
@@ -216,7 +255,7 @@ impl<'a> Run<'a> {
             }
         }
         while let Some(pending) = in_flight.pop_front() {
-            delivered += deliver(gpu, &state, Some(pending), delivered, sink)?;
+            delivered += deliver(gpu, &states, Some(pending), delivered, sink)?;
         }
         gpu.wait()?;
         sink.finish()?;
@@ -226,8 +265,29 @@ impl<'a> Run<'a> {
             checkpoints,
             seconds: started.elapsed().as_secs_f64(),
         };
-        Ok((report, state))
+        Ok((report, states))
     }
+}
+
+/// Writes a checkpoint's θ and rule state back, group by group (each group's arrays follow
+/// the previous group's, as the checkpoint was written).
+fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<()> {
+    let (mut theta, mut auxiliary) = (&checkpoint.theta[..], &checkpoint.auxiliary[..]);
+    for state in states {
+        let (t, a) = state.state_lengths();
+        if theta.len() < t || auxiliary.len() < a {
+            return Err(Error::Checkpoint {
+                path: crate::checkpoint::CHECKPOINT_FILE.into(),
+                message: "holds less state than this run's chains need; was it written with \
+                          another max_chains_per_group?"
+                    .into(),
+            });
+        }
+        state.write_state(gpu, &theta[..t], &auxiliary[..a])?;
+        theta = &theta[t..];
+        auxiliary = &auxiliary[a..];
+    }
+    Ok(())
 }
 
 /// A submit whose draws are on their way to a staging buffer of the ring.
@@ -238,11 +298,11 @@ struct InFlight {
     steps: Vec<u32>,
 }
 
-/// Waits for a submit's draws, reorders them to `[draw][chain][dim]` and hands them to the
-/// sink; returns how many draws that was.
+/// Waits for a submit's draws, reorders every group's to `[draw][chain][dim]` and hands them
+/// to the sink; returns how many draws that was.
 fn deliver(
     gpu: &Gpu,
-    state: &ChainState,
+    states: &[ChainState],
     pending: Option<InFlight>,
     first_draw: usize,
     sink: &mut dyn Sink,
@@ -251,13 +311,23 @@ fn deliver(
         return Ok(0);
     };
     let count = pending.steps.len();
-    let slots = state.read_slots(gpu, pending.ring, count, pending.submission)?;
-    let (chains, dim) = (state.params.chains as usize, state.params.dim as usize);
-    let mut values = Vec::with_capacity(slots.len());
-    for slot in slots.chunks_exact(chains * dim) {
-        for c in 0..chains {
-            values.extend((0..dim).map(|d| slot[d * chains + c]));
+    let dim = states[0].params.dim as usize;
+    let total: usize = states.iter().map(|s| s.params.chains as usize).sum();
+    let mut values = vec![0.0f32; count * total * dim];
+    let mut first_chain = 0;
+    for state in states {
+        // The last group's submit is the latest, so every group's copy is done by then.
+        let slots = state.read_slots(gpu, pending.ring, count, pending.submission.clone())?;
+        let chains = state.params.chains as usize;
+        for (draw, slot) in slots.chunks_exact(chains * dim).enumerate() {
+            for c in 0..chains {
+                let at = (draw * total + first_chain + c) * dim;
+                for d in 0..dim {
+                    values[at + d] = slot[d * chains + c];
+                }
+            }
         }
+        first_chain += chains;
     }
     sink.write(DrawBlock {
         first_draw,
@@ -268,9 +338,9 @@ fn deliver(
 }
 
 /// Runs `sampler` to the end in memory; returns its draws and the GPU state it ended in.
-pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, ChainState)> {
-    let temperatures = chain_temperatures(&sampler.settings);
+pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, Vec<ChainState>)> {
+    let temperatures = chain_temperatures(sampler);
     let mut sink = MemorySink::new();
-    let (_, state) = Run::new(sampler, gpu).execute(&mut sink)?;
-    Ok((sink.into_draws(temperatures), state))
+    let (_, states) = Run::new(sampler, gpu).execute(&mut sink)?;
+    Ok((sink.into_draws(temperatures), states))
 }

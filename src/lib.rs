@@ -108,6 +108,7 @@ pub mod rng;
 mod run;
 pub mod sampler;
 pub mod schedule;
+pub mod shard;
 pub mod sink;
 pub mod summary;
 

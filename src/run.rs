@@ -32,7 +32,7 @@ pub(crate) struct RunParams {
     pub(crate) per_datum: f32,
     pub(crate) gradient_noise: f32,
     pub(crate) ladder_offset: u32,
-    _pad: u32,
+    pub(crate) chain_offset: u32,
 }
 
 impl RunParams {
@@ -49,7 +49,7 @@ impl RunParams {
             per_datum: 1.0,
             gradient_noise: 0.0,
             ladder_offset: NO_LADDER,
-            _pad: 0,
+            chain_offset: 0,
         }
     }
 }
@@ -208,7 +208,7 @@ impl ChainState {
         let settings = &sampler.settings;
         let target = &sampler.target;
         let dim = target.dim() as u32;
-        let chains = settings.chains;
+        let chains = sampler.local_chains();
         let state_bytes = check_fits(gpu, sampler)?;
         // The draw budget covers the slots and each staging buffer of the ring.
         let budget =
@@ -219,6 +219,7 @@ impl ChainState {
             Init::Positions(_) => 0.0,
         };
         let mut params = RunParams::new(chains, dim, settings.seed, init_scale);
+        params.chain_offset = sampler.chain_window().start;
         params.method = settings.method.constants();
         params.gradient_noise = settings.gradient_noise as f32;
         if settings.temperature_ladder.is_some() {
@@ -300,7 +301,7 @@ impl ChainState {
         } else {
             0
         };
-        let temperatures = chain_temperatures(settings);
+        let temperatures = chain_temperatures(sampler);
         let auxiliary_bytes = (rule_bytes + 4 * temperatures.len() as u64).max(4);
         gpu.check_binding(
             &format!(
@@ -376,12 +377,15 @@ impl ChainState {
     fn initialise(&self, gpu: &Gpu, sampler: &Sampler) -> Result<()> {
         match &sampler.settings.init {
             Init::Positions(positions) => {
-                let chains = sampler.settings.chains as usize;
+                let (chains, first) = (
+                    sampler.local_chains() as usize,
+                    sampler.chain_window().start as usize,
+                );
                 let dim = sampler.target.dim();
-                let mut dimension_major = vec![0.0f32; positions.len()];
+                let mut dimension_major = vec![0.0f32; chains * dim];
                 for c in 0..chains {
                     for d in 0..dim {
-                        dimension_major[d * chains + c] = positions[c * dim + d];
+                        dimension_major[d * chains + c] = positions[(first + c) * dim + d];
                     }
                 }
                 gpu.queue
@@ -489,6 +493,22 @@ impl ChainState {
         ))
     }
 
+    /// The lengths in f32 of θ and of the rule's state.
+    pub(crate) fn state_lengths(&self) -> (usize, usize) {
+        (
+            (self.theta.size() / 4) as usize,
+            (self.auxiliary.size() / 4) as usize,
+        )
+    }
+
+    /// Bytes of GPU memory the run's buffers take (θ, rule state, draw slots, readback ring).
+    pub(crate) fn device_bytes(&self) -> u64 {
+        self.theta.size()
+            + self.auxiliary.size()
+            + self.draws.size()
+            + self.staging.iter().map(wgpu::Buffer::size).sum::<u64>()
+    }
+
     /// Overwrites θ and the rule's state with values read by [`ChainState::read_state`].
     pub(crate) fn write_state(&self, gpu: &Gpu, theta: &[f32], auxiliary: &[f32]) -> Result<()> {
         if theta.len() as u64 * 4 != self.theta.size()
@@ -510,12 +530,45 @@ impl ChainState {
     }
 }
 
-/// Each chain's temperature under the run's ladder, or none without one.
-pub(crate) fn chain_temperatures(settings: &Settings) -> Vec<f32> {
+/// Cuts `sampler`'s chains into groups that each fit one storage binding (θ, and the rule's
+/// state of D + 1 values and a temperature per chain) and the 2³² thread index, or the
+/// tuning's `max_chains_per_group`. Groups run side by side, so the only limit is the
+/// device's memory; each draws exactly what its chains draw in one state.
+pub(crate) fn chain_groups(gpu: &Gpu, sampler: &Sampler) -> Result<Vec<std::ops::Range<u32>>> {
+    let window = sampler.chain_window();
+    let dim = sampler.target.dim() as u64;
+    let per_chain = 4 * (dim + 2);
+    let by_binding = gpu.max_binding() / per_chain;
+    let by_index = u64::from(u32::MAX) / dim.div_ceil(4).max(1);
+    let mut most = by_binding.min(by_index).min(u64::from(u32::MAX));
+    if let Some(cap) = sampler.tuning.max_chains_per_group {
+        most = most.min(u64::from(cap.max(1)));
+    }
+    if most == 0 {
+        return Err(Error::ExceedsLimits {
+            what: format!("one chain of {dim} dimensions with its rule state"),
+            needed: per_chain,
+            limit: gpu.max_binding(),
+            limit_name: "max_storage_buffer_binding_size",
+            adapter: gpu.describe(),
+        });
+    }
+    let most = most as u32;
+    Ok((window.start..window.end)
+        .step_by(most as usize)
+        .map(|first| first..first.saturating_add(most).min(window.end))
+        .collect())
+}
+
+/// The temperature of each chain `sampler` runs under the run's ladder (by run-wide chain id),
+/// or none without one.
+pub(crate) fn chain_temperatures(sampler: &Sampler) -> Vec<f32> {
+    let settings = &sampler.settings;
     settings
         .temperature_ladder
         .map(|ladder| {
-            (0..settings.chains)
+            sampler
+                .chain_window()
                 .map(|c| ladder.chain_temperature(c, settings.chains) as f32)
                 .collect()
         })
@@ -526,7 +579,8 @@ pub(crate) fn chain_temperatures(settings: &Settings) -> Vec<f32> {
 /// the library's pick for `DataPath::Auto`.
 fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<DataShape> {
     let data = parts.data;
-    let chains = u64::from(sampler.settings.chains);
+    let chains = u64::from(sampler.local_chains());
+    let whole_run = u64::from(sampler.settings.chains);
     let shared_batch = match sampler.settings.minibatch {
         Some(batch) if !batch.per_chain => Some(batch.size),
         None => Some(data.rows() as u32),
@@ -603,7 +657,9 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
                 return Ok(DataShape::Global);
             }
             let tiled = shared_batch
-                .filter(|_| glm && fusable && chains >= u64::from(TILED_AUTO_MIN_CHAINS))
+                // The whole run's chain count, so every shard and group takes the same path
+                // and the draws stay bit-identical to a single run's.
+                .filter(|_| glm && fusable && whole_run >= u64::from(TILED_AUTO_MIN_CHAINS))
                 .filter(|_| data.density() >= TILED_AUTO_MIN_DENSITY)
                 .and_then(|batch| tiled_fits(batch).ok());
             return Ok(tiled.or(staged).unwrap_or(DataShape::Global));
@@ -745,7 +801,7 @@ fn target_buffers(
                 Vec::new(),
                 Vec::new(),
                 data.to_dense(),
-                u64::from(*batch) * u64::from(sampler.settings.chains) * 4,
+                u64::from(*batch) * u64::from(sampler.local_chains()) * 4,
             ),
             _ => {
                 let (offsets, columns, values) = data.csr();
@@ -924,7 +980,7 @@ pub(crate) fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
 /// Bytes of the chain state, after checking that the problem fits one storage binding and the
 /// thread grid; called before anything is allocated.
 pub(crate) fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
-    let (chains, dim) = (sampler.settings.chains, sampler.target.dim() as u64);
+    let (chains, dim) = (sampler.local_chains(), sampler.target.dim() as u64);
     let state_bytes = u64::from(chains) * dim * 4;
     gpu.check_binding(
         &format!("the chain state ({chains} chains × {dim} dimensions × 4 bytes)"),
@@ -958,6 +1014,7 @@ fn mode_finding_settings(
         gradient_noise: 0.0,
         temperature_ladder: None,
         control_variate: None,
+        shard: None,
         init: match &settings.init {
             Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
             other => other.clone(),
@@ -979,6 +1036,7 @@ pub(crate) fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Op
         settings: mode_finding_settings(&sampler.settings, &cv, dim)?,
         tuning: sampler.tuning.clone(),
         mode: None,
+        group: None,
     };
     let (draws, _) = crate::driver::run_keeping_state(gpu, &sgd)?;
     let mode: Vec<f32> = draws.values()[..dim].to_vec();

@@ -121,7 +121,7 @@ impl Sink for MemorySink {
 const NPY_HEADER_BYTES: usize = 128;
 
 /// The NPY v1.0 header of an f32 array of `shape`, padded to [`NPY_HEADER_BYTES`].
-fn npy_header(shape: [usize; 3]) -> Vec<u8> {
+pub(crate) fn npy_header(shape: [usize; 3]) -> Vec<u8> {
     let dict = format!(
         "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
         shape[0], shape[1], shape[2]

@@ -20,6 +20,7 @@ use crate::gpu::{Gpu, RngMultiply};
 use crate::minibatch::Minibatch;
 use crate::model::Target;
 use crate::schedule::{StepSize, TemperatureSchedule};
+use crate::shard::Shard;
 
 /// Where the chains start.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +77,9 @@ pub struct Settings {
     /// Temperature over the steps (default none: `temperature` throughout). With a schedule,
     /// `temperature` must stay 1.
     pub temperature_schedule: Option<TemperatureSchedule>,
+    /// Run only this shard's slice of the `chains` (default none: all of them); its draws are
+    /// exactly those chains' draws in the whole run. See [`crate::shard`].
+    pub shard: Option<Shard>,
 }
 
 impl Default for Settings {
@@ -95,6 +99,7 @@ impl Default for Settings {
             temperature_ladder: None,
             control_variate: None,
             temperature_schedule: None,
+            shard: None,
         }
     }
 }
@@ -169,6 +174,18 @@ impl Settings {
         self.validate_minibatch(target)?;
         if self.chains == 0 {
             return Err(Error::invalid("number of chains", "must be at least 1"));
+        }
+        if let Some(shard) = self.shard {
+            Shard::new(shard.index, shard.count)?;
+            if shard.count > self.chains {
+                return Err(Error::invalid(
+                    "shard",
+                    format!(
+                        "{} shards of {} chains would leave some empty; use at most {} shards",
+                        shard.count, self.chains, self.chains
+                    ),
+                ));
+            }
         }
         if self.steps == 0 {
             return Err(Error::invalid("number of steps", "must be at least 1"));
@@ -315,6 +332,9 @@ pub struct Tuning {
     pub rng_multiply: RngMultiply,
     /// How a data model's kernel reads its mini-batch (default: the library picks).
     pub data_path: DataPath,
+    /// Most chains held in one set of GPU buffers (default `None`: as many as one storage
+    /// binding holds). More chains run as several groups side by side.
+    pub max_chains_per_group: Option<u32>,
 }
 
 /// How a data model's kernel reads the examples of a mini-batch. All give the same draws, up to
@@ -367,6 +387,7 @@ impl Default for Tuning {
             draws_buffer_bytes: 256 << 20,
             rng_multiply: RngMultiply::Auto,
             data_path: DataPath::Auto,
+            max_chains_per_group: None,
         }
     }
 }
@@ -379,6 +400,9 @@ pub struct Sampler {
     pub(crate) tuning: Tuning,
     /// With control variates, once found: θ̂ then ∇L(θ̂) (2·D values) for the kernels.
     pub(crate) mode: Option<Vec<f32>>,
+    /// A group of the chains this run holds on the GPU at once, when they do not fit one
+    /// binding (run-wide ids); `None`: the shard's chains, or all.
+    pub(crate) group: Option<std::ops::Range<u32>>,
 }
 
 impl Sampler {
@@ -392,6 +416,7 @@ impl Sampler {
             settings,
             tuning: Tuning::default(),
             mode: None,
+            group: None,
         })
     }
 
@@ -414,6 +439,21 @@ impl Sampler {
         }
         self.tuning = tuning;
         Ok(self)
+    }
+
+    /// The run-wide ids of the chains this sampler runs: its group, else its shard, else all.
+    pub fn chain_window(&self) -> std::ops::Range<u32> {
+        match (&self.group, self.settings.shard) {
+            (Some(group), _) => group.clone(),
+            (None, Some(shard)) => shard.chains(self.settings.chains),
+            (None, None) => 0..self.settings.chains,
+        }
+    }
+
+    /// The number of chains in [`Sampler::chain_window`].
+    pub(crate) fn local_chains(&self) -> u32 {
+        let window = self.chain_window();
+        window.end - window.start
     }
 
     /// The validated settings.
@@ -508,6 +548,12 @@ impl SamplerBuilder {
     /// A temperature per chain; see [`TemperatureLadder`].
     pub fn temperature_ladder(mut self, ladder: TemperatureLadder) -> Self {
         self.settings.temperature_ladder = Some(ladder);
+        self
+    }
+
+    /// Run only `shard`'s slice of the chains.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.settings.shard = Some(shard);
         self
     }
 

@@ -39,6 +39,18 @@ enum Command {
     Bench(BenchArgs),
     /// Trace plots and marginal histograms of a draws file, as PNG.
     Plot(PlotArgs),
+    /// Join the --out files of every shard of one run (see `sample --shard`).
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The shards' draws files, each with its .shard.json manifest beside it, in any order.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// The joined draws file.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -348,6 +360,10 @@ struct SampleArgs {
     /// the same model, data and settings as the interrupted run.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
+    /// Run shard I of N: the chains [I·C/N, (I+1)·C/N), drawing exactly what they draw in
+    /// the whole run; `langevin merge` joins the shards' --out files.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<langevin::shard::Shard>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -393,6 +409,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => sample(open(cli.adapter.as_deref())?, &args),
         Command::Bench(args) => bench(open(cli.adapter.as_deref())?, &args),
         Command::Plot(args) => plot(&args),
+        Command::Merge(args) => {
+            check_output(&Some(args.out.clone()))?;
+            langevin::shard::merge(&args.shards, &args.out)?;
+            println!(
+                "{}: {} shards joined",
+                args.out.display(),
+                args.shards.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -636,7 +662,7 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             replacement: matches!(args.replacement, OnOff::On),
         });
     }
-    let sampler = builder
+    builder = builder
         .chains(args.chains)
         .steps(args.steps)
         .burn_in(args.burn_in)
@@ -648,7 +674,11 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             scale: args.init_scale,
         })
         .method(method(args)?)
-        .gradient_noise(args.gradient_noise)
+        .gradient_noise(args.gradient_noise);
+    if let Some(shard) = args.shard {
+        builder = builder.shard(shard);
+    }
+    let sampler = builder
         .tuning(Tuning {
             data_path: args.data_path.into(),
             draws_buffer_bytes: draws_buffer_bytes(args.draws_buffer_mib)?,
@@ -736,6 +766,9 @@ fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langev
             );
         }
         let mut bar = progress::Bar::new(args.quiet);
+        if args.shard.is_some() {
+            bail!("--shard needs --out: `langevin merge` joins the shards' files");
+        }
         return Ok(sampler.runner(gpu).on_progress(|p| bar.update(p)).draws()?);
     };
     if !(args.checkpoint_every.is_finite() && args.checkpoint_every >= 0.0) {
@@ -763,6 +796,9 @@ fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langev
     runner = runner.on_progress(|p| bar.update(p));
     let mut sink = langevin::sink::NpyStream::new(out);
     runner.into_sink(&mut sink)?;
+    if let Some(manifest) = langevin::shard::ShardManifest::of(sampler) {
+        manifest.write(out)?;
+    }
     Ok(langevin::Draws::read_npy(out, sampler)?)
 }
 

@@ -1,0 +1,291 @@
+//! Shards: one process runs a slice of a run's chains, and the slices join into the whole run.
+//!
+//! Every random number is keyed by the run-wide chain id, so shard `i` of `n` — the chains
+//! `[⌊i·C/n⌋, ⌊(i+1)·C/n⌋)` — draws exactly what those chains draw in a single run, and the
+//! union of the shards' draws is bit-identical to that run's. Each shard's draws file gets a
+//! manifest beside it (`PATH.shard.json`) naming the run and the slice, which [`merge`] checks
+//! before it joins the files along the chain axis.
+
+use std::io::{Read, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::sampler::Sampler;
+
+/// Shard `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shard {
+    /// Which shard, `0 ≤ index < count`.
+    pub index: u32,
+    /// How many shards the run is cut into, ≥ 1.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Shard `index` of `count`; an error unless `index < count`.
+    pub fn new(index: u32, count: u32) -> Result<Shard> {
+        if count == 0 || index >= count {
+            return Err(Error::invalid(
+                "shard",
+                format!(
+                    "{index}/{count}: need 0 ≤ i < n in i/n (shards are numbered from 0, so a \
+                     run cut in 2 has shards 0/2 and 1/2)"
+                ),
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The run-wide chain ids of this shard among `chains`.
+    pub fn chains(&self, chains: u32) -> Range<u32> {
+        let cut = |i: u32| (u64::from(i) * u64::from(chains) / u64::from(self.count)) as u32;
+        cut(self.index)..cut(self.index + 1)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    /// Parses `i/n`.
+    fn from_str(text: &str) -> Result<Shard> {
+        let parsed = text.split_once('/').and_then(|(i, n)| {
+            Some((i.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?))
+        });
+        let (index, count) = parsed.ok_or_else(|| {
+            Error::invalid(
+                "shard",
+                format!("`{text}` is not of the form i/n (for example 0/4)"),
+            )
+        })?;
+        Shard::new(index, count)
+    }
+}
+
+/// What a shard's draws file holds, written beside it as `PATH.shard.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardManifest {
+    /// Fingerprint of the whole run (model and settings, the shard left out).
+    pub run: String,
+    /// The whole run, in words.
+    pub description: String,
+    /// This shard's index.
+    pub index: u32,
+    /// Shards in the run.
+    pub count: u32,
+    /// First run-wide chain id in the file.
+    pub first_chain: u32,
+    /// Chains in the file.
+    pub chains: u32,
+    /// Chains in the whole run.
+    pub total_chains: u32,
+}
+
+/// `PATH.shard.json`.
+pub fn manifest_path(draws: &Path) -> PathBuf {
+    let mut name = draws.as_os_str().to_owned();
+    name.push(".shard.json");
+    PathBuf::from(name)
+}
+
+impl ShardManifest {
+    /// The manifest of `sampler`'s shard, or `None` for a run that is not sharded.
+    pub fn of(sampler: &Sampler) -> Option<ShardManifest> {
+        let shard = sampler.settings().shard?;
+        let mut whole = sampler.clone();
+        whole.settings.shard = None;
+        let (description, run) = crate::checkpoint::fingerprint(&whole);
+        let chains = shard.chains(sampler.settings().chains);
+        Some(ShardManifest {
+            run,
+            description,
+            index: shard.index,
+            count: shard.count,
+            first_chain: chains.start,
+            chains: chains.end - chains.start,
+            total_chains: sampler.settings().chains,
+        })
+    }
+
+    /// Writes it beside `draws`.
+    pub fn write(&self, draws: &Path) -> Result<()> {
+        crate::output::write_atomically(manifest_path(draws), |out| {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            Ok(())
+        })
+    }
+
+    /// Reads the manifest beside `draws`.
+    pub fn read(draws: &Path) -> Result<ShardManifest> {
+        let path = manifest_path(draws);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Data {
+            path,
+            line: None,
+            message: format!("not a shard manifest: {e}"),
+        })
+    }
+}
+
+/// Bytes of one NPY header as [`crate::sink::NpyStream`] and [`crate::Draws::write_npy`] write
+/// it, and the shape it declares.
+fn npy_shape(path: &Path) -> Result<(u64, [u64; 3])> {
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut head = vec![0u8; 4096];
+    let n = file.read(&mut head).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let npy = npyz::NpyFile::new(&head[..n]).map_err(|e| Error::Data {
+        path: path.to_owned(),
+        line: None,
+        message: format!("not an NPY draws file: {e}"),
+    })?;
+    let shape: [u64; 3] = npy.shape().try_into().map_err(|_| Error::Data {
+        path: path.to_owned(),
+        line: None,
+        message: format!(
+            "has shape {:?}; draws are [draws, chains, dim]",
+            npy.shape()
+        ),
+    })?;
+    let header = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .len()
+        - shape.iter().product::<u64>() * 4;
+    Ok((header, shape))
+}
+
+/// Joins the draws files of every shard of one run into `out` (chains in run-wide order),
+/// after checking that they are all the shards of the same run, each exactly once, with the
+/// shapes their manifests promise. Nothing is written unless every check passes; `out` is
+/// written under a temporary name and renamed.
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<()> {
+    let mut parts = Vec::new();
+    for path in shards {
+        let manifest = ShardManifest::read(path)?;
+        let (header, shape) = npy_shape(path)?;
+        if shape[1] != u64::from(manifest.chains) {
+            return Err(Error::Data {
+                path: path.clone(),
+                line: None,
+                message: format!(
+                    "holds {} chains; its manifest says {}",
+                    shape[1], manifest.chains
+                ),
+            });
+        }
+        parts.push((path, manifest, header, shape));
+    }
+    let Some((first_path, first, _, first_shape)) = parts.first().cloned() else {
+        return Err(Error::invalid("merge", "no shard files given"));
+    };
+    for (path, manifest, _, shape) in &parts {
+        if manifest.run != first.run || manifest.count != first.count {
+            return Err(Error::invalid(
+                "merge",
+                format!(
+                    "{} is from another run ({}, {} shards) than {} ({}, {} shards)",
+                    path.display(),
+                    manifest.description,
+                    manifest.count,
+                    first_path.display(),
+                    first.description,
+                    first.count
+                ),
+            ));
+        }
+        if shape[0] != first_shape[0] || shape[2] != first_shape[2] {
+            return Err(Error::invalid(
+                "merge",
+                format!(
+                    "{} has {} draws of {} dimensions, {} has {} of {}: is one of them \
+                     unfinished?",
+                    path.display(),
+                    shape[0],
+                    shape[2],
+                    first_path.display(),
+                    first_shape[0],
+                    first_shape[2]
+                ),
+            ));
+        }
+    }
+    parts.sort_by_key(|(_, manifest, _, _)| manifest.index);
+    let indices: Vec<u32> = parts.iter().map(|(_, m, _, _)| m.index).collect();
+    let want: Vec<u32> = (0..first.count).collect();
+    if indices != want {
+        return Err(Error::invalid(
+            "merge",
+            format!(
+                "got shards {indices:?} of {}; need each of {want:?} exactly once",
+                first.count
+            ),
+        ));
+    }
+    let (draws, dim) = (first_shape[0], first_shape[2]);
+    let total = u64::from(first.total_chains);
+    crate::output::write_atomically(out, |writer| {
+        writer.write_all(&crate::sink::npy_header([
+            draws as usize,
+            total as usize,
+            dim as usize,
+        ]))?;
+        let mut files = parts
+            .iter()
+            .map(|(path, _, header, _)| {
+                let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+                std::io::copy(&mut (&mut file).take(*header), &mut std::io::sink())?;
+                Ok(file)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        for _ in 0..draws {
+            for ((_, manifest, _, _), file) in parts.iter().zip(files.iter_mut()) {
+                let bytes = u64::from(manifest.chains) * dim * 4;
+                let copied = std::io::copy(&mut file.take(bytes), writer)?;
+                if copied != bytes {
+                    return Err(std::io::Error::other("a shard file ended early"));
+                }
+            }
+        }
+        writer.flush()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_chains_once_and_bad_specs_are_refused() {
+        for (chains, count) in [(10, 3), (7, 7), (1000, 16)] {
+            let mut next = 0;
+            for index in 0..count {
+                let range = Shard::new(index, count).expect("valid").chains(chains);
+                assert_eq!(range.start, next);
+                next = range.end;
+            }
+            assert_eq!(next, chains);
+        }
+        assert_eq!(
+            "1/4".parse::<Shard>().expect("valid"),
+            Shard { index: 1, count: 4 }
+        );
+        for bad in ["3/2", "2/2", "0/0", "1", "a/b", "-1/2"] {
+            let error = bad.parse::<Shard>().expect_err(bad);
+            assert!(error.to_string().contains("shard"), "{error}");
+        }
+    }
+}
