@@ -5,6 +5,10 @@
 override WORKGROUP_SIZE: u32 = 256u;
 /// The run's update rule (`Method::code`; rules.wgsl), set for every kernel.
 override METHOD: u32 = 0u;
+const METHOD_SGLD: u32 = 0u;
+const METHOD_PSGLD: u32 = 1u;
+const METHOD_SGHMC: u32 = 2u;
+const METHOD_SGNHT: u32 = 3u;
 
 /// Constants of one run, written once.
 struct RunParams {

@@ -2,10 +2,6 @@
 //! `sampler::{sgld, psgld, sghmc, sgnht}::reference_step`). The rule is a pipeline constant, so
 //! each kernel is compiled with one rule only.
 
-const METHOD_SGLD: u32 = 0u;
-const METHOD_PSGLD: u32 = 1u;
-const METHOD_SGHMC: u32 = 2u;
-const METHOD_SGNHT: u32 = 3u;
 
 /// One step of four coordinates with gradient g and normals z (zero when the step injects no
 /// noise): returns the new θ and updates the rule's per-coordinate state `aux`. SGNHT's

@@ -527,3 +527,84 @@ pub fn run_regression(
     }
     Ok(rows)
 }
+
+/// The readback row: sampling with every kept draw streamed to the host through the
+/// readback ring, against the same run with readback off, in one process.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReadbackRow {
+    /// Chains.
+    pub chains: u32,
+    /// Dimensions.
+    pub dim: u32,
+    /// Steps per run.
+    pub steps: u32,
+    /// A draw is kept every `thin` steps.
+    pub thin: u32,
+    /// Bytes of draws read back per second with readback on.
+    pub readback_gb_per_s: f64,
+    /// Chain-steps per second with readback on (draws handed to a sink that drops them).
+    pub with_readback: f64,
+    /// Chain-steps per second with readback off.
+    pub without_readback: f64,
+    /// `with_readback / without_readback`.
+    pub ratio: f64,
+}
+
+/// A sink that drops every draw (the bench times the path to the host, not a file system).
+struct DropSink;
+
+impl crate::sink::Sink for DropSink {
+    fn begin(&mut self, _: &crate::sink::DrawLayout, _: usize) -> Result<()> {
+        Ok(())
+    }
+    fn write(&mut self, _: crate::sink::DrawBlock<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Times a Gaussian run of `chains` × `dim` with and without draw readback (median of
+/// `repeats`), keeping a draw every `thin` steps.
+pub fn run_readback(
+    gpu: &Gpu,
+    chains: u32,
+    dim: u32,
+    steps: u32,
+    thin: u32,
+    repeats: usize,
+) -> Result<ReadbackRow> {
+    let sampler = Sampler::builder(Gaussian::isotropic(dim as usize, 0.0, 1.0)?)
+        .chains(chains)
+        .steps(steps)
+        .burn_in(0)
+        .thin(thin)
+        .step_size(StepSize::constant(0.05)?)
+        .build()?;
+    let timed = |readback: bool| -> Result<f64> {
+        time(gpu, repeats, || {
+            let run = sampler.runner(gpu);
+            let run = if readback {
+                run
+            } else {
+                run.without_readback()
+            };
+            run.into_sink(&mut DropSink).map(|_| ())
+        })
+    };
+    let with = timed(true)?;
+    let without = timed(false)?;
+    let chain_steps = f64::from(chains) * f64::from(steps);
+    let bytes = f64::from(chains) * f64::from(dim) * 4.0 * f64::from(steps / thin);
+    Ok(ReadbackRow {
+        chains,
+        dim,
+        steps,
+        thin,
+        readback_gb_per_s: bytes / with / 1e9,
+        with_readback: chain_steps / with,
+        without_readback: chain_steps / without,
+        ratio: without / with,
+    })
+}

@@ -40,8 +40,9 @@ pub struct CheckpointInfo {
     pub next_step: u32,
     /// Kept draws the sink had durably received.
     pub delivered: usize,
-    /// Lengths of the payload's arrays: θ, the rule's state, θ̂ and ∇L(θ̂) (0 without).
-    pub lengths: [usize; 3],
+    /// Lengths of the payload's arrays: θ, the rule's state, the running statistics, the
+    /// chains' status, the last finite draws, then θ̂ and ∇L(θ̂) (0 without).
+    pub lengths: [usize; STATE_ARRAYS + 1],
     /// FNV-1a 64 of the payload, hex.
     pub checksum: String,
 }
@@ -50,10 +51,14 @@ pub struct CheckpointInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     pub(crate) info: CheckpointInfo,
-    pub(crate) theta: Vec<f32>,
-    pub(crate) auxiliary: Vec<f32>,
+    /// θ, the rule's state, the running statistics, the chains' status (u32 bit patterns)
+    /// and the last finite draws, each the concatenation over the run's chain groups.
+    pub(crate) state: [Vec<f32>; STATE_ARRAYS],
     pub(crate) mode: Option<Vec<f32>>,
 }
+
+/// Arrays of run state in a checkpoint, before the optional mode.
+pub(crate) const STATE_ARRAYS: usize = 5;
 
 /// FNV-1a, 64 bits: a checksum against truncation and corruption (not against tampering).
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
@@ -135,12 +140,15 @@ impl Checkpoint {
             )));
         }
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(payload);
-        let (theta, rest) = values.split_at(info.lengths[0]);
-        let (auxiliary, mode) = rest.split_at(info.lengths[1]);
+        let mut rest = &values[..];
+        let state = std::array::from_fn(|k| {
+            let (array, after) = rest.split_at(info.lengths[k]);
+            rest = after;
+            array.to_vec()
+        });
         Ok(Checkpoint {
-            theta: theta.to_vec(),
-            auxiliary: auxiliary.to_vec(),
-            mode: (!mode.is_empty()).then(|| mode.to_vec()),
+            state,
+            mode: (!rest.is_empty()).then(|| rest.to_vec()),
             info,
         })
     }
@@ -194,12 +202,11 @@ impl Checkpoint {
         })
     }
 
-    fn parts(&self) -> [&[f32]; 3] {
-        [
-            &self.theta,
-            &self.auxiliary,
-            self.mode.as_deref().unwrap_or(&[]),
-        ]
+    fn parts(&self) -> [&[f32]; STATE_ARRAYS + 1] {
+        std::array::from_fn(|k| match self.state.get(k) {
+            Some(array) => &array[..],
+            None => self.mode.as_deref().unwrap_or(&[]),
+        })
     }
 
     /// A checkpoint of `sampler` after `next_step` steps with `delivered` draws delivered;
@@ -208,8 +215,7 @@ impl Checkpoint {
         sampler: &Sampler,
         next_step: u32,
         delivered: usize,
-        theta: Vec<f32>,
-        auxiliary: Vec<f32>,
+        state: [Vec<f32>; STATE_ARRAYS],
         mode: Option<Vec<f32>>,
     ) -> Checkpoint {
         let (description, fingerprint) = fingerprint(sampler);
@@ -220,11 +226,10 @@ impl Checkpoint {
                 description,
                 next_step,
                 delivered,
-                lengths: [0; 3],
+                lengths: [0; STATE_ARRAYS + 1],
                 checksum: String::new(),
             },
-            theta,
-            auxiliary,
+            state,
             mode,
         };
         let parts = checkpoint.parts();
@@ -258,8 +263,13 @@ mod tests {
         )
         .expect("valid");
         let dir = std::env::temp_dir().join(format!("langevin-ckpt-{}", std::process::id()));
-        let checkpoint =
-            Checkpoint::new(&sampler, 40, 3, vec![1.0, 2.0], vec![0.5], Some(vec![7.0]));
+        let checkpoint = Checkpoint::new(
+            &sampler,
+            40,
+            3,
+            std::array::from_fn(|k| vec![k as f32; k + 1]),
+            Some(vec![7.0]),
+        );
         checkpoint.write(&dir).expect("write");
         let back = Checkpoint::load(&dir).expect("load");
         assert_eq!(back, checkpoint);

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, STATE_ARRAYS};
 use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -21,6 +21,7 @@ use crate::run::{
 };
 use crate::sampler::Sampler;
 use crate::sink::{DrawBlock, DrawLayout, MemorySink, Sink};
+use crate::statistics::ChainStatistics;
 
 /// Where a run stands, as reported to [`Run::on_progress`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +51,8 @@ pub struct RunReport {
     pub checkpoints: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Running means and variances and divergences of every chain, kept on the GPU.
+    pub statistics: ChainStatistics,
 }
 
 /// What [`Run::on_progress`] calls.
@@ -121,10 +124,16 @@ impl<'a> Run<'a> {
 
     /// Runs to the end with the draws kept in memory.
     pub fn draws(self) -> Result<Draws> {
+        self.draws_and_report().map(|(draws, _)| draws)
+    }
+
+    /// Runs to the end with the draws kept in memory; also returns the run's report (its
+    /// running statistics and divergences).
+    pub fn draws_and_report(self) -> Result<(Draws, RunReport)> {
         let temperatures = chain_temperatures(self.sampler);
         let mut sink = MemorySink::new();
-        self.into_sink(&mut sink)?;
-        Ok(sink.into_draws(temperatures))
+        let report = self.into_sink(&mut sink)?;
+        Ok((sink.into_draws(temperatures), report))
     }
 
     /// Runs to the end, handing the draws to `sink` as they come.
@@ -230,15 +239,14 @@ impl<'a> Run<'a> {
                         delivered += deliver(gpu, &states, Some(pending), delivered, sink)?;
                     }
                     sink.flush()?;
-                    let (mut theta, mut auxiliary) = (Vec::new(), Vec::new());
+                    let mut saved: [Vec<f32>; STATE_ARRAYS] = Default::default();
                     for state in &states {
-                        let (t, a) = state.read_state(gpu)?;
-                        theta.extend(t);
-                        auxiliary.extend(a);
+                        for (all, group) in saved.iter_mut().zip(state.read_state(gpu)?) {
+                            all.extend(group);
+                        }
                     }
                     let mode = sampler.mode.clone();
-                    Checkpoint::new(original, step, delivered, theta, auxiliary, mode)
-                        .write(dir)?;
+                    Checkpoint::new(original, step, delivered, saved, mode).write(dir)?;
                     checkpoints += 1;
                     last_checkpoint = Instant::now();
                 }
@@ -259,7 +267,9 @@ impl<'a> Run<'a> {
         }
         gpu.wait()?;
         sink.finish()?;
+        let statistics = gather_statistics(gpu, sampler, &states)?;
         let report = RunReport {
+            statistics,
             steps_run: settings.steps - start,
             draws_delivered: delivered - first_delivered,
             checkpoints,
@@ -269,13 +279,51 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Writes a checkpoint's θ and rule state back, group by group (each group's arrays follow
-/// the previous group's, as the checkpoint was written).
-fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<()> {
-    let (mut theta, mut auxiliary) = (&checkpoint.theta[..], &checkpoint.auxiliary[..]);
+/// The running statistics of every group, joined in chain order.
+fn gather_statistics(
+    gpu: &Gpu,
+    sampler: &Sampler,
+    states: &[ChainState],
+) -> Result<ChainStatistics> {
+    let dim = sampler.target.dim();
+    let mut moments: Vec<f32> = Vec::new();
+    let mut status = Vec::new();
+    let mut parts = Vec::new();
     for state in states {
-        let (t, a) = state.state_lengths();
-        if theta.len() < t || auxiliary.len() < a {
+        let (group_moments, group_status) = state.read_statistics(gpu)?;
+        parts.push((group_moments, group_status.len()));
+        status.extend(group_status);
+    }
+    // Each group lays its means and squares out like its θ; rebuild one layout for all.
+    let chains = status.len();
+    moments.resize(2 * chains * dim, 0.0);
+    let mut first = 0;
+    for (group, count) in parts {
+        for half in 0..2 {
+            for d in 0..dim {
+                for c in 0..count {
+                    moments[half * chains * dim + d * chains + first + c] =
+                        group[half * count * dim + d * count + c];
+                }
+            }
+        }
+        first += count;
+    }
+    Ok(ChainStatistics::from_gpu(
+        dim,
+        &moments,
+        &status,
+        chain_temperatures(sampler),
+    ))
+}
+
+/// Writes a checkpoint's state back, group by group (each group's part of every array
+/// follows the previous group's, as the checkpoint was written).
+fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<()> {
+    let mut rest: Vec<&[f32]> = checkpoint.state.iter().map(Vec::as_slice).collect();
+    for state in states {
+        let lengths = state.state_lengths();
+        if rest.iter().zip(lengths).any(|(r, n)| r.len() < n) {
             return Err(Error::Checkpoint {
                 path: crate::checkpoint::CHECKPOINT_FILE.into(),
                 message: "holds less state than this run's chains need; was it written with \
@@ -283,9 +331,11 @@ fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<
                     .into(),
             });
         }
-        state.write_state(gpu, &theta[..t], &auxiliary[..a])?;
-        theta = &theta[t..];
-        auxiliary = &auxiliary[a..];
+        let parts: Vec<&[f32]> = rest.iter().zip(lengths).map(|(r, n)| &r[..n]).collect();
+        state.write_state(gpu, &parts)?;
+        for (r, n) in rest.iter_mut().zip(lengths) {
+            *r = &r[n..];
+        }
     }
     Ok(())
 }

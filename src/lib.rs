@@ -110,6 +110,7 @@ pub mod sampler;
 pub mod schedule;
 pub mod shard;
 pub mod sink;
+pub mod statistics;
 pub mod summary;
 
 pub use checkpoint::Checkpoint;

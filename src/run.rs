@@ -16,7 +16,7 @@ use crate::gpu::{Gpu, DEFAULT_WORKGROUP_SIZE};
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::rng;
 use crate::sampler::sgld::StepScalars;
-use crate::sampler::{DataPath, Init, Method, Sampler, Settings};
+use crate::sampler::{DataPath, DivergencePolicy, Init, Method, Sampler, Settings};
 
 /// Run constants as `chain_layout.wgsl` declares them.
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -185,6 +185,8 @@ pub(crate) struct ChainState {
     staging: Vec<wgpu::Buffer>,
     step_pipeline: Pipeline,
     step_group: wgpu::BindGroup,
+    /// Running statistics and divergence status (`chain_statistics.wgsl`).
+    monitor: Monitor,
     /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for Gaussians.
     pub(crate) data_path: Option<&'static str>,
     /// Threads per dispatch: one per (chain, block) for the diagonal kernel, one per chain
@@ -353,7 +355,14 @@ impl ChainState {
             Kernel::SgldData { shape, .. } => Some(shape.name()),
             _ => None,
         };
+        let monitor = Monitor::new(
+            gpu,
+            sampler,
+            [&params_buffer, &records, &theta, &draws, &auxiliary],
+            state_bytes,
+        )?;
         let state = ChainState {
+            monitor,
             data_path,
             threads,
             params,
@@ -371,6 +380,14 @@ impl ChainState {
             slots,
         };
         state.initialise(gpu, sampler)?;
+        // The reset policy's last finite state starts at the initial positions.
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("last finite state"),
+            });
+        encoder.copy_buffer_to_buffer(&state.theta, 0, &state.monitor.last_good, 0, state_bytes);
+        gpu.queue.submit([encoder.finish()]);
         Ok(state)
     }
 
@@ -451,11 +468,20 @@ impl ChainState {
                 label: Some("sgld steps"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.step_pipeline.pipeline);
-            for i in 0..batch.records.len() {
+            let (sx, sy) = self
+                .monitor
+                .pipeline
+                .grid(gpu, u64::from(self.params.chains))?;
+            for (i, record) in batch.records.iter().enumerate() {
                 let offset = (i as u64 * self.record_stride) as u32;
+                pass.set_pipeline(&self.step_pipeline.pipeline);
                 pass.set_bind_group(0, &self.step_group, &[offset]);
                 pass.dispatch_workgroups(x, y, 1);
+                if record.draw_slot != NO_DRAW {
+                    pass.set_pipeline(&self.monitor.pipeline.pipeline);
+                    pass.set_bind_group(0, &self.monitor.group, &[offset]);
+                    pass.dispatch_workgroups(sx, sy, 1);
+                }
             }
         }
         let kept = batch.draw_steps.len() as u64;
@@ -483,50 +509,147 @@ impl ChainState {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
-    /// Copies the chain state θ and the rule's state to the host (for checkpoints).
-    pub(crate) fn read_state(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>)> {
-        let theta = gpu.read_buffer(&self.theta, self.theta.size())?;
-        let auxiliary = gpu.read_buffer(&self.auxiliary, self.auxiliary.size())?;
+    /// The buffers a checkpoint holds, in its order: θ, the rule's state, the running
+    /// statistics, the chains' status, the last finite draws.
+    fn saved_buffers(&self) -> [&wgpu::Buffer; 5] {
+        [
+            &self.theta,
+            &self.auxiliary,
+            &self.monitor.statistics,
+            &self.monitor.status,
+            &self.monitor.last_good,
+        ]
+    }
+
+    /// Copies everything a checkpoint holds to the host, in [`ChainState::saved_buffers`]
+    /// order (the status words as f32 bit patterns).
+    pub(crate) fn read_state(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.saved_buffers()
+            .iter()
+            .map(|buffer| {
+                let bytes = gpu.read_buffer(buffer, buffer.size())?;
+                Ok(bytemuck::pod_collect_to_vec(&bytes))
+            })
+            .collect()
+    }
+
+    /// Overwrites the state with arrays read by [`ChainState::read_state`].
+    pub(crate) fn write_state(&self, gpu: &Gpu, arrays: &[&[f32]]) -> Result<()> {
+        let buffers = self.saved_buffers();
+        let fits = arrays.len() == buffers.len()
+            && arrays
+                .iter()
+                .zip(&buffers)
+                .all(|(a, b)| a.len() as u64 * 4 == b.size());
+        if !fits {
+            return Err(Error::Gpu(format!(
+                "restored state has arrays of {:?} values; this run holds {:?}",
+                arrays.iter().map(|a| a.len()).collect::<Vec<_>>(),
+                buffers.iter().map(|b| b.size() / 4).collect::<Vec<_>>()
+            )));
+        }
+        for (array, buffer) in arrays.iter().zip(buffers) {
+            gpu.queue
+                .write_buffer(buffer, 0, bytemuck::cast_slice(array));
+        }
+        Ok(())
+    }
+
+    /// The running statistics (means then sums of squared deviations, laid out like θ) and
+    /// status (count, first divergent step, divergences, frozen) of this state's chains.
+    pub(crate) fn read_statistics(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<[u32; 4]>)> {
+        let monitor = &self.monitor;
+        let statistics = gpu.read_buffer(&monitor.statistics, monitor.statistics.size())?;
+        let status = gpu.read_buffer(&monitor.status, monitor.status.size())?;
         Ok((
-            bytemuck::pod_collect_to_vec(&theta),
-            bytemuck::pod_collect_to_vec(&auxiliary),
+            bytemuck::pod_collect_to_vec(&statistics),
+            bytemuck::pod_collect_to_vec(&status),
         ))
     }
 
-    /// The lengths in f32 of θ and of the rule's state.
-    pub(crate) fn state_lengths(&self) -> (usize, usize) {
-        (
-            (self.theta.size() / 4) as usize,
-            (self.auxiliary.size() / 4) as usize,
-        )
+    /// The lengths in f32 of the arrays [`ChainState::read_state`] returns.
+    pub(crate) fn state_lengths(&self) -> [usize; 5] {
+        self.saved_buffers().map(|b| (b.size() / 4) as usize)
     }
 
     /// Bytes of GPU memory the run's buffers take (θ, rule state, draw slots, readback ring).
     pub(crate) fn device_bytes(&self) -> u64 {
-        self.theta.size()
-            + self.auxiliary.size()
+        self.saved_buffers().iter().map(|b| b.size()).sum::<u64>()
             + self.draws.size()
             + self.staging.iter().map(wgpu::Buffer::size).sum::<u64>()
     }
+}
 
-    /// Overwrites θ and the rule's state with values read by [`ChainState::read_state`].
-    pub(crate) fn write_state(&self, gpu: &Gpu, theta: &[f32], auxiliary: &[f32]) -> Result<()> {
-        if theta.len() as u64 * 4 != self.theta.size()
-            || auxiliary.len() as u64 * 4 != self.auxiliary.size()
-        {
-            return Err(Error::Gpu(format!(
-                "restored state has {} + {} values; this run holds {} + {}",
-                theta.len(),
-                auxiliary.len(),
-                self.theta.size() / 4,
-                self.auxiliary.size() / 4
-            )));
-        }
-        gpu.queue
-            .write_buffer(&self.theta, 0, bytemuck::cast_slice(theta));
-        gpu.queue
-            .write_buffer(&self.auxiliary, 0, bytemuck::cast_slice(auxiliary));
-        Ok(())
+/// `ChainStatus` of `chain_statistics.wgsl` before any draw: nothing counted, not diverged.
+pub(crate) const FRESH_STATUS: [u32; 4] = [0, u32::MAX, 0, 0];
+
+/// The divergence check and running statistics that follow every kept draw.
+struct Monitor {
+    pipeline: Pipeline,
+    group: wgpu::BindGroup,
+    /// C × D means then C × D sums of squared deviations, laid out like θ.
+    statistics: wgpu::Buffer,
+    /// Per chain: draws counted, first divergent step, divergences, frozen.
+    status: wgpu::Buffer,
+    /// The last finite draw of each chain, laid out like θ.
+    last_good: wgpu::Buffer,
+}
+
+impl Monitor {
+    /// `shared`: run params, dispatch records, θ, draw slots, rule state.
+    fn new(
+        gpu: &Gpu,
+        sampler: &Sampler,
+        shared: [&wgpu::Buffer; 5],
+        state_bytes: u64,
+    ) -> Result<Monitor> {
+        let chains = u64::from(sampler.local_chains());
+        let kernel = Kernel::ChainStatistics {
+            reset: sampler.settings.divergence == DivergencePolicy::Reset,
+        };
+        let pipeline = Pipeline::new(
+            gpu,
+            &kernel,
+            workgroup_size(sampler, chains),
+            sampler.tuning.rng_multiply,
+            sampler.settings.method.code(),
+        )?;
+        let copyable = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+        gpu.check_binding(
+            "the running statistics (2 × the chain state)",
+            2 * state_bytes,
+        )?;
+        let statistics = storage(gpu, "running statistics", 2 * state_bytes, copyable);
+        let fresh = vec![FRESH_STATUS; chains as usize];
+        let status = upload(
+            gpu,
+            "chain status",
+            bytemuck::cast_slice(&fresh),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let last_good = storage(gpu, "last finite draw", state_bytes, copyable);
+        let [params, records, theta, draws, auxiliary] = shared;
+        let group = pipeline.bind(
+            gpu,
+            &[
+                params,
+                records,
+                theta,
+                draws,
+                auxiliary,
+                &statistics,
+                &status,
+                &last_good,
+            ],
+            std::mem::size_of::<DispatchRecord>() as u64,
+        );
+        Ok(Monitor {
+            pipeline,
+            group,
+            statistics,
+            status,
+            last_good,
+        })
     }
 }
 

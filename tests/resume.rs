@@ -253,7 +253,7 @@ fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
         })
         .build()
         .expect("valid");
-    let whole = sampler.run(gpu).expect("run");
+    let (whole, whole_report) = sampler.runner(gpu).draws_and_report().expect("run");
     let out = dir.join("draws.npy");
     let checkpoints = dir.join("ck");
     sampler
@@ -279,4 +279,6 @@ fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
         .iter()
         .zip(whole.values())
         .all(|(a, b)| a.to_bits() == b.to_bits()));
+    // The running statistics carried over the checkpoint end where the whole run's do.
+    assert_eq!(report.statistics, whole_report.statistics);
 }

@@ -10,6 +10,7 @@ const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
 const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
 const INIT: &str = include_str!("../../shaders/init.wgsl");
+const CHAIN_STATISTICS: &str = include_str!("../../shaders/chain_statistics.wgsl");
 const SGLD_BINDINGS: &str = include_str!("../../shaders/sgld_bindings.wgsl");
 const RULES: &str = include_str!("../../shaders/rules.wgsl");
 const MOVE_CHAIN: &str = include_str!("../../shaders/move_chain.wgsl");
@@ -138,6 +139,11 @@ enum Slot {
 pub(crate) enum Kernel {
     /// θ₀ ~ N(0, σ₀²).
     Init,
+    /// After a kept draw: divergence check and policy, running mean and variance per chain.
+    ChainStatistics {
+        /// Whether a divergent chain is reset to its last finite draw (else frozen).
+        reset: bool,
+    },
     /// Steps of the run's rule on a Gaussian with diagonal precision, a thread per
     /// (chain, block of 4) with the state in registers (not SGNHT).
     SgldGaussianDiagonal,
@@ -166,6 +172,7 @@ impl Kernel {
     fn label(&self) -> &str {
         match self {
             Kernel::Init => "init_positions",
+            Kernel::ChainStatistics { .. } => "chain_statistics",
             Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
             Kernel::SgldGaussianChain { .. } => "sgld_gaussian_chain",
             Kernel::SgldData { label, .. } => label,
@@ -190,6 +197,7 @@ impl Kernel {
     fn body(&self) -> Vec<&str> {
         match self {
             Kernel::Init => vec![INIT],
+            Kernel::ChainStatistics { .. } => vec![CHAIN_STATISTICS],
             Kernel::SgldGaussianDiagonal => {
                 vec![
                     SGLD_BINDINGS,
@@ -234,6 +242,9 @@ impl Kernel {
     /// Pipeline-overridable constants beyond the workgroup size.
     fn constants(&self) -> Vec<(&'static str, f64)> {
         match self {
+            Kernel::ChainStatistics { reset } => {
+                vec![("DIVERGENCE_POLICY", if *reset { 1.0 } else { 0.0 })]
+            }
             Kernel::SgldGaussianChain { dense } => {
                 vec![("DENSE_PRECISION", if *dense { 1.0 } else { 0.0 })]
             }
@@ -308,6 +319,18 @@ impl Kernel {
         let data = [Uniform, Read, Read, Read, Read, ReadWrite, Read, Read];
         match self {
             Kernel::Init => vec![Uniform, ReadWrite],
+            // chain_statistics.wgsl: run, dispatch, θ, draws, the rule's state, statistics,
+            // status, last finite draw.
+            Kernel::ChainStatistics { .. } => vec![
+                Uniform,
+                DynamicUniform,
+                ReadWrite,
+                ReadWrite,
+                ReadWrite,
+                ReadWrite,
+                ReadWrite,
+                ReadWrite,
+            ],
             Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),
             // ... plus the gradient scratch.
             Kernel::SgldGaussianChain { .. } => [&sgld[..], &gaussian, &[ReadWrite]].concat(),

@@ -80,6 +80,23 @@ pub struct Settings {
     /// Run only this shard's slice of the `chains` (default none: all of them); its draws are
     /// exactly those chains' draws in the whole run. See [`crate::shard`].
     pub shard: Option<Shard>,
+    /// What happens to a chain found divergent at a kept draw (default: frozen).
+    pub divergence: DivergencePolicy,
+}
+
+/// What happens to a chain whose kept draw holds a NaN or an infinite coordinate. Either way
+/// the chain is flagged with the step it was found at, the other chains run on untouched,
+/// and the counts appear in the run's statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DivergencePolicy {
+    /// The chain is excluded from the running statistics from then on; its draws keep
+    /// whatever it computes (NaN).
+    #[default]
+    Freeze,
+    /// The divergent stretch is rejected: the chain, and the draw, return to its last finite
+    /// draw (or its start), the rule's per-coordinate state restarts at 0 and SGNHT's
+    /// thermostat at A, and it runs on.
+    Reset,
 }
 
 impl Default for Settings {
@@ -100,6 +117,7 @@ impl Default for Settings {
             control_variate: None,
             temperature_schedule: None,
             shard: None,
+            divergence: DivergencePolicy::Freeze,
         }
     }
 }
@@ -548,6 +566,12 @@ impl SamplerBuilder {
     /// A temperature per chain; see [`TemperatureLadder`].
     pub fn temperature_ladder(mut self, ladder: TemperatureLadder) -> Self {
         self.settings.temperature_ladder = Some(ladder);
+        self
+    }
+
+    /// What happens to a divergent chain.
+    pub fn divergence(mut self, policy: DivergencePolicy) -> Self {
+        self.settings.divergence = policy;
         self
     }
 

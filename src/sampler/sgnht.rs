@@ -70,7 +70,7 @@ mod tests {
                 .build()
                 .expect("valid");
             let (draws, state) = run_keeping_state(gpu, &sampler).expect("run");
-            let (_, auxiliary) = state[0].read_state(gpu).expect("read back");
+            let auxiliary = state[0].read_state(gpu).expect("read back").swap_remove(1);
             let velocities = &auxiliary[..2048 * 16];
             let kinetic =
                 velocities.iter().map(|v| f64::from(v * v)).sum::<f64>() / velocities.len() as f64;

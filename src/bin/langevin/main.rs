@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use langevin::bench::{run_regression, run_w1, synthetic_a9a_dense, RegressionConfig, W1Config};
+use langevin::bench::{
+    run_readback, run_regression, run_w1, synthetic_a9a_dense, RegressionConfig, W1Config,
+};
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::gpu::{list_adapters, ADAPTER_ENV};
 use langevin::minibatch::Minibatch;
@@ -51,6 +53,14 @@ struct MergeArgs {
     /// The joined draws file.
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DivergenceArg {
+    /// Exclude it from the statistics; the other chains run on.
+    Freeze,
+    /// Return it to its last finite draw and run on.
+    Reset,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -364,6 +374,9 @@ struct SampleArgs {
     /// the whole run; `langevin merge` joins the shards' --out files.
     #[arg(long, value_name = "I/N")]
     shard: Option<langevin::shard::Shard>,
+    /// What happens to a chain found NaN or infinite at a kept draw.
+    #[arg(long, value_enum, default_value_t = DivergenceArg::Freeze)]
+    divergence: DivergenceArg,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -678,6 +691,10 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
     if let Some(shard) = args.shard {
         builder = builder.shard(shard);
     }
+    builder = builder.divergence(match args.divergence {
+        DivergenceArg::Freeze => langevin::sampler::DivergencePolicy::Freeze,
+        DivergenceArg::Reset => langevin::sampler::DivergencePolicy::Reset,
+    });
     let sampler = builder
         .tuning(Tuning {
             data_path: args.data_path.into(),
@@ -686,7 +703,7 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         })
         .build()?;
     let start = Instant::now();
-    let draws = run_sampler(&gpu, &sampler, args)?;
+    let (draws, report) = run_sampler(&gpu, &sampler, args)?;
     let seconds = start.elapsed().as_secs_f64();
     let summary = if args.all_temperatures {
         draws.summary_all_chains()
@@ -700,6 +717,19 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         chain_steps / seconds
     );
     print!("{summary}");
+    let divergences = report.statistics.divergences();
+    if let Some(first) = divergences.iter().min_by_key(|d| d.first_step) {
+        println!(
+            "divergences: {} chains (first: chain {} after {} steps; policy {})",
+            divergences.len(),
+            first.chain,
+            first.first_step,
+            match args.divergence {
+                DivergenceArg::Freeze => "freeze",
+                DivergenceArg::Reset => "reset",
+            }
+        );
+    }
     let thetas = spread_draws(&draws, PREDICTIVE_DRAWS);
     let slices: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
     let predictive = match (&target, &test, mlp_shape) {
@@ -757,7 +787,11 @@ fn draws_buffer_bytes(mib: f64) -> Result<u64> {
 }
 
 /// Runs the sampler: in memory, or streaming to `--out` with checkpoints and resume.
-fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langevin::Draws> {
+fn run_sampler(
+    gpu: &Gpu,
+    sampler: &Sampler,
+    args: &SampleArgs,
+) -> Result<(langevin::Draws, langevin::RunReport)> {
     let Some(out) = &args.out else {
         if args.checkpoint.is_some() || args.resume.is_some() {
             bail!(
@@ -769,7 +803,10 @@ fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langev
         if args.shard.is_some() {
             bail!("--shard needs --out: `langevin merge` joins the shards' files");
         }
-        return Ok(sampler.runner(gpu).on_progress(|p| bar.update(p)).draws()?);
+        return Ok(sampler
+            .runner(gpu)
+            .on_progress(|p| bar.update(p))
+            .draws_and_report()?);
     };
     if !(args.checkpoint_every.is_finite() && args.checkpoint_every >= 0.0) {
         bail!(
@@ -795,11 +832,11 @@ fn run_sampler(gpu: &Gpu, sampler: &Sampler, args: &SampleArgs) -> Result<langev
     }
     runner = runner.on_progress(|p| bar.update(p));
     let mut sink = langevin::sink::NpyStream::new(out);
-    runner.into_sink(&mut sink)?;
+    let report = runner.into_sink(&mut sink)?;
     if let Some(manifest) = langevin::shard::ShardManifest::of(sampler) {
         manifest.write(out)?;
     }
-    Ok(langevin::Draws::read_npy(out, sampler)?)
+    Ok((langevin::Draws::read_npy(out, sampler)?, report))
 }
 
 fn plot(args: &PlotArgs) -> Result<()> {
@@ -979,10 +1016,27 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
             r.flop_per_s
         );
     }
+    // Readback: a draw of every chain every THIN steps streamed to the host, against none.
+    let (chains, dim, steps, thin) = if args.quick || gpu.is_software() {
+        (4096, 16, 400, 4)
+    } else {
+        (262_144, 32, 2000, 10)
+    };
+    let readback = run_readback(&gpu, chains, dim, steps, thin, 3)?;
+    println!(
+        "W5: readback ring, {chains} chains × {dim} dims, a draw every {thin} steps: \
+         {:.3e} chain-steps/s with readback ({:.2} GB/s to the host), {:.3e} without: \
+         ratio {:.3}",
+        readback.with_readback,
+        readback.readback_gb_per_s,
+        readback.without_readback,
+        readback.ratio
+    );
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "adapter": gpu.describe(),
             "workload": "W1",
+            "readback": readback,
             "steps": config.steps,
             "repeats": config.repeats,
             "rows": rows,
