@@ -171,6 +171,14 @@ impl<'a> Run<'a> {
         }
         let per_dispatch = steps_per_dispatch(gpu, &groups[0])?;
         warn_if_unstable(sampler);
+        check_device_memory(gpu, sampler)?;
+        // The sink first: it refuses what it cannot hold before the GPU allocates anything.
+        let layout = DrawLayout {
+            draws: settings.kept_draws() as usize,
+            chains,
+            dim,
+        };
+        sink.begin(&layout, resume.as_ref().map_or(0, Checkpoint::delivered))?;
         let states = groups
             .iter()
             .map(|group| ChainState::new(gpu, group))
@@ -179,7 +187,7 @@ impl<'a> Run<'a> {
         gpu.take_errors().map_err(|e| {
             Error::Gpu(format!(
                 "{e}; the run needs about {} MiB of GPU memory for its chains ({} groups); run \
-                 fewer chains per process (shards) or keep fewer draws between readbacks",
+                 fewer chains per process (--shard) or keep fewer draws between readbacks",
                 device_bytes >> 20,
                 states.len()
             ))
@@ -198,12 +206,6 @@ impl<'a> Run<'a> {
             None => (0, 0),
         };
         let slots = states.iter().map(|s| s.slots).min().unwrap_or(1);
-        let layout = DrawLayout {
-            draws: settings.kept_draws() as usize,
-            chains,
-            dim,
-        };
-        sink.begin(&layout, delivered)?;
 
         let started = Instant::now();
         let mut last_checkpoint = started;
@@ -277,6 +279,51 @@ impl<'a> Run<'a> {
         };
         Ok((report, states))
     }
+}
+
+/// GPU memory a run of `sampler` allocates for its chains: θ, the running statistics (2×),
+/// the last finite draws and the rule's state per coordinate, a status and a temperature per
+/// chain, and the draw slots and readback ring (the tuning's budget, at most every draw).
+fn device_memory_needed(sampler: &Sampler) -> u64 {
+    let chains = u64::from(sampler.local_chains());
+    let state = chains * sampler.target.dim() as u64 * 4;
+    let rule = if sampler.settings.method.has_auxiliary() {
+        state + 4 * chains
+    } else {
+        0
+    };
+    let draws = sampler.settings.kept_draws() as u64 * state;
+    4 * state + rule + 20 * chains + 2 * draws.min(sampler.tuning.draws_buffer_bytes.max(state))
+}
+
+/// Refuses, before anything is allocated, a run that cannot fit: on a software adapter
+/// (whose "device memory" is the host's) against the memory the host has available. A
+/// hardware adapter does not report its memory through wgpu; there a failed allocation is
+/// caught right after the buffers are made, before the first step.
+fn check_device_memory(gpu: &Gpu, sampler: &Sampler) -> Result<()> {
+    let needed = device_memory_needed(sampler);
+    if !gpu.is_software() {
+        return Ok(());
+    }
+    let Some(available) = host_memory_available() else {
+        return Ok(());
+    };
+    if needed > available {
+        return Err(Error::DeviceMemory {
+            needed,
+            available,
+            adapter: gpu.describe(),
+        });
+    }
+    Ok(())
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes (Linux; `None` elsewhere).
+fn host_memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The running statistics of every group, joined in chain order.

@@ -65,6 +65,21 @@ pub enum Error {
         adapter: String,
     },
 
+    /// The run needs more memory than the adapter has.
+    #[error(
+        "the run needs {needed} bytes of device memory but adapter `{adapter}` has {available} \
+         available; run fewer chains per process (`--shard i/n`, `Settings::shard`), fewer \
+         dimensions, or keep fewer draws between readbacks"
+    )]
+    DeviceMemory {
+        /// Bytes the chains, their statistics and the draw buffers need.
+        needed: u64,
+        /// Bytes available (for a software adapter, the host's available memory).
+        available: u64,
+        /// The adapter's name.
+        adapter: String,
+    },
+
     /// The host cannot hold the draws that were asked for.
     #[error(
         "the draws need {bytes} bytes of host memory, which could not be allocated; \

@@ -208,7 +208,7 @@ impl ChainState {
     /// Allocates everything for `sampler` after checking it fits the adapter.
     pub(crate) fn new(gpu: &Gpu, sampler: &Sampler) -> Result<ChainState> {
         let settings = &sampler.settings;
-        let target = &sampler.target;
+        let target = &*sampler.target;
         let dim = target.dim() as u32;
         let chains = sampler.local_chains();
         let state_bytes = check_fits(gpu, sampler)?;
@@ -653,14 +653,14 @@ impl Monitor {
     }
 }
 
-/// Cuts `sampler`'s chains into groups that each fit one storage binding (θ, and the rule's
-/// state of D + 1 values and a temperature per chain) and the 2³² thread index, or the
-/// tuning's `max_chains_per_group`. Groups run side by side, so the only limit is the
+/// Cuts `sampler`'s chains into groups whose largest buffer fits one storage binding (the
+/// running statistics, 2·D values per chain, or the rule's state, D + 1 values and a
+/// temperature) and whose threads fit the 2³² index, or the tuning's `max_chains_per_group`. Groups run side by side, so the only limit is the
 /// device's memory; each draws exactly what its chains draw in one state.
 pub(crate) fn chain_groups(gpu: &Gpu, sampler: &Sampler) -> Result<Vec<std::ops::Range<u32>>> {
     let window = sampler.chain_window();
     let dim = sampler.target.dim() as u64;
-    let per_chain = 4 * (dim + 2);
+    let per_chain = (8 * dim).max(4 * (dim + 2));
     let by_binding = gpu.max_binding() / per_chain;
     let by_index = u64::from(u32::MAX) / dim.div_ceil(4).max(1);
     let mut most = by_binding.min(by_index).min(u64::from(u32::MAX));
@@ -861,7 +861,7 @@ fn workgroup_size(sampler: &Sampler, threads: u64) -> u32 {
 
 /// The step kernel for a target.
 fn kernel_for(gpu: &Gpu, sampler: &Sampler) -> Result<Kernel> {
-    let target = &sampler.target;
+    let target = &*sampler.target;
     Ok(match target.data_kernel() {
         Some(parts) => {
             let shape = data_shape(gpu, sampler, &parts)?;
@@ -989,7 +989,7 @@ fn target_buffers(
             ),
         ]);
     }
-    let Target::Gaussian(target) = &sampler.target else {
+    let Target::Gaussian(target) = &*sampler.target else {
         return Err(Error::Gpu(
             "a target without data must be a Gaussian".into(),
         ));
@@ -1030,7 +1030,7 @@ fn loop_iterations(sampler: &Sampler, kernel: &Kernel) -> (u64, u64) {
     let blocks = dim.div_ceil(4);
     // The noise-and-move loop over blocks and lanes, and the step loop itself.
     let moves = 5 * blocks + 1;
-    match &sampler.target {
+    match &*sampler.target {
         Target::Gaussian(g) => match (g.precision(), kernel) {
             (Precision::Dense(_), _) => (dim * (dim + 1) + moves, dim),
             (Precision::Diagonal(_), Kernel::SgldGaussianChain { .. }) => (dim + moves, dim),
@@ -1057,7 +1057,7 @@ fn loop_iterations(sampler: &Sampler, kernel: &Kernel) -> (u64, u64) {
             // A GLM runs two loops over a row's entries; a custom model says, or is charged
             // one pass over the row's entries and one over the parameters.
             let width = parts.data.max_row_entries() as u64;
-            let model_loops = match &sampler.target {
+            let model_loops = match &*sampler.target {
                 Target::Custom(model) => model.loops_per_example.unwrap_or(width + dim),
                 _ => 2 * width,
             };
@@ -1193,7 +1193,7 @@ pub(crate) fn prepare_control_variate(gpu: &Gpu, sampler: &Sampler) -> Result<Op
 
 /// Full-gradient SGLD on a Gaussian diverges once `η ≥ 2/λ_max`; say so before the run.
 pub(crate) fn warn_if_unstable(sampler: &Sampler) {
-    let Target::Gaussian(target) = &sampler.target else {
+    let Target::Gaussian(target) = &*sampler.target else {
         return;
     };
     let eta = sampler.settings.step_size.max();

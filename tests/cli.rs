@@ -181,7 +181,7 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
         ),
         (&["--temperature", "-1"], "temperature"),
         (&["--adapter", "no-such-adapter-xyz"], "adapters found"),
-        (&["--dim", "4096", "--chains", "1048576"], "allows at most"),
+        (&["--dim", "4096", "--chains", "1048576"], "device memory"),
         (&["--sampler", "sghmc", "--friction", "1.5"], "friction"),
         (&["--sampler", "sghmc", "--friction", "-0.1"], "friction"),
         (&["--sampler", "sghmc"], "--friction"),
@@ -547,4 +547,64 @@ fn sghmc_with_control_variates_runs_on_a9a() {
         .and_then(|value| value.parse().ok())
         .expect("an accuracy line");
     assert!(accuracy >= 0.84, "accuracy {accuracy}: {text}");
+}
+
+#[test]
+fn plot_draws_traces_and_histograms_from_a_draws_file() {
+    let dir = scratch("plot");
+    let npy = dir.join("draws.npy");
+    let png = dir.join("fig.png");
+    let output = langevin(&[
+        "sample",
+        "--model",
+        "gaussian",
+        "--dim",
+        "3",
+        "--chains",
+        "16",
+        "--steps",
+        "1400",
+        "--quiet",
+        "--out",
+        npy.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = langevin(&[
+        "plot",
+        npy.to_str().expect("utf-8"),
+        "--out",
+        png.to_str().expect("utf-8"),
+        "--reference",
+        "gaussian",
+        "--dims",
+        "0,2",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("dimensions [0, 2]"),
+        "{}",
+        stdout(&output)
+    );
+    let bytes = std::fs::read(&png).expect("a PNG");
+    assert!(bytes.starts_with(b"\x89PNG"));
+
+    // Bad input: a missing file, a dimension out of range, checkpoints without --out.
+    let missing = langevin(&["plot", "nothing.npy", "--out", png.to_str().expect("utf-8")]);
+    assert!(!missing.status.success());
+    let out_of_range = langevin(&[
+        "plot",
+        npy.to_str().expect("utf-8"),
+        "--out",
+        dir.join("other.png").to_str().expect("utf-8"),
+        "--dims",
+        "7",
+    ]);
+    assert!(!out_of_range.status.success() && stderr(&out_of_range).contains("out of range"));
+    assert!(!dir.join("other.png").exists());
+    let no_out = langevin(&[
+        "sample",
+        "--checkpoint",
+        dir.join("ck").to_str().expect("utf-8"),
+    ]);
+    assert!(!no_out.status.success() && stderr(&no_out).contains("need --out"));
 }

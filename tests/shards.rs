@@ -257,3 +257,39 @@ fn langevin_merge_joins_shards_and_refuses_what_is_not_one_run() {
         "{text}"
     );
 }
+
+/// A state larger than one storage binding runs in groups without being asked, and its last
+/// shard's chains draw what that shard alone (small enough for one group) draws.
+#[test]
+fn a_state_larger_than_one_binding_is_split_into_groups_transparently() {
+    let gpu = common::gpu();
+    let limits = gpu.limits();
+    let binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    let dim = 64u64;
+    let chains = (binding / (4 * dim)) * 3 / 2;
+    let builder = Sampler::builder(Gaussian::isotropic(dim as usize, 0.0, 1.0).expect("valid"))
+        .chains(chains as u32)
+        .steps(2)
+        .burn_in(1)
+        .thin(1)
+        .step_size(StepSize::constant(0.1).expect("valid"));
+    let whole = builder
+        .clone()
+        .build()
+        .expect("valid")
+        .run(gpu)
+        .expect("run");
+    assert_eq!(whole.shape(), (1, chains as usize, dim as usize));
+    let shard = Shard::new(7, 8).expect("valid");
+    let part = builder
+        .shard(shard)
+        .build()
+        .expect("valid")
+        .run(gpu)
+        .expect("run");
+    let range = shard.chains(chains as u32);
+    assert!(same_bits(
+        part.values(),
+        &chains_of(&whole, range.start as usize..range.end as usize)
+    ));
+}

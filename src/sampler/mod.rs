@@ -413,7 +413,8 @@ impl Default for Tuning {
 /// SGLD on a target with validated settings, ready to run on a [`Gpu`].
 #[derive(Debug, Clone)]
 pub struct Sampler {
-    pub(crate) target: Target,
+    /// Shared, so that a run's chain groups (and clones) do not copy a large model.
+    pub(crate) target: std::sync::Arc<Target>,
     pub(crate) settings: Settings,
     pub(crate) tuning: Tuning,
     /// With control variates, once found: θ̂ then ∇L(θ̂) (2·D values) for the kernels.
@@ -430,7 +431,7 @@ impl Sampler {
         let target = target.into();
         settings.validate(&target)?;
         Ok(Sampler {
-            target,
+            target: std::sync::Arc::new(target),
             settings,
             tuning: Tuning::default(),
             mode: None,
