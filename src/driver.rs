@@ -78,6 +78,8 @@ type ProgressCallback<'a> = Box<dyn FnMut(&Progress) + 'a>;
 pub struct Run<'a> {
     sampler: &'a Sampler,
     gpu: &'a Gpu,
+    /// Further devices that share the chains with `gpu`.
+    others: Vec<&'a Gpu>,
     checkpoint: Option<(PathBuf, Duration)>,
     resume: Option<Checkpoint>,
     progress: Option<ProgressCallback<'a>>,
@@ -89,6 +91,7 @@ impl<'a> Run<'a> {
         Run {
             sampler,
             gpu,
+            others: Vec::new(),
             checkpoint: None,
             resume: None,
             progress: None,
@@ -107,6 +110,13 @@ impl<'a> Run<'a> {
     /// langevin or another model or settings wrote it.
     pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
         self.resume = Some(checkpoint);
+        self
+    }
+
+    /// Splits the chains between this run's device and `others` (contiguous parts of about
+    /// equal size, in device order); every chain draws exactly what it draws on one device.
+    pub fn split_across(mut self, others: &[&'a Gpu]) -> Self {
+        self.others = others.to_vec();
         self
     }
 
@@ -143,6 +153,9 @@ impl<'a> Run<'a> {
 
     fn execute(mut self, sink: &mut dyn Sink) -> Result<(RunReport, Vec<ChainState>)> {
         let (gpu, original) = (self.gpu, self.sampler);
+        let devices: Vec<&Gpu> = std::iter::once(gpu)
+            .chain(self.others.iter().copied())
+            .collect();
         let resume = self.resume.take();
         if let Some(checkpoint) = &resume {
             checkpoint.check_matches(original)?;
@@ -159,19 +172,39 @@ impl<'a> Run<'a> {
         let sampler = prepared.as_ref().unwrap_or(original);
         let settings = &sampler.settings;
         let (chains, dim) = (sampler.local_chains() as usize, sampler.target.dim());
-        let groups: Vec<Sampler> = chain_groups(gpu, sampler)?
-            .into_iter()
-            .map(|group| Sampler {
-                group: Some(group),
+        // The chains are cut into one contiguous part per device, and each part into groups
+        // that fit its bindings.
+        let mut groups: Vec<(&Gpu, Sampler)> = Vec::new();
+        let window = sampler.chain_window();
+        let count = devices.len() as u64;
+        for (i, device) in devices.iter().enumerate() {
+            let cut =
+                |k: u64| window.start + (k * u64::from(window.end - window.start) / count) as u32;
+            let part = Sampler {
+                group: Some(cut(i as u64)..cut(i as u64 + 1)),
                 ..sampler.clone()
-            })
-            .collect();
-        for group in &groups {
-            check_fits(gpu, group)?;
+            };
+            if part.local_chains() == 0 {
+                continue;
+            }
+            check_device_memory(device, &part)?;
+            for group in chain_groups(device, &part)? {
+                let group = Sampler {
+                    group: Some(group),
+                    ..sampler.clone()
+                };
+                check_fits(device, &group)?;
+                groups.push((device, group));
+            }
         }
-        let per_dispatch = steps_per_dispatch(gpu, &groups[0])?;
+        let per_dispatch = groups
+            .iter()
+            .map(|(device, group)| steps_per_dispatch(device, group))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .min()
+            .unwrap_or(1);
         warn_if_unstable(sampler);
-        check_device_memory(gpu, sampler)?;
         // The sink first: it refuses what it cannot hold before the GPU allocates anything.
         let layout = DrawLayout {
             draws: settings.kept_draws() as usize,
@@ -181,17 +214,25 @@ impl<'a> Run<'a> {
         sink.begin(&layout, resume.as_ref().map_or(0, Checkpoint::delivered))?;
         let states = groups
             .iter()
-            .map(|group| ChainState::new(gpu, group))
+            .map(|(device, group)| {
+                Ok(Member {
+                    gpu: device,
+                    state: ChainState::new(device, group)?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        let device_bytes: u64 = states.iter().map(ChainState::device_bytes).sum();
-        gpu.take_errors().map_err(|e| {
-            Error::Gpu(format!(
-                "{e}; the run needs about {} MiB of GPU memory for its chains ({} groups); run \
-                 fewer chains per process (--shard) or keep fewer draws between readbacks",
-                device_bytes >> 20,
-                states.len()
-            ))
-        })?;
+        let device_bytes: u64 = states.iter().map(|m| m.state.device_bytes()).sum();
+        for device in &devices {
+            device.take_errors().map_err(|e| {
+                Error::Gpu(format!(
+                    "{e}; the run needs about {} MiB of GPU memory for its chains ({} groups); \
+                     run fewer chains per process (--shard) or keep fewer draws between \
+                     readbacks",
+                    device_bytes >> 20,
+                    states.len()
+                ))
+            })?;
+        }
         log::info!(
             "{} chains in {} group(s), {} MiB of GPU memory for chains and draws",
             chains,
@@ -200,12 +241,12 @@ impl<'a> Run<'a> {
         );
         let (start, mut delivered) = match &resume {
             Some(checkpoint) => {
-                restore(gpu, &states, checkpoint)?;
+                restore(&states, checkpoint)?;
                 (checkpoint.next_step(), checkpoint.delivered())
             }
             None => (0, 0),
         };
-        let slots = states.iter().map(|s| s.slots).min().unwrap_or(1);
+        let slots = states.iter().map(|m| m.state.slots).min().unwrap_or(1);
 
         let started = Instant::now();
         let mut last_checkpoint = started;
@@ -216,21 +257,18 @@ impl<'a> Run<'a> {
         let first_delivered = delivered;
         for batch in plan(settings, start, per_dispatch, slots) {
             if in_flight.len() == READBACK_RING {
-                delivered += deliver(gpu, &states, in_flight.pop_front(), delivered, sink)?;
+                delivered += deliver(&states, in_flight.pop_front(), delivered, sink)?;
             }
             let readback = (self.readback && !batch.draw_steps.is_empty()).then_some(next_ring);
-            let mut submission = None;
-            for state in &states {
-                submission = Some(state.submit(gpu, &batch, readback)?);
-            }
-            let Some(submission) = submission else {
-                continue;
-            };
+            let submissions = states
+                .iter()
+                .map(|m| m.state.submit(m.gpu, &batch, readback))
+                .collect::<Result<Vec<_>>>()?;
             step += batch.schedule.len() as u32;
             if let Some(ring) = readback {
                 in_flight.push_back(InFlight {
                     ring,
-                    submission,
+                    submissions,
                     steps: batch.draw_steps.iter().map(|t| t + 1).collect(),
                 });
                 next_ring = (next_ring + 1) % READBACK_RING;
@@ -238,13 +276,14 @@ impl<'a> Run<'a> {
             if let Some((dir, every)) = &self.checkpoint {
                 if last_checkpoint.elapsed() >= *every && step < settings.steps {
                     while let Some(pending) = in_flight.pop_front() {
-                        delivered += deliver(gpu, &states, Some(pending), delivered, sink)?;
+                        delivered += deliver(&states, Some(pending), delivered, sink)?;
                     }
                     sink.flush()?;
                     let mut saved: [Vec<f32>; STATE_ARRAYS] = Default::default();
-                    for state in &states {
-                        for (all, group) in saved.iter_mut().zip(state.read_state(gpu)?) {
-                            all.extend(group);
+                    for member in &states {
+                        let group = member.state.read_state(member.gpu)?;
+                        for (all, part) in saved.iter_mut().zip(group) {
+                            all.extend(part);
                         }
                     }
                     let mode = sampler.mode.clone();
@@ -265,11 +304,13 @@ impl<'a> Run<'a> {
             }
         }
         while let Some(pending) = in_flight.pop_front() {
-            delivered += deliver(gpu, &states, Some(pending), delivered, sink)?;
+            delivered += deliver(&states, Some(pending), delivered, sink)?;
         }
-        gpu.wait()?;
+        for device in &devices {
+            device.wait()?;
+        }
         sink.finish()?;
-        let statistics = gather_statistics(gpu, sampler, &states)?;
+        let statistics = gather_statistics(sampler, &states)?;
         let report = RunReport {
             statistics,
             steps_run: settings.steps - start,
@@ -277,8 +318,14 @@ impl<'a> Run<'a> {
             checkpoints,
             seconds: started.elapsed().as_secs_f64(),
         };
-        Ok((report, states))
+        Ok((report, states.into_iter().map(|m| m.state).collect()))
     }
+}
+
+/// A group of chains and the device it runs on.
+struct Member<'a> {
+    gpu: &'a Gpu,
+    state: ChainState,
 }
 
 /// GPU memory a run of `sampler` allocates for its chains: θ, the running statistics (2×),
@@ -327,17 +374,13 @@ fn host_memory_available() -> Option<u64> {
 }
 
 /// The running statistics of every group, joined in chain order.
-fn gather_statistics(
-    gpu: &Gpu,
-    sampler: &Sampler,
-    states: &[ChainState],
-) -> Result<ChainStatistics> {
+fn gather_statistics(sampler: &Sampler, states: &[Member]) -> Result<ChainStatistics> {
     let dim = sampler.target.dim();
     let mut moments: Vec<f32> = Vec::new();
     let mut status = Vec::new();
     let mut parts = Vec::new();
-    for state in states {
-        let (group_moments, group_status) = state.read_statistics(gpu)?;
+    for member in states {
+        let (group_moments, group_status) = member.state.read_statistics(member.gpu)?;
         parts.push((group_moments, group_status.len()));
         status.extend(group_status);
     }
@@ -366,10 +409,10 @@ fn gather_statistics(
 
 /// Writes a checkpoint's state back, group by group (each group's part of every array
 /// follows the previous group's, as the checkpoint was written).
-fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<()> {
+fn restore(states: &[Member], checkpoint: &Checkpoint) -> Result<()> {
     let mut rest: Vec<&[f32]> = checkpoint.state.iter().map(Vec::as_slice).collect();
-    for state in states {
-        let lengths = state.state_lengths();
+    for member in states {
+        let lengths = member.state.state_lengths();
         if rest.iter().zip(lengths).any(|(r, n)| r.len() < n) {
             return Err(Error::Checkpoint {
                 path: crate::checkpoint::CHECKPOINT_FILE.into(),
@@ -379,7 +422,7 @@ fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<
             });
         }
         let parts: Vec<&[f32]> = rest.iter().zip(lengths).map(|(r, n)| &r[..n]).collect();
-        state.write_state(gpu, &parts)?;
+        member.state.write_state(member.gpu, &parts)?;
         for (r, n) in rest.iter_mut().zip(lengths) {
             *r = &r[n..];
         }
@@ -390,7 +433,8 @@ fn restore(gpu: &Gpu, states: &[ChainState], checkpoint: &Checkpoint) -> Result<
 /// A submit whose draws are on their way to a staging buffer of the ring.
 struct InFlight {
     ring: usize,
-    submission: wgpu::SubmissionIndex,
+    /// Each group's submit, on its device.
+    submissions: Vec<wgpu::SubmissionIndex>,
     /// Updates before each of its draws.
     steps: Vec<u32>,
 }
@@ -398,8 +442,7 @@ struct InFlight {
 /// Waits for a submit's draws, reorders every group's to `[draw][chain][dim]` and hands them
 /// to the sink; returns how many draws that was.
 fn deliver(
-    gpu: &Gpu,
-    states: &[ChainState],
+    states: &[Member],
     pending: Option<InFlight>,
     first_draw: usize,
     sink: &mut dyn Sink,
@@ -408,13 +451,13 @@ fn deliver(
         return Ok(0);
     };
     let count = pending.steps.len();
-    let dim = states[0].params.dim as usize;
-    let total: usize = states.iter().map(|s| s.params.chains as usize).sum();
+    let dim = states[0].state.params.dim as usize;
+    let total: usize = states.iter().map(|m| m.state.params.chains as usize).sum();
     let mut values = vec![0.0f32; count * total * dim];
     let mut first_chain = 0;
-    for state in states {
-        // The last group's submit is the latest, so every group's copy is done by then.
-        let slots = state.read_slots(gpu, pending.ring, count, pending.submission.clone())?;
+    for (member, submission) in states.iter().zip(pending.submissions) {
+        let state = &member.state;
+        let slots = state.read_slots(member.gpu, pending.ring, count, submission)?;
         let chains = state.params.chains as usize;
         for (draw, slot) in slots.chunks_exact(chains * dim).enumerate() {
             for c in 0..chains {

@@ -264,7 +264,9 @@ fn langevin_merge_joins_shards_and_refuses_what_is_not_one_run() {
 fn a_state_larger_than_one_binding_is_split_into_groups_transparently() {
     let gpu = common::gpu();
     let limits = gpu.limits();
-    let binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    let binding = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
     let dim = 64u64;
     let chains = (binding / (4 * dim)) * 3 / 2;
     let builder = Sampler::builder(Gaussian::isotropic(dim as usize, 0.0, 1.0).expect("valid"))
@@ -292,4 +294,23 @@ fn a_state_larger_than_one_binding_is_split_into_groups_transparently() {
         part.values(),
         &chains_of(&whole, range.start as usize..range.end as usize)
     ));
+}
+
+/// Two devices in one process share the chains (here two devices opened on the same adapter,
+/// which is what a machine without two GPUs allows): the draws and the running statistics are
+/// those of one device.
+#[test]
+fn two_devices_in_one_process_split_the_chains_and_draw_the_same() {
+    let gpu = common::gpu();
+    let second = langevin::Gpu::new(Some(gpu.name())).expect("a second device");
+    let sampler = gaussian_run().build().expect("valid");
+    let (one, one_report) = sampler.runner(gpu).draws_and_report().expect("run");
+    let (two, two_report) = sampler
+        .runner(gpu)
+        .split_across(&[&second])
+        .draws_and_report()
+        .expect("run");
+    assert!(same_bits(two.values(), one.values()));
+    assert_eq!(two.chain_temperatures(), one.chain_temperatures());
+    assert_eq!(two_report.statistics, one_report.statistics);
 }

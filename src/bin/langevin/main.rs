@@ -374,6 +374,10 @@ struct SampleArgs {
     /// the whole run; `langevin merge` joins the shards' --out files.
     #[arg(long, value_name = "I/N")]
     shard: Option<langevin::shard::Shard>,
+    /// Share the chains with this adapter too (repeat for more; names as for --adapter); the
+    /// draws are those of one adapter.
+    #[arg(long, value_name = "NAME")]
+    also_adapter: Vec<String>,
     /// What happens to a chain found NaN or infinite at a kept draw.
     #[arg(long, value_enum, default_value_t = DivergenceArg::Freeze)]
     divergence: DivergenceArg,
@@ -792,6 +796,17 @@ fn run_sampler(
     sampler: &Sampler,
     args: &SampleArgs,
 ) -> Result<(langevin::Draws, langevin::RunReport)> {
+    // Further devices share the chains with the first.
+    let others = args
+        .also_adapter
+        .iter()
+        .map(|name| {
+            let device = Gpu::new(Some(name))?;
+            println!("also: {}", device.describe());
+            Ok(device)
+        })
+        .collect::<Result<Vec<Gpu>>>()?;
+    let others: Vec<&Gpu> = others.iter().collect();
     let Some(out) = &args.out else {
         if args.checkpoint.is_some() || args.resume.is_some() {
             bail!(
@@ -805,6 +820,7 @@ fn run_sampler(
         }
         return Ok(sampler
             .runner(gpu)
+            .split_across(&others)
             .on_progress(|p| bar.update(p))
             .draws_and_report()?);
     };
@@ -815,7 +831,7 @@ fn run_sampler(
         );
     }
     let mut bar = progress::Bar::new(args.quiet);
-    let mut runner = sampler.runner(gpu);
+    let mut runner = sampler.runner(gpu).split_across(&others);
     if let Some(dir) = &args.resume {
         let checkpoint = langevin::Checkpoint::load(dir)?;
         eprintln!(
