@@ -899,6 +899,21 @@ mod tests {
         );
     }
 
+    /// A fixture case's draws (draw-major) with its draw and chain counts, checked against
+    /// the NPY file's shape.
+    fn fixture_case(
+        dir: &std::path::Path,
+        name: &str,
+        case: &serde_json::Value,
+    ) -> Result<(Vec<f64>, usize, usize), Box<dyn std::error::Error>> {
+        let file = case["file"].as_str().expect("file name");
+        let npy = npyz::NpyFile::new(std::fs::File::open(dir.join(file))?)?;
+        let draws = case["draws"].as_u64().expect("draws") as usize;
+        let chains = case["chains"].as_u64().expect("chains") as usize;
+        assert_eq!(npy.shape(), &[draws as u64, chains as u64], "{name}: shape");
+        Ok((npy.into_vec::<f64>()?, draws, chains))
+    }
+
     #[test]
     fn matches_arviz_fixtures() -> Result<(), Box<dyn std::error::Error>> {
         // Same algorithm in float64 as ArviZ; results differ only through FFT
@@ -911,12 +926,7 @@ mod tests {
         let cases = expected["cases"].as_object().expect("cases object");
         assert!(cases.len() >= 5, "too few fixture cases");
         for (name, case) in cases {
-            let file = case["file"].as_str().expect("file name");
-            let npy = npyz::NpyFile::new(std::fs::File::open(dir.join(file))?)?;
-            let draws = case["draws"].as_u64().expect("draws") as usize;
-            let chains = case["chains"].as_u64().expect("chains") as usize;
-            assert_eq!(npy.shape(), &[draws as u64, chains as u64], "{name}: shape");
-            let values = npy.into_vec::<f64>()?;
+            let (values, draws, chains) = fixture_case(&dir, name, case)?;
 
             let checks = [
                 ("rhat", rhat(&values, draws, chains)),
@@ -1152,13 +1162,8 @@ mod tests {
         let cases = expected["cases"].as_object().expect("cases object");
         assert!(cases.len() >= 5, "too few fixture cases");
         for (name, case) in cases {
-            let file = case["file"].as_str().expect("file name");
-            let npy = npyz::NpyFile::new(std::fs::File::open(dir.join(file))?)?;
-            let draws = case["draws"].as_u64().expect("draws") as usize;
-            let chains = case["chains"].as_u64().expect("chains") as usize;
+            let (values, draws, chains) = fixture_case(&dir, name, case)?;
             let superchains = case["superchains"].as_u64().expect("superchains") as usize;
-            assert_eq!(npy.shape(), &[draws as u64, chains as u64], "{name}: shape");
-            let values = npy.into_vec::<f64>()?;
 
             let got = nested_rhat(&values, draws, chains, superchains);
             let want = json_f64(&case["nested_rhat"]);

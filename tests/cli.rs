@@ -1,7 +1,9 @@
 //! The `langevin` binary: the documented command forms work, and bad input exits non-zero
 //! without leaving an output file behind.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::scratch;
+
 use std::process::{Command, Output};
 
 fn langevin(args: &[&str]) -> Output {
@@ -18,14 +20,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A fresh folder per test under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
 }
 
 #[test]

@@ -1,19 +1,14 @@
 //! `langevin::plot`: a draws file becomes a PNG of trace plots and marginal histograms, and
 //! every bad input is a typed error; runs with or without a system font.
 
+mod common;
+use common::scratch;
+
 use std::path::{Path, PathBuf};
 
 use langevin::plot::{plot_npy, PlotOptions, PlotReport};
 use langevin::Error;
 use npyz::WriterBuilder;
-
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("langevin-plot-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], values: &[T]) {
     let file = std::fs::File::create(path).expect("create npy");

@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 use langevin::sink::NpyStream;
 use langevin::{Checkpoint, Gaussian, Sampler, StepSize};
 
-/// A fresh folder per test under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
+use common::scratch;
 
 fn npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let bytes = std::fs::read(path).expect("read npy");

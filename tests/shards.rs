@@ -63,12 +63,7 @@ fn data_run() -> langevin::sampler::SamplerBuilder {
 fn the_union_of_shards_is_the_whole_run_bit_for_bit() {
     let gpu = common::gpu();
     for builder in [gaussian_run(), data_run()] {
-        let whole = builder
-            .clone()
-            .build()
-            .expect("valid")
-            .run(gpu)
-            .expect("run");
+        let whole = common::run(builder.clone());
         let total = whole.shape().1 as u32;
         for index in 0..3 {
             let shard = Shard::new(index, 3).expect("valid");
@@ -107,12 +102,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
     let builder = gaussian_run()
         .method(Method::Sgnht { diffusion: 1.0 })
         .init(Init::Positions(positions));
-    let whole = builder
-        .clone()
-        .build()
-        .expect("valid")
-        .run(gpu)
-        .expect("run");
+    let whole = common::run(builder.clone());
     for cap in [7, 36] {
         let grouped = builder
             .clone()
@@ -142,12 +132,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
     assert!(same_bits(grouped.values(), data.values()));
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
+use common::scratch;
 
 fn langevin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_langevin"))
@@ -275,12 +260,7 @@ fn a_state_larger_than_one_binding_is_split_into_groups_transparently() {
         .burn_in(1)
         .thin(1)
         .step_size(StepSize::constant(0.1).expect("valid"));
-    let whole = builder
-        .clone()
-        .build()
-        .expect("valid")
-        .run(gpu)
-        .expect("run");
+    let whole = common::run(builder.clone());
     assert_eq!(whole.shape(), (1, chains as usize, dim as usize));
     let shard = Shard::new(7, 8).expect("valid");
     let part = builder

@@ -17,6 +17,19 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// A fresh folder per test under the target directory.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Builds and runs a sampler on the shared GPU, keeping its draws in memory.
+pub fn run(builder: langevin::sampler::SamplerBuilder) -> langevin::Draws {
+    builder.build().expect("valid").run(gpu()).expect("run")
+}
+
 /// Reproducible random values in `[lo, hi)`.
 pub fn uniform(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
