@@ -73,9 +73,21 @@
 //! * **Layout.** On the GPU the state is dimension-major, `θ[d · C + c]` (chains contiguous);
 //!   [`Draws`] and the NPY export are `[draw][chain][dim]`.
 //! * **Randomness** ([`rng`]). Philox4x32-10 keyed by the seed, counter
-//!   `(chain, step, block of 4 dimensions, stream)`: every draw is a pure function of
-//!   (seed, chain, step, dimension), so results do not depend on workgroup size, on how many
-//!   steps go into one dispatch or submit, or on the adapter's integer arithmetic.
+//!   `(chain, step, block of 4 dimensions, stream)` with the run-wide chain id: every draw is
+//!   a pure function of (seed, chain, step, dimension), so results do not depend on workgroup
+//!   size, on how many steps go into one dispatch or submit, on shards, chain groups or
+//!   devices, or on the adapter's integer arithmetic.
+//!
+//! ## Long and large runs
+//!
+//! [`Sampler::runner`] configures a run beyond [`Sampler::run`]: its draws stream through a
+//! ring of staging buffers into a [`sink::Sink`] (in memory, a growing NPY file, or yours)
+//! while the GPU keeps sampling; [`Run::checkpoint_every`] writes a [`Checkpoint`] from which
+//! [`Run::resume`] continues bit-identically; [`Run::split_across`] shares the chains between
+//! devices. Every run keeps running means, variances and divergence flags of every chain on
+//! the GPU ([`RunReport::statistics`], [`statistics`]). [`Settings::shard`] runs a slice of
+//! the chains whose draws are exactly those chains' draws in the whole run ([`shard`]); chains
+//! that do not fit one storage binding run in groups, transparently.
 //!
 //! ## Choosing the adapter
 //!

@@ -1,5 +1,5 @@
-//! Where kept draws go while a run produces them: memory, an NPY file that grows, or a
-//! [`Sink`] of your own.
+//! Where kept draws go while a run produces them: memory ([`crate::Run::draws`]), an NPY
+//! file that grows ([`NpyStream`]), or a [`Sink`] of your own (a channel, a database).
 //!
 //! A run hands its sink consecutive blocks of kept draws, in order, each block holding every
 //! chain of the run (`[draws][chains][dim]`, the layout of [`Draws`]). Draw readback overlaps
@@ -36,6 +36,44 @@ pub struct DrawBlock<'a> {
 
 /// A consumer of kept draws.
 ///
+/// A sink that sends each block's chain means down a channel, for a consumer thread:
+///
+/// ```
+/// use langevin::sink::{DrawBlock, DrawLayout, Sink};
+///
+/// struct MeanOfChains {
+///     dim: usize,
+///     to: std::sync::mpsc::Sender<Vec<f32>>,
+/// }
+///
+/// impl Sink for MeanOfChains {
+///     fn begin(&mut self, layout: &DrawLayout, _delivered: usize) -> langevin::Result<()> {
+///         self.dim = layout.dim;
+///         Ok(())
+///     }
+///     fn write(&mut self, block: DrawBlock<'_>) -> langevin::Result<()> {
+///         for draw in block.values.chunks(block.values.len() / block.steps.len()) {
+///             let chains = draw.len() / self.dim;
+///             let mean = (0..self.dim)
+///                 .map(|d| draw.iter().skip(d).step_by(self.dim).sum::<f32>() / chains as f32)
+///                 .collect();
+///             let _ = self.to.send(mean); // the consumer may have gone; keep sampling
+///         }
+///         Ok(())
+///     }
+///     fn finish(&mut self) -> langevin::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let (to, from) = std::sync::mpsc::channel();
+/// let mut sink = MeanOfChains { dim: 0, to };
+/// sink.begin(&DrawLayout { draws: 1, chains: 2, dim: 2 }, 0)?;
+/// sink.write(DrawBlock { first_draw: 0, steps: &[10], values: &[1.0, 2.0, 3.0, 4.0] })?;
+/// assert_eq!(from.recv().unwrap(), vec![2.0, 3.0]);
+/// # Ok::<(), langevin::Error>(())
+/// ```
+///
 /// The run calls [`Sink::begin`] once, [`Sink::write`] for each block in order, [`Sink::flush`]
 /// before it writes a checkpoint, and [`Sink::finish`] after the last block. A run resumed from
 /// a checkpoint calls `begin` with the number of draws the sink had durably received when the
@@ -55,9 +93,9 @@ pub trait Sink {
     fn finish(&mut self) -> Result<()>;
 }
 
-/// Keeps every draw in memory; [`MemorySink::into_draws`] gives them as [`Draws`].
+/// Keeps every draw in memory for [`crate::Run::draws`].
 #[derive(Debug, Default)]
-pub struct MemorySink {
+pub(crate) struct MemorySink {
     layout: Option<DrawLayout>,
     values: Vec<f32>,
     steps: Vec<u32>,
@@ -65,7 +103,7 @@ pub struct MemorySink {
 
 impl MemorySink {
     /// An empty sink.
-    pub fn new() -> MemorySink {
+    pub(crate) fn new() -> MemorySink {
         MemorySink::default()
     }
 
