@@ -26,7 +26,7 @@ pub struct ChainStatistics {
 }
 
 /// One divergent chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Divergence {
     /// The chain (index among this process's chains).
     pub chain: usize,
@@ -38,7 +38,7 @@ pub struct Divergence {
 
 /// The cross-chain summary of [`ChainStatistics`]: over the chains at temperature 1 that
 /// were never frozen.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MomentSummary {
     /// Chains summarised.
     pub chains: usize,

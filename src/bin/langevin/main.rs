@@ -749,13 +749,13 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         println!("test: accuracy {accuracy:.4}, mean log-likelihood {log_likelihood:.4} (posterior predictive over {} draws)", PREDICTIVE_DRAWS.min(draws.values().len() / summary.dim));
     }
     if let Some(path) = &args.json {
-        let mut report = serde_json::to_value(&summary)?;
+        let mut json = serde_json::to_value(&summary)?;
         let extra = serde_json::json!({
             "adapter": gpu.describe(),
             "model": model_name(args.model),
             "test_accuracy": predictive.map(|p| p.0),
             "test_log_likelihood": predictive.map(|p| p.1),
-            "sampler": "sgld",
+            "sampler": sampler.settings().method.name(),
             "steps": args.steps,
             "burn_in": args.burn_in,
             "thin": args.thin,
@@ -763,12 +763,14 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             "temperature": args.temperature,
             "step_size": format!("{:?}", sampler.settings().step_size),
             "seconds": seconds,
+            "divergences": report.statistics.divergences(),
+            "running_statistics": report.statistics.summary(),
         });
-        if let (Some(report), Some(extra)) = (report.as_object_mut(), extra.as_object()) {
-            report.extend(extra.clone());
+        if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+            json.extend(extra.clone());
         }
         let written = langevin::output::write_atomically(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, &report)?;
+            serde_json::to_writer_pretty(&mut *w, &json)?;
             Ok(())
         });
         if let Err(error) = written {
