@@ -236,6 +236,15 @@ impl NpyStream {
 
     /// Opens the partial file of an interrupted run and cuts it back to `delivered` draws.
     fn reopen(&mut self, layout: &DrawLayout, delivered: usize) -> Result<File> {
+        if !self.partial.exists() && self.path.exists() {
+            return Err(Error::Data {
+                path: self.path.clone(),
+                line: None,
+                message: "is complete: the run this checkpoint belongs to has finished, so \
+                          there is nothing to resume"
+                    .into(),
+            });
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

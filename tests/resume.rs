@@ -171,6 +171,17 @@ fn checkpoints_of_other_runs_and_damaged_checkpoints_are_refused_and_nothing_is_
     let checkpoint = Checkpoint::load(&checkpoints).expect("a checkpoint");
     let finished = std::fs::read(&out).expect("draws");
 
+    // The run finished: its draws file is complete and nothing is left to resume.
+    let finished_run = sampler
+        .runner(gpu)
+        .resume(checkpoint.clone())
+        .into_sink(&mut NpyStream::new(&out))
+        .expect_err("finished");
+    assert!(
+        finished_run.to_string().contains("nothing to resume"),
+        "{finished_run}"
+    );
+
     // Another seed is another run.
     let other = gaussian_sampler(2);
     let mut sink = NpyStream::new(&out);
