@@ -132,6 +132,23 @@ impl ChainStatistics {
             .collect()
     }
 
+    /// Nested R-hat per dimension (Margossian et al. 2022) over the summarised chains cut
+    /// into `superchains` contiguous superchains of equal size, from the running moments;
+    /// NaN where [`crate::diagnostics::nested_rhat_from_moments`] gives NaN (for example when
+    /// the chains do not divide into `superchains`, or a chain was excluded so that they no
+    /// longer do).
+    pub fn nested_rhat(&self, superchains: usize) -> Vec<f64> {
+        let chains = self.summarised_chains();
+        let draws = chains.iter().map(|&c| self.counts[c]).min().unwrap_or(0) as usize;
+        (0..self.dim)
+            .map(|d| {
+                let means: Vec<f64> = chains.iter().map(|&c| self.mean(c, d)).collect();
+                let variances: Vec<f64> = chains.iter().map(|&c| self.variance(c, d)).collect();
+                nested_rhat_from_moments(&means, &variances, draws, superchains)
+            })
+            .collect()
+    }
+
     /// The cross-chain summary (see [`MomentSummary`]).
     pub fn summary(&self) -> MomentSummary {
         let chains = self.summarised_chains();

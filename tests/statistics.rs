@@ -61,6 +61,21 @@ fn running_statistics_agree_with_the_draws() {
         );
     }
     assert_eq!(moments.divergent_chains, 0);
+
+    // Nested R-hat from the GPU's moments equals the one from the T = 1 chains' draws (4
+    // superchains of 8 chains), within the f32 moments' rounding.
+    let cold = draws.posterior_chains();
+    for (d, nested) in statistics.nested_rhat(4).into_iter().enumerate() {
+        let values: Vec<f64> = (0..kept)
+            .flat_map(|i| cold.iter().map(move |&c| (i, c)))
+            .map(|(i, c)| f64::from(draws.get(i, c, d)))
+            .collect();
+        let want = langevin::diagnostics::nested_rhat(&values, kept, cold.len(), 4);
+        assert!(
+            (nested / want - 1.0).abs() < 1e-4,
+            "dim {d}: {nested} vs {want}"
+        );
+    }
 }
 
 /// The double well's gradient 4θ³ − 4θ overflows f32 from θ ≈ 4e12: a chain started at 1e13

@@ -378,6 +378,10 @@ struct SampleArgs {
     /// draws are those of one adapter.
     #[arg(long, value_name = "NAME")]
     also_adapter: Vec<String>,
+    /// Also print nested R-hat (for many short chains) with the chains cut into K superchains
+    /// of consecutive chains, e.g. chains started from K different points.
+    #[arg(long, value_name = "K")]
+    superchains: Option<usize>,
     /// What happens to a chain found NaN or infinite at a kept draw.
     #[arg(long, value_enum, default_value_t = DivergenceArg::Freeze)]
     divergence: DivergenceArg,
@@ -721,6 +725,18 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         chain_steps / seconds
     );
     print!("{summary}");
+    if let Some(k) = args.superchains {
+        let nested = report.statistics.nested_rhat(k);
+        if nested.iter().all(|r| r.is_nan()) {
+            bail!(
+                "--superchains {k}: nested R-hat needs at least 2 superchains of equal size; \
+                 the {} summarised chains do not divide into {k}",
+                report.statistics.summary().chains
+            );
+        }
+        let values: Vec<String> = nested.iter().map(|r| format!("{r:.4}")).collect();
+        println!("nested R-hat ({k} superchains): {}", values.join(" "));
+    }
     let divergences = report.statistics.divergences();
     if let Some(first) = divergences.iter().min_by_key(|d| d.first_step) {
         println!(
