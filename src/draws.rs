@@ -109,11 +109,12 @@ impl Draws {
             line: None,
             message,
         };
-        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
+        let file = std::fs::File::open(path).map_err(|source| crate::Error::Io {
             path: path.to_owned(),
             source,
         })?;
-        let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not NPY: {e}")))?;
+        let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+            .map_err(|e| bad(format!("not NPY: {e}")))?;
         let shape = npy.shape().to_vec();
         let settings = sampler.settings();
         let want = [

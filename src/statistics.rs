@@ -1,6 +1,10 @@
 //! Running statistics kept on the GPU while a run goes — per chain and dimension, the mean and
 //! variance of the kept draws (Welford 1962, in f32), and each chain's divergence record —
 //! and the cross-chain summary made from them without reading a single draw back.
+//!
+//! In f32 each update rounds at ~6·10⁻⁸ relative, so over `n` draws the means and variances
+//! drift by about `sqrt(n) · 6·10⁻⁸` relative: ~10⁻⁵ after 10⁵ draws per chain, far below the
+//! Monte Carlo error of any such summary.
 
 use crate::diagnostics::nested_rhat_from_moments;
 
