@@ -9,6 +9,8 @@ run=target/gpu/run
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 $run target/gpu/langevin adapters | tee "$out/adapters.txt"
 export LANGEVIN_ADAPTER=${LANGEVIN_ADAPTER:-nvidia}
+# The CLI tests run the staged binary (they would look for it in this machine's build tree).
+export LANGEVIN_BIN=$PWD/target/gpu/langevin
 # Test binaries need the source tree for fixtures; they run from the repository root.
 for t in target/gpu/tests/*; do
   echo "== $t"; $run "$t" --test-threads 4 2>&1 | grep -E "test result|FAILED|panicked|adapter:"

@@ -7,7 +7,7 @@ use common::scratch;
 use std::process::{Command, Output};
 
 fn langevin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_langevin"))
+    Command::new(common::binary())
         .args(args)
         .env_remove("LANGEVIN_ADAPTER")
         .output()
@@ -352,7 +352,7 @@ fn bench_quick_reports_w1_against_a_copy() {
 #[test]
 fn without_a_driver_the_error_says_what_to_install() {
     for args in [&["adapters"][..], &["sample"][..]] {
-        let output = Command::new(env!("CARGO_BIN_EXE_langevin"))
+        let output = Command::new(common::binary())
             .args(args)
             .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
             .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")

@@ -49,7 +49,7 @@ const RUN: &[&str] = &[
 ];
 
 fn langevin(extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_langevin"));
+    let mut command = Command::new(common::binary());
     command
         .args(RUN)
         .args(extra)

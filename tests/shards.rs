@@ -135,7 +135,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
 use common::scratch;
 
 fn langevin(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_langevin"))
+    Command::new(common::binary())
         .args(args)
         .env_remove("LANGEVIN_ADAPTER")
         .output()

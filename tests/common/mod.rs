@@ -17,12 +17,19 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
-/// A fresh folder per test under the target directory.
+/// A fresh folder per test under the system's temporary folder (the test binaries also run
+/// on machines without this build tree).
 pub fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let dir = std::env::temp_dir().join("langevin-tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch folder");
     dir
+}
+
+/// The `langevin` binary: `LANGEVIN_BIN` where set (the GPU machine runs the staged copy),
+/// else the one cargo built for these tests.
+pub fn binary() -> std::ffi::OsString {
+    std::env::var_os("LANGEVIN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_langevin").into())
 }
 
 /// Builds and runs a sampler on the shared GPU, keeping its draws in memory.
