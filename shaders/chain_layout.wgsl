@@ -74,6 +74,12 @@ fn state_index(run: RunParams, dim: u32, chain: u32) -> u32 {
     return dim * run.chains + chain;
 }
 
+/// Where coordinate `dim` of `chain` goes in draw slot `slot`: chain-major, the layout of the
+/// host's draws (`[draw][chain][dim]`), so readback needs no transpose.
+fn draw_index(run: RunParams, slot: u32, dim: u32, chain: u32) -> u32 {
+    return (slot * run.chains + chain) * run.dim + dim;
+}
+
 /// A thread's share of the diagonal-style kernels: one chain, one block of four dimensions.
 /// Threads are chain-fastest, so neighbouring threads touch neighbouring words.
 struct ChainBlock {

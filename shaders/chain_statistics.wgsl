@@ -49,10 +49,10 @@ fn chain_statistics(@builtin(global_invocation_id) id: vec3<u32>,
         return;
     }
     let size = run.chains * run.dim;
-    let base = dispatch.draw_slot * size;
+    let slot = dispatch.draw_slot;
     var finite = true;
     for (var d = 0u; d < run.dim; d++) {
-        finite = finite && is_finite(draws[base + state_index(run, d, chain)]);
+        finite = finite && is_finite(draws[draw_index(run, slot, d, chain)]);
     }
     if (!finite) {
         if (me.first_divergence == NOT_DIVERGED) {
@@ -70,7 +70,7 @@ fn chain_statistics(@builtin(global_invocation_id) id: vec3<u32>,
         for (var d = 0u; d < run.dim; d++) {
             let i = state_index(run, d, chain);
             theta[i] = last_good[i];
-            draws[base + i] = last_good[i];
+            draws[draw_index(run, slot, d, chain)] = last_good[i];
             if (METHOD != METHOD_SGLD) {
                 auxiliary[i] = 0.0;
             }
@@ -83,7 +83,7 @@ fn chain_statistics(@builtin(global_invocation_id) id: vec3<u32>,
     let n = f32(me.count);
     for (var d = 0u; d < run.dim; d++) {
         let i = state_index(run, d, chain);
-        let x = draws[base + i];
+        let x = draws[draw_index(run, slot, d, chain)];
         let delta = x - statistics[i];
         statistics[i] += delta / n;
         statistics[size + i] += delta * (x - statistics[i]);

@@ -55,10 +55,8 @@ fn move_chain(chain: u32, step: u32, step_scalars: StepScalars) {
 /// Copies `chain`'s state into the dispatch's draw slot, if it keeps one.
 fn store_draw_of_chain(chain: u32) {
     if (dispatch.draw_slot != NO_DRAW) {
-        let draw_base = dispatch.draw_slot * run.chains * run.dim;
         for (var d = 0u; d < run.dim; d++) {
-            let i = state_index(run, d, chain);
-            draws[draw_base + i] = theta[i];
+            draws[draw_index(run, dispatch.draw_slot, d, chain)] = theta[state_index(run, d, chain)];
         }
     }
 }

@@ -42,7 +42,6 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
         x = step_block(x, &aux, g, z, scalars, 0.0);
     }
 
-    let draw_base = dispatch.draw_slot * run.chains * run.dim;
     for (var lane = 0u; lane < 4u; lane++) {
         if (first_dim + lane < run.dim) {
             let i = state_index(run, first_dim + lane, chain);
@@ -51,7 +50,7 @@ fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
                 auxiliary[i] = aux[lane];
             }
             if (dispatch.draw_slot != NO_DRAW) {
-                draws[draw_base + i] = x[lane];
+                draws[draw_index(run, dispatch.draw_slot, first_dim + lane, chain)] = x[lane];
             }
         }
     }

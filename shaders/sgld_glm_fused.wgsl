@@ -161,14 +161,13 @@ fn sgld_glm_fused(@builtin(workgroup_id) group: vec3<u32>,
         // The next step's staging and B read what D wrote.
         workgroupBarrier();
     }
-    let draw_base = dispatch.draw_slot * run.chains * dim;
     for (var k = lid; k < FUSED_CHAINS * dim; k += WORKGROUP_SIZE) {
         let chain = first_chain + k / dim;
         if (chain < run.chains) {
             let i = state_index(run, k % dim, chain);
             theta[i] = fused_theta[k];
             if (dispatch.draw_slot != NO_DRAW) {
-                draws[draw_base + i] = fused_theta[k];
+                draws[draw_index(run, dispatch.draw_slot, k % dim, chain)] = fused_theta[k];
             }
         }
     }

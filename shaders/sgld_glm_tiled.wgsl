@@ -167,7 +167,7 @@ fn sgld_glm_tiled(@builtin(workgroup_id) group: vec3<u32>,
                         let at = state_index(run, d, chain);
                         theta[at] = next[i];
                         if (s + 1u == dispatch.step_count && dispatch.draw_slot != NO_DRAW) {
-                            draws[dispatch.draw_slot * run.chains * dim + at] = next[i];
+                            draws[draw_index(run, dispatch.draw_slot, d, chain)] = next[i];
                         }
                     }
                 }

@@ -439,8 +439,8 @@ struct InFlight {
     steps: Vec<u32>,
 }
 
-/// Waits for a submit's draws, reorders every group's to `[draw][chain][dim]` and hands them
-/// to the sink; returns how many draws that was.
+/// Waits for a submit's draws, joins the groups' and hands them to the sink; returns how many
+/// draws that was.
 fn deliver(
     states: &[Member],
     pending: Option<InFlight>,
@@ -451,24 +451,28 @@ fn deliver(
         return Ok(0);
     };
     let count = pending.steps.len();
-    let dim = states[0].state.params.dim as usize;
-    let total: usize = states.iter().map(|m| m.state.params.chains as usize).sum();
-    let mut values = vec![0.0f32; count * total * dim];
-    let mut first_chain = 0;
+    // Each group's slots are `[draw][chain][dim]` already; a draw of the run is the groups'
+    // rows of that draw, one after another.
+    let mut groups = Vec::with_capacity(states.len());
     for (member, submission) in states.iter().zip(pending.submissions) {
-        let state = &member.state;
-        let slots = state.read_slots(member.gpu, pending.ring, count, submission)?;
-        let chains = state.params.chains as usize;
-        for (draw, slot) in slots.chunks_exact(chains * dim).enumerate() {
-            for c in 0..chains {
-                let at = (draw * total + first_chain + c) * dim;
-                for d in 0..dim {
-                    values[at + d] = slot[d * chains + c];
-                }
+        groups.push(
+            member
+                .state
+                .read_slots(member.gpu, pending.ring, count, submission)?,
+        );
+    }
+    let values = if groups.len() == 1 {
+        groups.pop().unwrap_or_default()
+    } else {
+        let mut values = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+        for draw in 0..count {
+            for group in &groups {
+                let row = group.len() / count;
+                values.extend_from_slice(&group[draw * row..(draw + 1) * row]);
             }
         }
-        first_chain += chains;
-    }
+        values
+    };
     sink.write(DrawBlock {
         first_draw,
         steps: &pending.steps,

@@ -493,7 +493,7 @@ impl ChainState {
     }
 
     /// Reads the first `count` draw slots of ring buffer `ring` back once `submission` (the
-    /// submit that filled it) is done, dimension-major per slot.
+    /// submit that filled it) is done, each slot `[chain][dim]` (see `draw_index` in `chain_layout.wgsl`).
     pub(crate) fn read_slots(
         &self,
         gpu: &Gpu,
