@@ -345,6 +345,16 @@ fn bench_quick_reports_w1_against_a_copy() {
             "{row}"
         );
     }
+    // W5: readback on and off, one row per thinning.
+    let readback = report["readback"].as_array().expect("readback rows");
+    assert_eq!(readback.len(), 2, "{report}");
+    for row in readback {
+        assert!(row["ratio"].as_f64().expect("ratio") > 0.0, "{row}");
+        assert!(
+            row["readback_gb_per_s"].as_f64().expect("GB/s") > 0.0,
+            "{row}"
+        );
+    }
 }
 
 /// With no driver the loader finds nothing; the error names the package that gives a software

@@ -1051,21 +1051,28 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         );
     }
     // Readback: a draw of every chain every THIN steps streamed to the host, against none.
-    let (chains, dim, steps, thin) = if args.quick || gpu.is_software() {
-        (4096, 16, 400, 4)
+    // On one wgpu queue the copy to the host runs after the steps it follows, so the ratio is
+    // compute / (compute + copy): rows over THIN show where readback stops mattering.
+    let (chains, dim, steps, thins) = if args.quick || gpu.is_software() {
+        (4096, 16, 400, vec![4, 40])
     } else {
-        (262_144, 32, 2000, 10)
+        (262_144, 32, 4000, vec![10, 100, 1000])
     };
-    let readback = run_readback(&gpu, chains, dim, steps, thin, 3)?;
+    let readback = thins
+        .iter()
+        .map(|&thin| run_readback(&gpu, chains, dim, steps, thin, 3))
+        .collect::<langevin::Result<Vec<_>>>()?;
+    println!("W5: readback ring, {chains} chains × {dim} dims, {steps} steps, median of 3");
     println!(
-        "W5: readback ring, {chains} chains × {dim} dims, a draw every {thin} steps: \
-         {:.3e} chain-steps/s with readback ({:.2} GB/s to the host), {:.3e} without: \
-         ratio {:.3}",
-        readback.with_readback,
-        readback.readback_gb_per_s,
-        readback.without_readback,
-        readback.ratio
+        "{:>6} {:>16} {:>12} {:>16} {:>7}",
+        "thin", "with readback", "GB/s host", "without", "ratio"
     );
+    for row in &readback {
+        println!(
+            "{:>6} {:>16.3e} {:>12.2} {:>16.3e} {:>7.3}",
+            row.thin, row.with_readback, row.readback_gb_per_s, row.without_readback, row.ratio
+        );
+    }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "adapter": gpu.describe(),
