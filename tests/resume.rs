@@ -236,8 +236,6 @@ fn checkpoints_of_other_runs_and_damaged_checkpoints_are_refused_and_nothing_is_
 #[test]
 fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
     use langevin::minibatch::Minibatch;
-    let gpu = common::gpu();
-    let dir = scratch("library-resume");
     let model = langevin::model::Regression::logistic(common::a9a(), 1.0).expect("valid");
     let dim = model.dim() as u64;
     let sampler = Sampler::builder(model)
@@ -258,42 +256,13 @@ fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
         })
         .build()
         .expect("valid");
-    let (whole, whole_report) = sampler.runner(gpu).draws_and_report().expect("run");
-    let out = dir.join("draws.npy");
-    let checkpoints = dir.join("ck");
-    sampler
-        .runner(gpu)
-        .checkpoint_every(&checkpoints, Duration::ZERO)
-        .into_sink(&mut NpyStream::new(&out))
-        .expect("run");
-    // The last checkpoint is from the middle of the run; resume from it into a copy of the
-    // draws file cut back as an interruption would have left it (the sink cuts it itself).
-    let checkpoint = Checkpoint::load(&checkpoints).expect("checkpoint");
-    assert!(checkpoint.next_step() < 300 && checkpoint.delivered() > 0);
-    let resumed_path = dir.join("resumed.npy");
-    std::fs::copy(&out, format!("{}.partial", resumed_path.display())).expect("copy");
-    let report = sampler
-        .runner(gpu)
-        .resume(checkpoint.clone())
-        .into_sink(&mut NpyStream::new(&resumed_path))
-        .expect("resume");
-    assert_eq!(report.steps_run, 300 - checkpoint.next_step());
-    let (_, values) = npy(&resumed_path);
-    assert_eq!(values.len(), whole.values().len());
-    assert!(values
-        .iter()
-        .zip(whole.values())
-        .all(|(a, b)| a.to_bits() == b.to_bits()));
-    // The running statistics carried over the checkpoint end where the whole run's do.
-    assert_eq!(report.statistics, whole_report.statistics);
+    assert_resumes_exactly(&sampler, "library-resume");
 }
 
 /// Chain groups, each with its own buffers, checkpoint and resume like one: SGNHT (thermostats
 /// after the per-coordinate state) in groups of 7 chains.
 #[test]
 fn a_run_in_chain_groups_resumes_bit_identically() {
-    let gpu = common::gpu();
-    let dir = scratch("groups-resume");
     let sampler = Sampler::builder(Gaussian::isotropic(3, 0.5, 1.0).expect("valid"))
         .chains(30)
         .steps(300)
@@ -308,6 +277,17 @@ fn a_run_in_chain_groups_resumes_bit_identically() {
         })
         .build()
         .expect("valid");
+    assert_resumes_exactly(&sampler, "groups-resume");
+}
+
+/// Runs `sampler` whole, then again writing a checkpoint after every submit, and resumes
+/// from the last checkpoint (taken mid-run) into a copy of the draws file, which the sink
+/// cuts back to the checkpoint's draws as an interruption would have left it. The resumed
+/// draws and running statistics must equal the whole run's bit for bit.
+fn assert_resumes_exactly(sampler: &Sampler, name: &str) {
+    let gpu = common::gpu();
+    let dir = scratch(name);
+    let steps = sampler.settings().steps;
     let (whole, whole_report) = sampler.runner(gpu).draws_and_report().expect("run");
     let (out, checkpoints) = (dir.join("draws.npy"), dir.join("ck"));
     sampler
@@ -316,19 +296,20 @@ fn a_run_in_chain_groups_resumes_bit_identically() {
         .into_sink(&mut NpyStream::new(&out))
         .expect("run");
     let checkpoint = Checkpoint::load(&checkpoints).expect("checkpoint");
-    assert!(checkpoint.next_step() < 300 && checkpoint.delivered() > 0);
+    assert!(checkpoint.next_step() < steps && checkpoint.delivered() > 0);
     let resumed = dir.join("resumed.npy");
     std::fs::copy(&out, format!("{}.partial", resumed.display())).expect("copy");
     let report = sampler
         .runner(gpu)
-        .resume(checkpoint)
+        .resume(checkpoint.clone())
         .into_sink(&mut NpyStream::new(&resumed))
         .expect("resume");
+    assert_eq!(report.steps_run, steps - checkpoint.next_step());
     let (_, values) = npy(&resumed);
+    assert_eq!(values.len(), whole.values().len());
     assert!(values
         .iter()
         .zip(whole.values())
         .all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert_eq!(values.len(), whole.values().len());
     assert_eq!(report.statistics, whole_report.statistics);
 }
