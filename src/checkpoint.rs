@@ -60,27 +60,42 @@ pub struct Checkpoint {
 /// Arrays of run state in a checkpoint, before the optional mode.
 pub(crate) const STATE_ARRAYS: usize = 5;
 
-/// FNV-1a, 64 bits: a checksum against truncation and corruption (not against tampering).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// FNV-1a, 64 bits, of the bytes of `chunks` one after another: a checksum against
+/// truncation and corruption (not against tampering).
+pub(crate) fn fnv1a<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    chunks
+        .into_iter()
+        .flatten()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
-/// The description and fingerprint of what `sampler` computes (its target and settings; not
-/// its tuning, which never changes a draw).
-pub(crate) fn fingerprint(sampler: &Sampler) -> (String, String) {
-    let full = format!("{:?}\n{:?}", sampler.target, sampler.settings);
-    let s = &sampler.settings;
-    let description = format!(
-        "{} dimensions, {} chains, {} steps, seed {}, {}",
-        sampler.target.dim(),
-        s.chains,
-        s.steps,
-        s.seed,
-        s.method.name()
-    );
-    (description, format!("{:016x}", fnv1a(full.as_bytes())))
+/// What a run computes, told apart from every other run: a fingerprint of its target and
+/// settings (not its tuning, which never changes a draw) and a description for messages.
+/// Computed once per run: the target's description holds its whole data set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunIdentity {
+    pub(crate) description: String,
+    pub(crate) fingerprint: String,
+}
+
+impl RunIdentity {
+    pub(crate) fn of(sampler: &Sampler) -> RunIdentity {
+        let full = format!("{:?}\n{:?}", sampler.target, sampler.settings);
+        let s = &sampler.settings;
+        RunIdentity {
+            description: format!(
+                "{} dimensions, {} chains, {} steps, seed {}, {}",
+                sampler.target.dim(),
+                s.chains,
+                s.steps,
+                s.seed,
+                s.method.name()
+            ),
+            fingerprint: format!("{:016x}", fnv1a([full.as_bytes()])),
+        }
+    }
 }
 
 impl Checkpoint {
@@ -132,7 +147,7 @@ impl Checkpoint {
                 payload.len()
             )));
         }
-        let checksum = format!("{:016x}", fnv1a(payload));
+        let checksum = format!("{:016x}", fnv1a([payload]));
         if checksum != info.checksum {
             return Err(bad(format!(
                 "checksum {checksum} does not match the recorded {}: the file is corrupted",
@@ -154,8 +169,7 @@ impl Checkpoint {
     }
 
     /// Refuses a checkpoint that another version or another run wrote.
-    pub(crate) fn check_matches(&self, sampler: &Sampler) -> Result<()> {
-        let (description, fingerprint) = fingerprint(sampler);
+    pub(crate) fn check_matches(&self, run: &RunIdentity) -> Result<()> {
         let here = PathBuf::from(CHECKPOINT_FILE);
         if self.info.version != env!("CARGO_PKG_VERSION") {
             return Err(Error::Checkpoint {
@@ -167,13 +181,13 @@ impl Checkpoint {
                 ),
             });
         }
-        if self.info.fingerprint != fingerprint {
+        if self.info.fingerprint != run.fingerprint {
             return Err(Error::Checkpoint {
                 path: here,
                 message: format!(
-                    "belongs to another run ({}); this run is {description}. Resume with the \
-                     model, data and settings of the run that wrote it",
-                    self.info.description
+                    "belongs to another run ({}); this run is {}. Resume with the model, \
+                     data and settings of the run that wrote it",
+                    self.info.description, run.description
                 ),
             });
         }
@@ -209,21 +223,20 @@ impl Checkpoint {
         })
     }
 
-    /// A checkpoint of `sampler` after `next_step` steps with `delivered` draws delivered;
+    /// A checkpoint of `run` after `next_step` steps with `delivered` draws delivered;
     /// `mode` is θ̂ then ∇L(θ̂) under control variates.
     pub(crate) fn new(
-        sampler: &Sampler,
+        run: &RunIdentity,
         next_step: u32,
         delivered: usize,
         state: [Vec<f32>; STATE_ARRAYS],
         mode: Option<Vec<f32>>,
     ) -> Checkpoint {
-        let (description, fingerprint) = fingerprint(sampler);
         let mut checkpoint = Checkpoint {
             info: CheckpointInfo {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                fingerprint,
-                description,
+                fingerprint: run.fingerprint.clone(),
+                description: run.description.clone(),
                 next_step,
                 delivered,
                 lengths: [0; STATE_ARRAYS + 1],
@@ -234,12 +247,9 @@ impl Checkpoint {
         };
         let parts = checkpoint.parts();
         let lengths = parts.map(<[f32]>::len);
-        let mut hash_input = Vec::with_capacity(lengths.iter().sum::<usize>() * 4);
-        for part in parts {
-            hash_input.extend_from_slice(bytemuck::cast_slice(part));
-        }
+        let checksum = fnv1a(parts.map(bytemuck::cast_slice::<f32, u8>));
         checkpoint.info.lengths = lengths;
-        checkpoint.info.checksum = format!("{:016x}", fnv1a(&hash_input));
+        checkpoint.info.checksum = format!("{checksum:016x}");
         checkpoint
     }
 }
@@ -251,8 +261,10 @@ mod tests {
     #[test]
     fn fnv1a_matches_its_published_vectors() {
         // Test vectors of the FNV reference (Fowler, Noll & Vo): "" and "a".
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a([&b""[..]]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
+        // Chunks hash as their concatenation.
+        assert_eq!(fnv1a([&b"a"[..], &b""[..]]), fnv1a([&b"a"[..]]));
     }
 
     #[test]
@@ -264,7 +276,7 @@ mod tests {
         .expect("valid");
         let dir = std::env::temp_dir().join(format!("langevin-ckpt-{}", std::process::id()));
         let checkpoint = Checkpoint::new(
-            &sampler,
+            &RunIdentity::of(&sampler),
             40,
             3,
             std::array::from_fn(|k| vec![k as f32; k + 1]),
@@ -273,7 +285,8 @@ mod tests {
         checkpoint.write(&dir).expect("write");
         let back = Checkpoint::load(&dir).expect("load");
         assert_eq!(back, checkpoint);
-        back.check_matches(&sampler).expect("same run");
+        back.check_matches(&RunIdentity::of(&sampler))
+            .expect("same run");
         let other = Sampler::new(
             crate::Gaussian::isotropic(2, 0.0, 1.0).expect("valid"),
             crate::Settings {
@@ -282,7 +295,9 @@ mod tests {
             },
         )
         .expect("valid");
-        let refused = back.check_matches(&other).expect_err("another run");
+        let refused = back
+            .check_matches(&RunIdentity::of(&other))
+            .expect_err("another run");
         assert!(refused.to_string().contains("another run"), "{refused}");
 
         let file = dir.join(CHECKPOINT_FILE);

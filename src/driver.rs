@@ -11,13 +11,13 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{Checkpoint, STATE_ARRAYS};
+use crate::checkpoint::{Checkpoint, RunIdentity, STATE_ARRAYS};
 use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::run::{
-    chain_groups, chain_temperatures, check_fits, plan, prepare_control_variate,
-    steps_per_dispatch, warn_if_unstable, ChainState, READBACK_RING,
+    chain_groups, chain_temperatures, plan, prepare_control_variate, steps_per_dispatch,
+    warn_if_unstable, ChainState, READBACK_RING,
 };
 use crate::sampler::Sampler;
 use crate::sink::{DrawBlock, DrawLayout, MemorySink, Sink};
@@ -157,8 +157,11 @@ impl<'a> Run<'a> {
             .chain(self.others.iter().copied())
             .collect();
         let resume = self.resume.take();
-        if let Some(checkpoint) = &resume {
-            checkpoint.check_matches(original)?;
+        // Who this run is, for its checkpoints: computed once (it describes the whole target).
+        let identity =
+            (resume.is_some() || self.checkpoint.is_some()).then(|| RunIdentity::of(original));
+        if let (Some(checkpoint), Some(identity)) = (&resume, &identity) {
+            checkpoint.check_matches(identity)?;
         }
         // Control variates: θ̂ comes from the checkpoint when resuming, else from SGD now.
         let prepared = match (&resume, original.mode.is_none()) {
@@ -193,7 +196,6 @@ impl<'a> Run<'a> {
                     group: Some(group),
                     ..sampler.clone()
                 };
-                check_fits(device, &group)?;
                 groups.push((device, group));
             }
         }
@@ -257,7 +259,9 @@ impl<'a> Run<'a> {
         let first_delivered = delivered;
         for batch in plan(settings, start, per_dispatch, slots) {
             if in_flight.len() == READBACK_RING {
-                delivered += deliver(&states, in_flight.pop_front(), delivered, sink)?;
+                if let Some(oldest) = in_flight.pop_front() {
+                    delivered += deliver(&states, oldest, delivered, sink)?;
+                }
             }
             let readback = (self.readback && !batch.draw_steps.is_empty()).then_some(next_ring);
             let submissions = states
@@ -273,10 +277,10 @@ impl<'a> Run<'a> {
                 });
                 next_ring = (next_ring + 1) % READBACK_RING;
             }
-            if let Some((dir, every)) = &self.checkpoint {
+            if let (Some((dir, every)), Some(identity)) = (&self.checkpoint, &identity) {
                 if last_checkpoint.elapsed() >= *every && step < settings.steps {
                     while let Some(pending) = in_flight.pop_front() {
-                        delivered += deliver(&states, Some(pending), delivered, sink)?;
+                        delivered += deliver(&states, pending, delivered, sink)?;
                     }
                     sink.flush()?;
                     let mut saved: [Vec<f32>; STATE_ARRAYS] = Default::default();
@@ -287,7 +291,7 @@ impl<'a> Run<'a> {
                         }
                     }
                     let mode = sampler.mode.clone();
-                    Checkpoint::new(original, step, delivered, saved, mode).write(dir)?;
+                    Checkpoint::new(identity, step, delivered, saved, mode).write(dir)?;
                     checkpoints += 1;
                     last_checkpoint = Instant::now();
                 }
@@ -304,7 +308,7 @@ impl<'a> Run<'a> {
             }
         }
         while let Some(pending) = in_flight.pop_front() {
-            delivered += deliver(&states, Some(pending), delivered, sink)?;
+            delivered += deliver(&states, pending, delivered, sink)?;
         }
         for device in &devices {
             device.wait()?;
@@ -348,13 +352,13 @@ fn device_memory_needed(sampler: &Sampler) -> u64 {
 /// hardware adapter does not report its memory through wgpu; there a failed allocation is
 /// caught right after the buffers are made, before the first step.
 fn check_device_memory(gpu: &Gpu, sampler: &Sampler) -> Result<()> {
-    let needed = device_memory_needed(sampler);
     if !gpu.is_software() {
         return Ok(());
     }
     let Some(available) = host_memory_available() else {
         return Ok(());
     };
+    let needed = device_memory_needed(sampler);
     if needed > available {
         return Err(Error::DeviceMemory {
             needed,
@@ -376,35 +380,23 @@ fn host_memory_available() -> Option<u64> {
 /// The running statistics of every group, joined in chain order.
 fn gather_statistics(sampler: &Sampler, states: &[Member]) -> Result<ChainStatistics> {
     let dim = sampler.target.dim();
-    let mut moments: Vec<f32> = Vec::new();
-    let mut status = Vec::new();
-    let mut parts = Vec::new();
+    let temperatures = chain_temperatures(sampler);
+    let mut all = ChainStatistics::from_gpu(dim, &[], &[], Vec::new());
     for member in states {
-        let (group_moments, group_status) = member.state.read_statistics(member.gpu)?;
-        parts.push((group_moments, group_status.len()));
-        status.extend(group_status);
+        let (moments, status) = member.state.read_statistics(member.gpu)?;
+        let first = all.chains;
+        let group_temperatures = temperatures
+            .get(first..first + status.len())
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default();
+        all.append(ChainStatistics::from_gpu(
+            dim,
+            &moments,
+            &status,
+            group_temperatures,
+        ));
     }
-    // Each group lays its means and squares out like its θ; rebuild one layout for all.
-    let chains = status.len();
-    moments.resize(2 * chains * dim, 0.0);
-    let mut first = 0;
-    for (group, count) in parts {
-        for half in 0..2 {
-            for d in 0..dim {
-                for c in 0..count {
-                    moments[half * chains * dim + d * chains + first + c] =
-                        group[half * count * dim + d * count + c];
-                }
-            }
-        }
-        first += count;
-    }
-    Ok(ChainStatistics::from_gpu(
-        dim,
-        &moments,
-        &status,
-        chain_temperatures(sampler),
-    ))
+    Ok(all)
 }
 
 /// Writes a checkpoint's state back, group by group (each group's part of every array
@@ -443,13 +435,10 @@ struct InFlight {
 /// draws that was.
 fn deliver(
     states: &[Member],
-    pending: Option<InFlight>,
+    pending: InFlight,
     first_draw: usize,
     sink: &mut dyn Sink,
 ) -> Result<usize> {
-    let Some(pending) = pending else {
-        return Ok(0);
-    };
     let count = pending.steps.len();
     // Each group's slots are `[draw][chain][dim]` already; a draw of the run is the groups'
     // rows of that draw, one after another.

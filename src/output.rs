@@ -14,6 +14,13 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
+/// `path` with `suffix` appended to its file name (`draws.npy` → `draws.npy.partial`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Writes `path` through `fill`: the bytes go to a hidden temporary file beside it, which is
 /// synced and renamed to `path` only when `fill` succeeds. On any error the temporary file is
 /// removed and `path` is left as it was, so a reader never sees a partial file under `path`.

@@ -472,15 +472,18 @@ impl ChainState {
                 .monitor
                 .pipeline
                 .grid(gpu, u64::from(self.params.chains))?;
+            pass.set_pipeline(&self.step_pipeline.pipeline);
             for (i, record) in batch.records.iter().enumerate() {
                 let offset = (i as u64 * self.record_stride) as u32;
-                pass.set_pipeline(&self.step_pipeline.pipeline);
                 pass.set_bind_group(0, &self.step_group, &[offset]);
                 pass.dispatch_workgroups(x, y, 1);
+                // A kept draw is followed by the statistics kernel on the same record; the
+                // step pipeline comes back only then.
                 if record.draw_slot != NO_DRAW {
                     pass.set_pipeline(&self.monitor.pipeline.pipeline);
                     pass.set_bind_group(0, &self.monitor.group, &[offset]);
                     pass.dispatch_workgroups(sx, sy, 1);
+                    pass.set_pipeline(&self.step_pipeline.pipeline);
                 }
             }
         }
@@ -1102,7 +1105,7 @@ pub(crate) fn steps_per_dispatch(gpu: &Gpu, sampler: &Sampler) -> Result<u32> {
 
 /// Bytes of the chain state, after checking that the problem fits one storage binding and the
 /// thread grid; called before anything is allocated.
-pub(crate) fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
+fn check_fits(gpu: &Gpu, sampler: &Sampler) -> Result<u64> {
     let (chains, dim) = (sampler.local_chains(), sampler.target.dim() as u64);
     let state_bytes = u64::from(chains) * dim * 4;
     gpu.check_binding(

@@ -86,9 +86,7 @@ pub struct ShardManifest {
 
 /// `PATH.shard.json`.
 pub fn manifest_path(draws: &Path) -> PathBuf {
-    let mut name = draws.as_os_str().to_owned();
-    name.push(".shard.json");
-    PathBuf::from(name)
+    crate::output::with_suffix(draws, ".shard.json")
 }
 
 impl ShardManifest {
@@ -97,7 +95,10 @@ impl ShardManifest {
         let shard = sampler.settings().shard?;
         let mut whole = sampler.clone();
         whole.settings.shard = None;
-        let (description, run) = crate::checkpoint::fingerprint(&whole);
+        let crate::checkpoint::RunIdentity {
+            description,
+            fingerprint: run,
+        } = crate::checkpoint::RunIdentity::of(&whole);
         let chains = shard.chains(sampler.settings().chains);
         Some(ShardManifest {
             run,

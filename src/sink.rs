@@ -279,9 +279,7 @@ impl NpyStream {
 
 /// `PATH.partial`.
 fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".partial");
-    PathBuf::from(name)
+    crate::output::with_suffix(path, ".partial")
 }
 
 impl Sink for NpyStream {

@@ -90,6 +90,19 @@ impl ChainStatistics {
         }
     }
 
+    /// Appends the chains of `next` (the following group of the same run) after these.
+    pub(crate) fn append(&mut self, next: ChainStatistics) {
+        self.chains += next.chains;
+        self.dim = next.dim;
+        self.counts.extend(next.counts);
+        self.mean.extend(next.mean);
+        self.m2.extend(next.m2);
+        self.first_divergence.extend(next.first_divergence);
+        self.divergences.extend(next.divergences);
+        self.frozen.extend(next.frozen);
+        self.temperatures.extend(next.temperatures);
+    }
+
     /// `(chains, dim)`.
     pub fn shape(&self) -> (usize, usize) {
         (self.chains, self.dim)

@@ -2,17 +2,9 @@
 //! without leaving an output file behind.
 
 mod common;
-use common::scratch;
+use common::{langevin, scratch};
 
 use std::process::{Command, Output};
-
-fn langevin(args: &[&str]) -> Output {
-    Command::new(common::binary())
-        .args(args)
-        .env_remove("LANGEVIN_ADAPTER")
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

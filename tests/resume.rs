@@ -49,11 +49,10 @@ const RUN: &[&str] = &[
 ];
 
 fn langevin(extra: &[&str]) -> Command {
-    let mut command = Command::new(common::binary());
+    let mut command = common::command();
     command
         .args(RUN)
         .args(extra)
-        .env_remove("LANGEVIN_ADAPTER")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     command

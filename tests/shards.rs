@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use langevin::minibatch::Minibatch;
 use langevin::sampler::{Method, TemperatureLadder};
@@ -132,15 +131,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
     assert!(same_bits(grouped.values(), data.values()));
 }
 
-use common::scratch;
-
-fn langevin(args: &[&str]) -> std::process::Output {
-    Command::new(common::binary())
-        .args(args)
-        .env_remove("LANGEVIN_ADAPTER")
-        .output()
-        .expect("the binary runs")
-}
+use common::{langevin, scratch};
 
 fn sample(out: &Path, seed: &str, shard: Option<&str>) -> std::process::Output {
     let mut args = vec![

@@ -32,6 +32,18 @@ pub fn binary() -> std::ffi::OsString {
     std::env::var_os("LANGEVIN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_langevin").into())
 }
 
+/// The binary as a command, with the default adapter (no `LANGEVIN_ADAPTER` from outside).
+pub fn command() -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    command.env_remove("LANGEVIN_ADAPTER");
+    command
+}
+
+/// Runs the binary with `args` to the end.
+pub fn langevin(args: &[&str]) -> std::process::Output {
+    command().args(args).output().expect("the binary runs")
+}
+
 /// Builds and runs a sampler on the shared GPU, keeping its draws in memory.
 pub fn run(builder: langevin::sampler::SamplerBuilder) -> langevin::Draws {
     builder.build().expect("valid").run(gpu()).expect("run")

@@ -825,6 +825,11 @@ fn run_sampler(
         })
         .collect::<Result<Vec<Gpu>>>()?;
     let others: Vec<&Gpu> = others.iter().collect();
+    let mut bar = progress::Bar::new(args.quiet);
+    let mut runner = sampler
+        .runner(gpu)
+        .split_across(&others)
+        .on_progress(|p| bar.update(p));
     let Some(out) = &args.out else {
         if args.checkpoint.is_some() || args.resume.is_some() {
             bail!(
@@ -832,15 +837,10 @@ fn run_sampler(
                  its file"
             );
         }
-        let mut bar = progress::Bar::new(args.quiet);
         if args.shard.is_some() {
             bail!("--shard needs --out: `langevin merge` joins the shards' files");
         }
-        return Ok(sampler
-            .runner(gpu)
-            .split_across(&others)
-            .on_progress(|p| bar.update(p))
-            .draws_and_report()?);
+        return Ok(runner.draws_and_report()?);
     };
     if !(args.checkpoint_every.is_finite() && args.checkpoint_every >= 0.0) {
         bail!(
@@ -848,8 +848,6 @@ fn run_sampler(
             args.checkpoint_every
         );
     }
-    let mut bar = progress::Bar::new(args.quiet);
-    let mut runner = sampler.runner(gpu).split_across(&others);
     if let Some(dir) = &args.resume {
         let checkpoint = langevin::Checkpoint::load(dir)?;
         eprintln!(
@@ -864,7 +862,6 @@ fn run_sampler(
         let every = std::time::Duration::from_secs_f64(args.checkpoint_every);
         runner = runner.checkpoint_every(dir, every);
     }
-    runner = runner.on_progress(|p| bar.update(p));
     let mut sink = langevin::sink::NpyStream::new(out);
     let report = runner.into_sink(&mut sink)?;
     if let Some(manifest) = langevin::shard::ShardManifest::of(sampler) {
