@@ -554,7 +554,7 @@ pub struct ReadbackRow {
 struct DropSink;
 
 impl crate::sink::Sink for DropSink {
-    fn begin(&mut self, _: &crate::sink::DrawLayout, _: usize) -> Result<()> {
+    fn begin(&mut self, _: &crate::sink::DrawLayout, _: crate::sink::Received) -> Result<()> {
         Ok(())
     }
     fn write(&mut self, _: crate::sink::DrawBlock<'_>) -> Result<()> {

@@ -9,11 +9,13 @@
 //!
 //! # File format
 //!
-//! `DIR/checkpoint.bin`: the magic line `LANGEVIN CHECKPOINT 1\n`, a little-endian `u32`
+//! `DIR/checkpoint.bin`: the magic line `LANGEVIN CHECKPOINT 2\n`, a little-endian `u32`
 //! length, that many bytes of JSON metadata ([`CheckpointInfo`]), then the payload — f32
 //! arrays, little-endian, in the order the metadata lists their lengths. The metadata carries
-//! the payload's FNV-1a 64 checksum. The file is written under a temporary name and renamed,
-//! so `checkpoint.bin` is always a complete checkpoint: the previous one or the new one.
+//! the payload's XXH3-64 checksum, and the checksum of the draws the sink held, so a resume
+//! can tell the run's draws file from another's. The file is written under a temporary name
+//! and renamed, so `checkpoint.bin` is always a complete checkpoint: the previous one or the
+//! new one.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::sampler::Sampler;
 
-const MAGIC: &[u8] = b"LANGEVIN CHECKPOINT 1\n";
+const MAGIC: &[u8] = b"LANGEVIN CHECKPOINT 2\n";
 /// The file inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 
@@ -36,6 +38,10 @@ pub struct CheckpointInfo {
     pub fingerprint: String,
     /// What the run was, in words, for error messages.
     pub description: String,
+    /// The run's settings one by one (name, value), so a refusal can name what differs.
+    pub settings: Vec<(String, String)>,
+    /// [`crate::sink::Sink::checksum`] of the `delivered` draws, hex, where the sink keeps one.
+    pub draws_checksum: Option<String>,
     /// Steps completed: the resumed run starts at this step.
     pub next_step: u32,
     /// Kept draws the sink had durably received.
@@ -43,7 +49,7 @@ pub struct CheckpointInfo {
     /// Lengths of the payload's arrays: θ, the rule's state, the running statistics, the
     /// chains' status, the last finite draws, then θ̂ and ∇L(θ̂) (0 without).
     pub lengths: [usize; STATE_ARRAYS + 1],
-    /// FNV-1a 64 of the payload, hex.
+    /// XXH3-64 of the payload, hex.
     pub checksum: String,
 }
 
@@ -72,18 +78,55 @@ pub(crate) fn fnv1a<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 }
 
 /// What a run computes, told apart from every other run: a fingerprint of its target and
-/// settings (not its tuning, which never changes a draw) and a description for messages.
-/// Computed once per run: the target's description holds its whole data set.
+/// settings (not its tuning, which never changes a draw), the settings one by one, and a
+/// description for messages. Computed once per run: the target's description holds its whole
+/// data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunIdentity {
     pub(crate) description: String,
     pub(crate) fingerprint: String,
+    pub(crate) settings: Vec<(String, String)>,
 }
 
 impl RunIdentity {
     pub(crate) fn of(sampler: &Sampler) -> RunIdentity {
-        let full = format!("{:?}\n{:?}", sampler.target, sampler.settings);
+        let target = format!("{:?}", sampler.target);
+        let full = format!("{target}\n{:?}", sampler.settings);
         let s = &sampler.settings;
+        let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
+        let init = match &s.init {
+            crate::Init::Positions(p) => format!(
+                "given positions (checksum {:016x})",
+                fnv1a([bytemuck::cast_slice::<f32, u8>(p)])
+            ),
+            other => text(other),
+        };
+        let settings = [
+            ("dimensions", sampler.target.dim().to_string()),
+            (
+                "model and data",
+                format!("checksum {:016x}", fnv1a([target.as_bytes()])),
+            ),
+            ("chains", s.chains.to_string()),
+            ("steps", s.steps.to_string()),
+            ("burn-in", s.burn_in.to_string()),
+            ("thin", s.thin.to_string()),
+            ("seed", s.seed.to_string()),
+            ("sampler", text(&s.method)),
+            ("step size", text(&s.step_size)),
+            ("temperature", s.temperature.to_string()),
+            ("temperature schedule", text(&s.temperature_schedule)),
+            ("temperature ladder", text(&s.temperature_ladder)),
+            ("mini-batch", text(&s.minibatch)),
+            ("gradient noise", s.gradient_noise.to_string()),
+            ("initial positions", init),
+            ("control variate", text(&s.control_variate)),
+            ("divergence policy", text(&s.divergence)),
+            ("shard", text(&s.shard)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
         RunIdentity {
             description: format!(
                 "{} dimensions, {} chains, {} steps, seed {}, {}",
@@ -94,7 +137,31 @@ impl RunIdentity {
                 s.method.name()
             ),
             fingerprint: format!("{:016x}", fnv1a([full.as_bytes()])),
+            settings,
         }
+    }
+
+    /// The settings in which `other` differs from this run, in words:
+    /// `step size (Constant(0.01) there, Constant(0.02) here)`.
+    fn differences(&self, other: &[(String, String)]) -> Vec<String> {
+        self.settings
+            .iter()
+            .filter_map(|(name, here)| {
+                let there = other
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str());
+                match there {
+                    Some(there) if there == here => None,
+                    Some(there) => Some(format!(
+                        "{name} ({} in the checkpoint, {} in this run)",
+                        crate::error::quote(there),
+                        crate::error::quote(here)
+                    )),
+                    None => Some(format!("{name} (not recorded in the checkpoint)")),
+                }
+            })
+            .collect()
     }
 }
 
@@ -117,10 +184,7 @@ impl Checkpoint {
     /// Reads `dir/checkpoint.bin`, checking its format and checksum.
     pub fn load(dir: impl AsRef<Path>) -> Result<Checkpoint> {
         let path = dir.as_ref().join(CHECKPOINT_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&path).map_err(|source| Error::io(path.clone(), source))?;
         let bad = |message: String| Error::Checkpoint {
             path: path.clone(),
             message,
@@ -147,7 +211,7 @@ impl Checkpoint {
                 payload.len()
             )));
         }
-        let checksum = format!("{:016x}", fnv1a([payload]));
+        let checksum = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(payload));
         if checksum != info.checksum {
             return Err(bad(format!(
                 "checksum {checksum} does not match the recorded {}: the file is corrupted",
@@ -168,6 +232,19 @@ impl Checkpoint {
         })
     }
 
+    /// The checksum of the draws the sink had received when it was written, if it kept one.
+    pub fn draws_checksum(&self) -> Option<u64> {
+        let hex = self.info.draws_checksum.as_deref()?;
+        u64::from_str_radix(hex, 16).ok()
+    }
+
+    /// Refuses, with the settings that differ named, a checkpoint that another version of
+    /// langevin or another run than `sampler`'s wrote. [`crate::Run::resume`] checks this
+    /// too; call it first to refuse before doing anything else.
+    pub fn check_compatible(&self, sampler: &Sampler) -> Result<()> {
+        self.check_matches(&RunIdentity::of(sampler))
+    }
+
     /// Refuses a checkpoint that another version or another run wrote.
     pub(crate) fn check_matches(&self, run: &RunIdentity) -> Result<()> {
         let here = PathBuf::from(CHECKPOINT_FILE);
@@ -182,12 +259,19 @@ impl Checkpoint {
             });
         }
         if self.info.fingerprint != run.fingerprint {
+            let differences = run.differences(&self.info.settings);
+            let what = match differences.is_empty() {
+                true => format!(
+                    "it was written by {}; this run is {}",
+                    self.info.description, run.description
+                ),
+                false => format!("it differs in {}", differences.join(", ")),
+            };
             return Err(Error::Checkpoint {
                 path: here,
                 message: format!(
-                    "belongs to another run ({}); this run is {}. Resume with the model, \
-                     data and settings of the run that wrote it",
-                    self.info.description, run.description
+                    "belongs to another run: {what}. Resume with the model, data and settings \
+                     of the run that wrote it"
                 ),
             });
         }
@@ -196,15 +280,13 @@ impl Checkpoint {
 
     /// Writes `dir/checkpoint.bin` atomically (creating `dir`).
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::io(dir.to_owned(), source))?;
         let meta = serde_json::to_vec(&self.info).map_err(|e| Error::Checkpoint {
             path: dir.join(CHECKPOINT_FILE),
             message: e.to_string(),
         })?;
-        crate::output::write_atomically(dir.join(CHECKPOINT_FILE), |out| {
+        // The run holds the checkpoint's lock for as long as it writes them.
+        crate::output::write_file(&dir.join(CHECKPOINT_FILE), |out| {
             use std::io::Write;
             out.write_all(MAGIC)?;
             out.write_all(&(meta.len() as u32).to_le_bytes())?;
@@ -223,12 +305,13 @@ impl Checkpoint {
         })
     }
 
-    /// A checkpoint of `run` after `next_step` steps with `delivered` draws delivered;
-    /// `mode` is θ̂ then ∇L(θ̂) under control variates.
+    /// A checkpoint of `run` after `next_step` steps with `delivered` draws delivered, whose
+    /// checksum the sink reported as `draws_checksum`; `mode` is θ̂ then ∇L(θ̂) under control
+    /// variates.
     pub(crate) fn new(
         run: &RunIdentity,
         next_step: u32,
-        delivered: usize,
+        (delivered, draws_checksum): (usize, Option<u64>),
         state: [Vec<f32>; STATE_ARRAYS],
         mode: Option<Vec<f32>>,
     ) -> Checkpoint {
@@ -237,6 +320,8 @@ impl Checkpoint {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 fingerprint: run.fingerprint.clone(),
                 description: run.description.clone(),
+                settings: run.settings.clone(),
+                draws_checksum: draws_checksum.map(|c| format!("{c:016x}")),
                 next_step,
                 delivered,
                 lengths: [0; STATE_ARRAYS + 1],
@@ -247,7 +332,11 @@ impl Checkpoint {
         };
         let parts = checkpoint.parts();
         let lengths = parts.map(<[f32]>::len);
-        let checksum = fnv1a(parts.map(bytemuck::cast_slice::<f32, u8>));
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for part in parts {
+            hasher.update(bytemuck::cast_slice(part));
+        }
+        let checksum = hasher.digest();
         checkpoint.info.lengths = lengths;
         checkpoint.info.checksum = format!("{checksum:016x}");
         checkpoint
@@ -278,7 +367,7 @@ mod tests {
         let checkpoint = Checkpoint::new(
             &RunIdentity::of(&sampler),
             40,
-            3,
+            (3, Some(0xabc)),
             std::array::from_fn(|k| vec![k as f32; k + 1]),
             Some(vec![7.0]),
         );
@@ -299,6 +388,14 @@ mod tests {
             .check_matches(&RunIdentity::of(&other))
             .expect_err("another run");
         assert!(refused.to_string().contains("another run"), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .contains("seed (0 in the checkpoint, 9 in this run)"),
+            "{refused}"
+        );
+        assert!(!refused.to_string().contains("thin"), "{refused}");
+        assert_eq!(back.draws_checksum(), Some(0xabc));
 
         let file = dir.join(CHECKPOINT_FILE);
         let bytes = std::fs::read(&file).expect("read");

@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{quote, Error, Result};
 
 /// Feature storage, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +30,21 @@ pub struct Dataset {
     features: usize,
     labels: Vec<f32>,
     x: Features,
+    /// Where the rows came from, for messages about one of them.
+    origin: Origin,
 }
+
+/// The file (and its line of each row) a dataset was read from, or memory.
+#[derive(Debug, Clone, PartialEq)]
+struct Origin {
+    path: PathBuf,
+    /// 1-based line of each row in the file; empty for arrays given in memory.
+    lines: Vec<u32>,
+}
+
+/// The most features (and so coefficients) a data model can have: 2³⁰, the largest target
+/// langevin runs.
+pub const MAX_FEATURES: usize = 1 << 30;
 
 /// What to do with a LIBSVM feature index beyond the declared number of features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,33 +74,39 @@ fn data_error(path: &Path, line: Option<usize>, message: impl Into<String>) -> E
 }
 
 fn parse_finite(path: &Path, line: usize, what: &str, text: &str) -> Result<f32> {
-    let value: f32 = text
-        .trim()
-        .parse()
-        .map_err(|_| data_error(path, Some(line), format!("{what} `{text}` is not a number")))?;
+    let shown = quote(text);
+    let value: f32 = text.trim().parse().map_err(|_| {
+        data_error(
+            path,
+            Some(line),
+            format!("{what} `{shown}` is not a number"),
+        )
+    })?;
     if !value.is_finite() {
         return Err(data_error(
             path,
             Some(line),
-            format!("{what} `{text}` is not finite; NaN and infinities are refused"),
+            format!("{what} `{shown}` is not finite; NaN and infinities are refused"),
         ));
     }
     Ok(value)
 }
 
+/// A line as read, without the UTF-8 byte order mark an editor may put before the first.
+fn strip_bom(number: usize, line: String) -> String {
+    match (number, line.strip_prefix('\u{feff}')) {
+        (0, Some(rest)) => rest.to_owned(),
+        _ => line,
+    }
+}
+
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::io(path.to_owned(), source))?;
     Ok(std::io::BufReader::new(file))
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source,
-    }
+    Error::io(path.to_owned(), source)
 }
 
 impl Dataset {
@@ -116,32 +136,55 @@ impl Dataset {
                 ),
             ));
         }
-        Self::checked(&memory, rows, features, labels, Features::Dense(x))
+        let origin = Origin {
+            path: memory,
+            lines: Vec::new(),
+        };
+        Self::checked(origin, features, labels, Features::Dense(x))
     }
 
-    fn checked(
-        path: &Path,
-        rows: usize,
-        features: usize,
-        labels: Vec<f32>,
-        x: Features,
-    ) -> Result<Dataset> {
+    fn checked(origin: Origin, features: usize, labels: Vec<f32>, x: Features) -> Result<Dataset> {
+        let rows = labels.len();
         if rows == 0 {
-            return Err(data_error(path, None, "the data set is empty"));
+            return Err(data_error(&origin.path, None, "the data set is empty"));
         }
-        if let Some(r) = labels.iter().position(|v| !v.is_finite()) {
+        if features > MAX_FEATURES {
             return Err(data_error(
-                path,
+                &origin.path,
                 None,
-                format!("label of row {r} is {}", labels[r]),
+                format!("{features} features are more than the {MAX_FEATURES} a model can have"),
             ));
         }
-        Ok(Dataset {
+        let dataset = Dataset {
             rows,
             features,
             labels,
             x,
-        })
+            origin,
+        };
+        if let Some(r) = dataset.labels.iter().position(|v| !v.is_finite()) {
+            return Err(dataset.row_error(r, format!("label {} is not finite", dataset.labels[r])));
+        }
+        Ok(dataset)
+    }
+
+    /// An error about row `row` (0-based), naming its file and line, or its row number for
+    /// data given in memory.
+    pub(crate) fn row_error(&self, row: usize, message: impl Into<String>) -> Error {
+        let message = message.into();
+        match self.origin.lines.get(row) {
+            Some(&line) => data_error(&self.origin.path, Some(line as usize), message),
+            None => data_error(
+                &self.origin.path,
+                None,
+                format!("row {row} (0-based): {message}"),
+            ),
+        }
+    }
+
+    /// The file the data came from (`<memory>` for arrays).
+    pub fn path(&self) -> &Path {
+        &self.origin.path
     }
 
     /// Reads a LIBSVM sparse file: one example per line, `label index:value …`, 1-based
@@ -159,9 +202,19 @@ impl Dataset {
         let mut values = Vec::new();
         let mut largest = 0usize;
         let mut dropped = 0usize;
+        let mut lines = Vec::new();
+        if let Some(limit) = features.filter(|&f| f > MAX_FEATURES) {
+            return Err(data_error(
+                path,
+                None,
+                format!(
+                    "{limit} declared features are more than the {MAX_FEATURES} a model can have"
+                ),
+            ));
+        }
         for (number, line) in open(path)?.lines().enumerate() {
+            let line = strip_bom(number, line.map_err(|e| read_error(path, e))?);
             let number = number + 1;
-            let line = line.map_err(|e| read_error(path, e))?;
             let content = line.split('#').next().unwrap_or("").trim();
             if content.is_empty() {
                 continue;
@@ -169,22 +222,33 @@ impl Dataset {
             let mut fields = content.split_whitespace();
             let label = fields.next().unwrap_or("");
             labels.push(parse_finite(path, number, "label", label)?);
+            lines.push(u32::try_from(number).unwrap_or(u32::MAX));
             let mut previous = 0usize;
             for field in fields {
                 let (index, value) = field.split_once(':').ok_or_else(|| {
                     data_error(
                         path,
                         Some(number),
-                        format!("`{field}` is not `index:value`"),
+                        format!("`{}` is not `index:value`", quote(field)),
                     )
                 })?;
                 let index: usize = index.parse().map_err(|_| {
                     data_error(
                         path,
                         Some(number),
-                        format!("feature index `{index}` is not a positive integer"),
+                        format!("feature index `{}` is not a positive integer", quote(index)),
                     )
                 })?;
+                if index > MAX_FEATURES && features.is_none_or(|f| index <= f) {
+                    return Err(data_error(
+                        path,
+                        Some(number),
+                        format!(
+                            "feature index {index} is beyond {MAX_FEATURES}, the most features a \
+                             model can have"
+                        ),
+                    ));
+                }
                 if index == 0 {
                     return Err(data_error(
                         path,
@@ -235,12 +299,13 @@ impl Dataset {
                 features.unwrap_or(largest)
             );
         }
-        let rows = labels.len();
-        let features = features.unwrap_or(largest);
+        let origin = Origin {
+            path: path.to_owned(),
+            lines,
+        };
         Self::checked(
-            path,
-            rows,
-            features,
+            origin,
+            features.unwrap_or(largest),
             labels,
             Features::Sparse {
                 offsets,
@@ -258,7 +323,7 @@ impl Dataset {
         let mut header: Option<Vec<String>> = None;
         let mut first_data: Option<(usize, String)> = None;
         for (number, line) in lines.by_ref() {
-            let line = line.map_err(|e| read_error(path, e))?;
+            let line = strip_bom(number, line.map_err(|e| read_error(path, e))?);
             if line.trim().is_empty() {
                 continue;
             }
@@ -288,20 +353,28 @@ impl Dataset {
                     data_error(
                         path,
                         Some(1),
-                        format!("label column `{name}` asked for, but the file has no header row"),
+                        format!(
+                            "label column `{}` asked for, but the file has no header row",
+                            quote(name)
+                        ),
                     )
                 })?;
                 header.iter().position(|h| h == name).ok_or_else(|| {
                     data_error(
                         path,
                         Some(1),
-                        format!("no column named `{name}`; columns: {}", header.join(", ")),
+                        format!(
+                            "no column named `{}`; columns: {}",
+                            quote(name),
+                            crate::error::quote_long(&header.join(", "))
+                        ),
                     )
                 })?
             }
         };
         let mut labels = Vec::new();
         let mut x = Vec::new();
+        let mut numbers = Vec::new();
         let rest = lines.map(|(n, l)| l.map(|l| (n, l)).map_err(|e| read_error(path, e)));
         for item in first_data.map(Ok).into_iter().chain(rest) {
             let (number, line) = item?;
@@ -330,9 +403,13 @@ impl Dataset {
                     x.push(value);
                 }
             }
+            numbers.push(u32::try_from(number).unwrap_or(u32::MAX));
         }
-        let rows = labels.len();
-        Self::checked(path, rows, width - 1, labels, Features::Dense(x))
+        let origin = Origin {
+            path: path.to_owned(),
+            lines: numbers,
+        };
+        Self::checked(origin, width - 1, labels, Features::Dense(x))
     }
 
     /// Number of examples `N`.
@@ -429,6 +506,13 @@ impl Dataset {
     /// The same data with `features` columns: extra columns are zero (LIBSVM's reading of a
     /// file that never mentions them). Fewer columns than stored is refused.
     pub fn with_features(mut self, features: usize) -> Result<Dataset> {
+        if features > MAX_FEATURES {
+            return Err(data_error(
+                &self.origin.path,
+                None,
+                format!("{features} features are more than the {MAX_FEATURES} a model can have"),
+            ));
+        }
         if features < self.features {
             return Err(data_error(
                 Path::new("<memory>"),
@@ -437,7 +521,11 @@ impl Dataset {
             ));
         }
         if let Features::Dense(x) = &self.x {
-            let mut wide = vec![0.0; self.rows * features];
+            let mut wide = crate::error::try_filled(
+                self.rows as u64 * features as u64,
+                0.0,
+                "the data widened to the declared features",
+            )?;
             for r in 0..self.rows {
                 wide[r * features..r * features + self.features]
                     .copy_from_slice(&x[r * self.features..(r + 1) * self.features]);

@@ -1,10 +1,10 @@
 //! The kept draws of a run (draws × chains × dimensions) and their export to NPY.
 
+use std::io::Write;
 use std::path::Path;
 
-use npyz::WriterBuilder;
-
 use crate::error::Result;
+use crate::npy::{draws_header, DrawsFile, Extent};
 use crate::summary::Summary;
 
 /// Draws kept from every chain: `values[(i · C + c) · D + d]` is dimension `d` of chain `c` at
@@ -101,40 +101,31 @@ impl Draws {
     }
 
     /// Reads the draws of `sampler`'s run back from an NPY file that [`Draws::write_npy`] or a
-    /// [`crate::sink::NpyStream`] wrote, checking that its shape is that run's.
+    /// [`crate::sink::NpyStream`] wrote, checking that its dtype and shape are that run's.
     pub fn read_npy(path: impl AsRef<Path>, sampler: &crate::Sampler) -> Result<Draws> {
         let path = path.as_ref();
-        let bad = |message: String| crate::Error::Data {
-            path: path.to_owned(),
-            line: None,
-            message,
-        };
-        let file = std::fs::File::open(path).map_err(|source| crate::Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
-            .map_err(|e| bad(format!("not NPY: {e}")))?;
-        let shape = npy.shape().to_vec();
+        let file = DrawsFile::open(path, Extent::Complete, false)?;
         let settings = sampler.settings();
         let want = [
             u64::from(settings.kept_draws()),
             u64::from(sampler.local_chains()),
             sampler.target().dim() as u64,
         ];
-        if shape != want {
-            return Err(bad(format!(
-                "has shape {shape:?}; this run's draws are {want:?} (draws, chains, dim)"
-            )));
+        if file.shape != want {
+            return Err(crate::Error::Data {
+                path: path.to_owned(),
+                line: None,
+                message: format!(
+                    "has shape {:?}; this run's draws are {want:?} (draws, chains, dim)",
+                    file.shape
+                ),
+            });
         }
-        let values: Vec<f32> = npy
-            .into_vec()
-            .map_err(|e| bad(format!("not an array of f32: {e}")))?;
         Ok(Draws {
             draws: want[0] as usize,
             chains: want[1] as usize,
             dim: want[2] as usize,
-            values,
+            values: file.read_all()?,
             steps: (0..settings.steps)
                 .filter(|&t| settings.keeps(t))
                 .map(|t| t + 1)
@@ -143,21 +134,22 @@ impl Draws {
         })
     }
 
-    /// Writes the draws as an NPY file of f32 with shape `[draws, chains, dim]`
+    /// Writes the draws as an NPY file of little-endian f32 with shape `[draws, chains, dim]`
     /// (`numpy.load(path)` reads it).
     ///
     /// The file is written under a temporary name beside `path` and renamed when complete, so
-    /// `path` never holds a partial file.
+    /// `path` never holds a partial file (see [`crate::output::write_atomically`]).
     pub fn write_npy(&self, path: impl AsRef<Path>) -> Result<()> {
         let shape = [self.draws as u64, self.chains as u64, self.dim as u64];
         crate::output::write_atomically(path, |out| {
-            let mut writer = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(out)
-                .begin_nd()?;
-            writer.extend(self.values.iter().copied())?;
-            writer.finish()
+            out.write_all(&draws_header(shape))?;
+            if cfg!(target_endian = "little") {
+                out.write_all(bytemuck::cast_slice(&self.values))
+            } else {
+                self.values
+                    .iter()
+                    .try_for_each(|v| out.write_all(&v.to_le_bytes()))
+            }
         })
     }
 }

@@ -6,21 +6,33 @@
 //! of a ring of [`READBACK_RING`], and the host maps a buffer only when the ring is full, so the
 //! GPU waits for the host only when the host falls behind by a whole ring. A checkpoint drains
 //! the ring first, so that the state it records and the draws the sink holds agree.
+//!
+//! Submits are sized by measured time: each holds as many steps as the last ones ran in
+//! [`SUBMIT_SECONDS`], so that checkpoints keep their cadence, progress moves and a stop
+//! request is answered within about a second, whatever one step costs on this device.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::checkpoint::{Checkpoint, RunIdentity, STATE_ARRAYS};
 use crate::draws::Draws;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::output::OutputLock;
 use crate::run::{
-    chain_groups, chain_temperatures, plan, prepare_control_variate, steps_per_dispatch,
-    warn_if_unstable, ChainState, READBACK_RING,
+    chain_groups, chain_temperatures, prepare_control_variate, steps_per_dispatch,
+    warn_if_unstable, ChainState, Planner, READBACK_RING,
 };
 use crate::sampler::Sampler;
-use crate::sink::{DrawBlock, DrawLayout, MemorySink, Sink};
+use crate::sink::{DrawBlock, DrawLayout, MemorySink, Received, Sink};
+
+/// The time one submit aims to take: short enough that a checkpoint, a progress update or a
+/// stop request waits at most a few of them, long enough that recording a submit costs
+/// nothing next to running it.
+pub(crate) const SUBMIT_SECONDS: f64 = 0.25;
 use crate::statistics::ChainStatistics;
 
 /// Where a run stands, as reported to [`Run::on_progress`].
@@ -51,6 +63,11 @@ pub struct RunReport {
     pub checkpoints: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Submits to the GPU (each a batch of steps sized to take about a quarter second).
+    pub submits: usize,
+    /// The step at which a stop request ([`Run::stop_when`]) ended the run early; `None` for
+    /// a run that went to its last step. The sink then holds the draws up to it, unfinished.
+    pub stopped_at: Option<u32>,
     /// Running means and variances and divergences of every chain, kept on the GPU.
     pub statistics: ChainStatistics,
 }
@@ -84,6 +101,7 @@ pub struct Run<'a> {
     resume: Option<Checkpoint>,
     progress: Option<ProgressCallback<'a>>,
     readback: bool,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<'a> Run<'a> {
@@ -96,11 +114,23 @@ impl<'a> Run<'a> {
             resume: None,
             progress: None,
             readback: true,
+            stop: None,
         }
     }
 
+    /// Ends the run early, soon after `flag` turns true (within about a second: between
+    /// submits): the draws delivered so far stay in the sink, which is flushed but not
+    /// finished; a checkpointing run writes a checkpoint at that step first, so it can be
+    /// resumed. [`RunReport::stopped_at`] says where it stopped.
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
     /// Writes a checkpoint to `dir` whenever `every` has passed since the last one (and never
-    /// more than once per submit); `Duration::ZERO` checkpoints after every submit.
+    /// more than once per submit); `Duration::ZERO` checkpoints after every submit. A fresh
+    /// run refuses a `dir` that holds a checkpoint already (resume it, or remove it), and the
+    /// run holds a lock on it, so two runs never write the same checkpoint.
     pub fn checkpoint_every(mut self, dir: impl Into<PathBuf>, every: Duration) -> Self {
         self.checkpoint = Some((dir.into(), every));
         self
@@ -213,7 +243,19 @@ impl<'a> Run<'a> {
             chains,
             dim,
         };
-        sink.begin(&layout, resume.as_ref().map_or(0, Checkpoint::delivered))?;
+        let checkpoint_lock = match &self.checkpoint {
+            Some((dir, _)) => Some(lock_checkpoint_dir(dir, resume.is_some())?),
+            None => None,
+        };
+        let received = match &resume {
+            Some(checkpoint) => Received {
+                resuming: true,
+                draws: checkpoint.delivered(),
+                checksum: checkpoint.draws_checksum(),
+            },
+            None => Received::default(),
+        };
+        sink.begin(&layout, received)?;
         let states = groups
             .iter()
             .map(|(device, group)| {
@@ -253,34 +295,54 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let mut last_checkpoint = started;
         let mut checkpoints = 0;
-        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(READBACK_RING);
+        let mut submits = 0;
+        let mut stopped_at = None;
+        // Every submit not yet known to be done, oldest first; those with draws carry them.
+        let mut queued: VecDeque<Queued> = VecDeque::with_capacity(READBACK_RING);
         let mut next_ring = 0;
         let mut step = start;
         let first_delivered = delivered;
-        for batch in plan(settings, start, per_dispatch, slots) {
-            if in_flight.len() == READBACK_RING {
-                if let Some(oldest) = in_flight.pop_front() {
-                    delivered += deliver(&states, oldest, delivered, sink)?;
+        let mut planner = Planner::new(settings, start, per_dispatch, slots);
+        let mut pace = Pace::new(per_dispatch);
+        loop {
+            if queued.len() == READBACK_RING {
+                if let Some(oldest) = queued.pop_front() {
+                    delivered += oldest.complete(&states, delivered, sink, &mut pace)?;
                 }
             }
+            let Some(batch) = planner.next_batch(pace.steps_per_submit()) else {
+                break;
+            };
             let readback = (self.readback && !batch.draw_steps.is_empty()).then_some(next_ring);
             let submissions = states
                 .iter()
                 .map(|m| m.state.submit(m.gpu, &batch, readback))
                 .collect::<Result<Vec<_>>>()?;
+            submits += 1;
             step += batch.schedule.len() as u32;
-            if let Some(ring) = readback {
-                in_flight.push_back(InFlight {
+            queued.push_back(Queued {
+                submissions,
+                steps: batch.schedule.len() as u32,
+                submitted: Instant::now(),
+                draws: readback.map(|ring| InFlight {
                     ring,
-                    submissions,
                     steps: batch.draw_steps.iter().map(|t| t + 1).collect(),
-                });
+                }),
+            });
+            if readback.is_some() {
                 next_ring = (next_ring + 1) % READBACK_RING;
             }
-            if let (Some((dir, every)), Some(identity)) = (&self.checkpoint, &identity) {
-                if last_checkpoint.elapsed() >= *every && step < settings.steps {
-                    while let Some(pending) = in_flight.pop_front() {
-                        delivered += deliver(&states, pending, delivered, sink)?;
+            let stop = self
+                .stop
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+                && step < settings.steps;
+            let due = last_checkpoint.elapsed()
+                >= self.checkpoint.as_ref().map_or(Duration::MAX, |c| c.1);
+            if let (Some((dir, _)), Some(identity)) = (&self.checkpoint, &identity) {
+                if (due || stop) && step < settings.steps {
+                    while let Some(pending) = queued.pop_front() {
+                        delivered += pending.complete(&states, delivered, sink, &mut pace)?;
                     }
                     sink.flush()?;
                     let mut saved: [Vec<f32>; STATE_ARRAYS] = Default::default();
@@ -291,7 +353,8 @@ impl<'a> Run<'a> {
                         }
                     }
                     let mode = sampler.mode.clone();
-                    Checkpoint::new(identity, step, delivered, saved, mode).write(dir)?;
+                    Checkpoint::new(identity, step, (delivered, sink.checksum()), saved, mode)
+                        .write(dir)?;
                     checkpoints += 1;
                     last_checkpoint = Instant::now();
                 }
@@ -300,27 +363,42 @@ impl<'a> Run<'a> {
                 report(&Progress {
                     step,
                     steps: settings.steps,
-                    delivered: delivered + in_flight.iter().map(|f| f.steps.len()).sum::<usize>(),
+                    delivered: delivered
+                        + queued
+                            .iter()
+                            .filter_map(|q| q.draws.as_ref())
+                            .map(|d| d.steps.len())
+                            .sum::<usize>(),
                     draws: layout.draws,
                     elapsed: started.elapsed(),
                     start_step: start,
                 });
             }
+            if stop {
+                stopped_at = Some(step);
+                break;
+            }
         }
-        while let Some(pending) = in_flight.pop_front() {
-            delivered += deliver(&states, pending, delivered, sink)?;
+        while let Some(pending) = queued.pop_front() {
+            delivered += pending.complete(&states, delivered, sink, &mut pace)?;
         }
         for device in &devices {
             device.wait()?;
         }
-        sink.finish()?;
+        match stopped_at {
+            Some(_) => sink.flush()?,
+            None => sink.finish()?,
+        }
+        drop(checkpoint_lock);
         let statistics = gather_statistics(sampler, &states)?;
         let report = RunReport {
             statistics,
-            steps_run: settings.steps - start,
+            steps_run: step - start,
             draws_delivered: delivered - first_delivered,
             checkpoints,
             seconds: started.elapsed().as_secs_f64(),
+            submits,
+            stopped_at,
         };
         Ok((report, states.into_iter().map(|m| m.state).collect()))
     }
@@ -355,7 +433,7 @@ fn check_device_memory(gpu: &Gpu, sampler: &Sampler) -> Result<()> {
     if !gpu.is_software() {
         return Ok(());
     }
-    let Some(available) = host_memory_available() else {
+    let Some(available) = crate::error::host_memory_available() else {
         return Ok(());
     };
     let needed = device_memory_needed(sampler);
@@ -367,14 +445,6 @@ fn check_device_memory(gpu: &Gpu, sampler: &Sampler) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// `MemAvailable` of `/proc/meminfo`, in bytes (Linux; `None` elsewhere).
-fn host_memory_available() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// The running statistics of every group, joined in chain order.
@@ -422,11 +492,101 @@ fn restore(states: &[Member], checkpoint: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// A submit whose draws are on their way to a staging buffer of the ring.
-struct InFlight {
-    ring: usize,
+/// Refuses a fresh run whose checkpoint folder holds a checkpoint already (an interrupted
+/// run's, which it would overwrite), then locks the folder's checkpoint for this run.
+fn lock_checkpoint_dir(dir: &std::path::Path, resuming: bool) -> Result<OutputLock> {
+    let file = dir.join(crate::checkpoint::CHECKPOINT_FILE);
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::invalid_output(
+            "checkpoint folder",
+            dir,
+            "is a file, not a folder; give a folder for the checkpoints",
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock = OutputLock::acquire(&file)?;
+    if !resuming && file.exists() {
+        return Err(Error::invalid_output(
+            "checkpoint folder",
+            dir,
+            "holds the checkpoint of an earlier run, which this run would overwrite; continue \
+             that run with `--resume` (Run::resume), or remove the file to start over",
+        ));
+    }
+    Ok(lock)
+}
+
+/// Learns how many steps fill [`SUBMIT_SECONDS`] on this device from the submits that
+/// finished, starting from one dispatch's worth and growing at most fourfold per submit.
+struct Pace {
+    steps: f64,
+    /// When the last submit known to be done finished.
+    last_done: Option<Instant>,
+}
+
+impl Pace {
+    fn new(first: u32) -> Pace {
+        Pace {
+            steps: f64::from(first.max(1)),
+            last_done: None,
+        }
+    }
+
+    fn steps_per_submit(&self) -> u32 {
+        self.steps.clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+
+    /// A submit of `steps` steps, queued at `submitted`, was found done now. It ran from the
+    /// later of its submission and the previous submit's end (the GPU runs one at a time).
+    fn done(&mut self, steps: u32, submitted: Instant) {
+        let now = Instant::now();
+        let began = match self.last_done {
+            Some(previous) if previous > submitted => previous,
+            _ => submitted,
+        };
+        self.last_done = Some(now);
+        let seconds = now.duration_since(began).as_secs_f64().max(1e-6);
+        let fit = f64::from(steps) * SUBMIT_SECONDS / seconds;
+        self.steps = fit.min(4.0 * self.steps).max(1.0);
+    }
+}
+
+/// A submit not yet known to be done.
+struct Queued {
     /// Each group's submit, on its device.
     submissions: Vec<wgpu::SubmissionIndex>,
+    steps: u32,
+    submitted: Instant,
+    /// Its kept draws, on their way to a staging buffer of the ring.
+    draws: Option<InFlight>,
+}
+
+impl Queued {
+    /// Waits for the submit; hands its draws (if any) to the sink; returns how many it had.
+    fn complete(
+        self,
+        states: &[Member],
+        first_draw: usize,
+        sink: &mut dyn Sink,
+        pace: &mut Pace,
+    ) -> Result<usize> {
+        let delivered = match self.draws {
+            Some(draws) => deliver(states, draws, &self.submissions, first_draw, sink)?,
+            None => {
+                for (member, submission) in states.iter().zip(&self.submissions) {
+                    member.gpu.wait_for(submission.clone())?;
+                }
+                0
+            }
+        };
+        pace.done(self.steps, self.submitted);
+        Ok(delivered)
+    }
+}
+
+/// Kept draws on their way to staging buffer `ring`.
+struct InFlight {
+    ring: usize,
     /// Updates before each of its draws.
     steps: Vec<u32>,
 }
@@ -436,6 +596,7 @@ struct InFlight {
 fn deliver(
     states: &[Member],
     pending: InFlight,
+    submissions: &[wgpu::SubmissionIndex],
     first_draw: usize,
     sink: &mut dyn Sink,
 ) -> Result<usize> {
@@ -443,12 +604,13 @@ fn deliver(
     // Each group's slots are `[draw][chain][dim]` already; a draw of the run is the groups'
     // rows of that draw, one after another.
     let mut groups = Vec::with_capacity(states.len());
-    for (member, submission) in states.iter().zip(pending.submissions) {
-        groups.push(
-            member
-                .state
-                .read_slots(member.gpu, pending.ring, count, submission)?,
-        );
+    for (member, submission) in states.iter().zip(submissions) {
+        groups.push(member.state.read_slots(
+            member.gpu,
+            pending.ring,
+            count,
+            submission.clone(),
+        )?);
     }
     let values = if groups.len() == 1 {
         groups.pop().unwrap_or_default()

@@ -114,6 +114,7 @@ pub mod gpu;
 mod linalg;
 pub mod minibatch;
 pub mod model;
+mod npy;
 pub mod output;
 pub mod plot;
 pub mod rng;

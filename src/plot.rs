@@ -11,7 +11,7 @@
 //! first of [`FONT_PATHS`] that exists. Without one the figure is drawn with no text at all,
 //! and [`PlotReport::warnings`] says what to install. Nothing needs a system library.
 
-use std::io::BufReader;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +21,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::npy::{DrawsFile, Extent};
 
 /// Fonts tried, in order, when `LANGEVIN_FONT` is unset or unusable (Debian's
 /// `fonts-dejavu-core` provides the first).
@@ -198,34 +199,25 @@ fn read_draws(path: &Path, options: &PlotOptions, warnings: &mut Vec<String>) ->
         line: None,
         message,
     };
-    let expected =
-        "expected a draws file from `langevin sample --out` (NPY, f32, shape [draws, chains, dim])";
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let npy = npyz::NpyFile::new(BufReader::new(file))
-        .map_err(|e| data_error(format!("not a readable NPY file ({e}); {expected}")))?;
-    let (shape, fortran, dtype) = (
-        npy.shape().to_vec(),
-        npy.order() == npyz::Order::Fortran,
-        npy.dtype(),
-    );
-    let &[draws, chains, dim] = shape.as_slice() else {
-        return Err(data_error(format!("has shape {shape:?}; {expected}")));
-    };
+    let file = DrawsFile::open(path, Extent::Prefix, true)?;
+    let [draws, chains, dim] = file.shape;
+    let fortran = file.fortran_order;
     let total = draws.checked_mul(chains).and_then(|n| n.checked_mul(dim));
-    let (Some(total), Ok(draws), Ok(chains), Ok(dim)) = (
+    let (Some(_), Ok(draws), Ok(chains), Ok(dim)) = (
         total,
         usize::try_from(draws),
         usize::try_from(chains),
         usize::try_from(dim),
     ) else {
-        return Err(data_error(format!("shape {shape:?} is too large to plot")));
+        return Err(data_error(format!(
+            "shape {:?} is too large to plot",
+            file.shape
+        )));
     };
     if chains == 0 || dim == 0 {
         return Err(data_error(format!(
-            "has shape {shape:?}: no chains or no dimensions"
+            "has shape {:?}: no chains or no dimensions",
+            file.shape
         )));
     }
     if draws == 0 {
@@ -252,40 +244,52 @@ fn read_draws(path: &Path, options: &PlotOptions, warnings: &mut Vec<String>) ->
             dims.push(d);
         }
     }
-    let data = npy
-        .data::<f32>()
-        .map_err(|e| data_error(format!("holds {} values ({e}); {expected}", dtype.descr())))?;
-    let mut values = vec![Vec::new(); dims.len()];
-    let mut read = 0u64;
-    for value in data {
-        let Ok(value) = value else { break };
-        let d = match fortran {
-            true => read / (draws as u64 * chains as u64),
-            false => read % dim as u64,
-        } as usize;
-        if let Some(row) = dims.iter().position(|&p| p == d) {
-            values[row].push(value);
-        }
-        read += 1;
+    let complete = file.draws_present as usize;
+    if complete == 0 {
+        return Err(data_error(format!(
+            "ends before its first complete draw of {draws}: not one complete draw; plot it \
+             again once one is written"
+        )));
     }
-    let complete = (read / (chains as u64 * dim as u64)) as usize;
-    if read < total {
-        if fortran || complete == 0 {
-            let what = match fortran {
-                true => "a Fortran-order file must be complete",
-                false => "not one complete draw; plot it again once one is written",
-            };
-            return Err(data_error(format!(
-                "ends after {read} of {total} values: {what}"
-            )));
-        }
+    if complete < draws {
         warnings.push(format!(
             "{} ends after {complete} of {draws} draws (a partial file?); plotting those",
             path.display()
         ));
-        values
-            .iter_mut()
-            .for_each(|v| v.truncate(complete * chains));
+    }
+    // Only the plotted dimensions are kept: a row of the file at a time.
+    let mut values = vec![Vec::with_capacity(complete * chains); dims.len()];
+    let mut reader = file.data()?;
+    let row = if fortran { draws } else { dim };
+    let rows = if fortran {
+        chains * dim
+    } else {
+        complete * chains
+    };
+    let mut buffer = vec![0u8; row * 4];
+    for r in 0..rows {
+        reader
+            .read_exact(&mut buffer)
+            .map_err(|source| Error::io(path, source))?;
+        let value = |k: usize| {
+            f32::from_le_bytes([
+                buffer[4 * k],
+                buffer[4 * k + 1],
+                buffer[4 * k + 2],
+                buffer[4 * k + 3],
+            ])
+        };
+        if fortran {
+            // Row r holds dimension r / C of chain r % C over every draw.
+            let d = r / chains;
+            if let Some(k) = dims.iter().position(|&p| p == d) {
+                values[k].extend((0..draws).map(value));
+            }
+        } else {
+            for (k, &d) in dims.iter().enumerate() {
+                values[k].push(value(d));
+            }
+        }
     }
     Ok(Selected {
         dims,

@@ -89,31 +89,50 @@ pub(crate) struct Batch {
 
 /// Cuts steps `start..settings.steps` into batches, lazily (a long run never holds its whole
 /// schedule): a dispatch never crosses a kept draw or exceeds `max_steps_per_dispatch`; a
-/// batch holds at most `slots` draws.
-pub(crate) fn plan(
-    settings: &Settings,
-    start: u32,
+/// batch holds at most `slots` draws and as many steps as its caller asks for.
+pub(crate) struct Planner<'a> {
+    settings: &'a Settings,
+    step: u32,
     max_steps_per_dispatch: u32,
     slots: usize,
-) -> impl Iterator<Item = Batch> + '_ {
-    let mut step = start;
-    std::iter::from_fn(move || {
-        if step >= settings.steps {
+}
+
+impl<'a> Planner<'a> {
+    pub(crate) fn new(
+        settings: &'a Settings,
+        start: u32,
+        max_steps_per_dispatch: u32,
+        slots: usize,
+    ) -> Planner<'a> {
+        Planner {
+            settings,
+            step: start,
+            max_steps_per_dispatch,
+            slots,
+        }
+    }
+
+    /// The next submit's work, of at most `most_steps` steps (at least one); `None` at the end.
+    pub(crate) fn next_batch(&mut self, most_steps: u32) -> Option<Batch> {
+        let settings = self.settings;
+        if self.step >= settings.steps {
             return None;
         }
+        let most_steps = (most_steps.max(1) as usize).min(MAX_STEPS_PER_BATCH);
         let mut batch = Batch {
             records: Vec::new(),
             schedule: Vec::new(),
             draw_steps: Vec::new(),
         };
-        while step < settings.steps
+        while self.step < settings.steps
             && batch.records.len() < MAX_DISPATCHES_PER_BATCH
-            && batch.draw_steps.len() < slots
-            && batch.schedule.len() < MAX_STEPS_PER_BATCH
+            && batch.draw_steps.len() < self.slots
+            && batch.schedule.len() < most_steps
         {
-            let room = (MAX_STEPS_PER_BATCH - batch.schedule.len()) as u32;
+            let step = self.step;
+            let room = (most_steps - batch.schedule.len()) as u32;
             let limit = (settings.steps - step)
-                .min(max_steps_per_dispatch)
+                .min(self.max_steps_per_dispatch)
                 .min(room);
             let mut count = 1;
             while count < limit && !settings.keeps(step + count - 1) {
@@ -143,10 +162,22 @@ pub(crate) fn plan(
                 };
                 StepScalars::with_noise_factor(settings.step_size.at(t), temperature, factor)
             }));
-            step += count;
+            self.step += count;
         }
         Some(batch)
-    })
+    }
+}
+
+/// [`Planner`]'s batches at their largest.
+#[cfg(test)]
+pub(crate) fn plan(
+    settings: &Settings,
+    start: u32,
+    max_steps_per_dispatch: u32,
+    slots: usize,
+) -> impl Iterator<Item = Batch> + '_ {
+    let mut planner = Planner::new(settings, start, max_steps_per_dispatch, slots);
+    std::iter::from_fn(move || planner.next_batch(u32::MAX))
 }
 
 fn storage(gpu: &Gpu, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -663,21 +694,12 @@ impl Monitor {
 pub(crate) fn chain_groups(gpu: &Gpu, sampler: &Sampler) -> Result<Vec<std::ops::Range<u32>>> {
     let window = sampler.chain_window();
     let dim = sampler.target.dim() as u64;
-    let per_chain = (8 * dim).max(4 * (dim + 2));
-    let by_binding = gpu.max_binding() / per_chain;
+    gpu.check_dimensions(dim as usize)?;
+    let by_binding = gpu.max_binding() / crate::gpu::chain_bytes(dim);
     let by_index = u64::from(u32::MAX) / dim.div_ceil(4).max(1);
     let mut most = by_binding.min(by_index).min(u64::from(u32::MAX));
     if let Some(cap) = sampler.tuning.max_chains_per_group {
         most = most.min(u64::from(cap.max(1)));
-    }
-    if most == 0 {
-        return Err(Error::ExceedsLimits {
-            what: format!("one chain of {dim} dimensions with its rule state"),
-            needed: per_chain,
-            limit: gpu.max_binding(),
-            limit_name: "max_storage_buffer_binding_size",
-            adapter: gpu.describe(),
-        });
     }
     let most = most as u32;
     Ok((window.start..window.end)

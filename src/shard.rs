@@ -3,8 +3,9 @@
 //! Every random number is keyed by the run-wide chain id, so shard `i` of `n` — the chains
 //! `[⌊i·C/n⌋, ⌊(i+1)·C/n⌋)` — draws exactly what those chains draw in a single run, and the
 //! union of the shards' draws is bit-identical to that run's. Each shard's draws file gets a
-//! manifest beside it (`PATH.shard.json`) naming the run and the slice, which [`merge`] checks
-//! before it joins the files along the chain axis.
+//! manifest beside it (`PATH.shard.json`) naming the run, the slice and the checksum of the
+//! draws, which [`merge`] checks before it joins the files along the chain axis: a shard's
+//! draws under another shard's manifest, or a changed file, is refused.
 
 use std::io::{Read, Write};
 use std::ops::Range;
@@ -12,8 +13,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::{Error, Result};
+use crate::npy::{DrawsFile, Extent};
+use crate::output::Commit;
 use crate::sampler::Sampler;
 
 /// Shard `index` of `count` (0-based).
@@ -82,6 +86,8 @@ pub struct ShardManifest {
     pub chains: u32,
     /// Chains in the whole run.
     pub total_chains: u32,
+    /// XXH3-64 of the draws file's data (every value, little-endian f32, in file order), hex.
+    pub draws_checksum: String,
 }
 
 /// `PATH.shard.json`.
@@ -90,110 +96,98 @@ pub fn manifest_path(draws: &Path) -> PathBuf {
 }
 
 impl ShardManifest {
-    /// The manifest of `sampler`'s shard, or `None` for a run that is not sharded.
-    pub fn of(sampler: &Sampler) -> Option<ShardManifest> {
+    /// The manifest of `sampler`'s shard whose draws have checksum `draws_checksum`
+    /// ([`crate::sink::Sink::checksum`] of its stream), or `None` for a run that is not
+    /// sharded.
+    pub fn of(sampler: &Sampler, draws_checksum: u64) -> Option<ShardManifest> {
         let shard = sampler.settings().shard?;
         let mut whole = sampler.clone();
         whole.settings.shard = None;
-        let crate::checkpoint::RunIdentity {
-            description,
-            fingerprint: run,
-        } = crate::checkpoint::RunIdentity::of(&whole);
+        let identity = crate::checkpoint::RunIdentity::of(&whole);
         let chains = shard.chains(sampler.settings().chains);
         Some(ShardManifest {
-            run,
-            description,
+            run: identity.fingerprint,
+            description: identity.description,
             index: shard.index,
             count: shard.count,
             first_chain: chains.start,
             chains: chains.end - chains.start,
             total_chains: sampler.settings().chains,
+            draws_checksum: format!("{draws_checksum:016x}"),
         })
+    }
+
+    fn to_json(
+        &self,
+    ) -> impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()> + '_ {
+        move |out| {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            Ok(())
+        }
     }
 
     /// Writes it beside `draws`.
     pub fn write(&self, draws: &Path) -> Result<()> {
-        crate::output::write_atomically(manifest_path(draws), |out| {
-            serde_json::to_writer_pretty(&mut *out, self)?;
-            Ok(())
-        })
+        crate::output::write_atomically(manifest_path(draws), self.to_json())
+    }
+
+    /// Stages it beside `draws`, to appear with the run's other outputs.
+    pub fn stage(&self, draws: &Path, commit: &mut Commit) -> Result<()> {
+        commit.stage(&manifest_path(draws), self.to_json())
     }
 
     /// Reads the manifest beside `draws`.
     pub fn read(draws: &Path) -> Result<ShardManifest> {
         let path = manifest_path(draws);
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| Error::io(path.clone(), source))?;
         serde_json::from_str(&text).map_err(|e| Error::Data {
             path,
             line: None,
-            message: format!("not a shard manifest: {e}"),
+            message: format!("not a shard manifest of this version of langevin: {e}"),
         })
     }
 }
 
-/// Bytes of one NPY header as [`crate::sink::NpyStream`] and [`crate::Draws::write_npy`] write
-/// it, and the shape it declares.
-fn npy_shape(path: &Path) -> Result<(u64, [u64; 3])> {
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut head = vec![0u8; 4096];
-    let n = file.read(&mut head).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let npy = npyz::NpyFile::new(&head[..n]).map_err(|e| Error::Data {
-        path: path.to_owned(),
-        line: None,
-        message: format!("not an NPY draws file: {e}"),
-    })?;
-    let shape: [u64; 3] = npy.shape().try_into().map_err(|_| Error::Data {
-        path: path.to_owned(),
-        line: None,
-        message: format!(
-            "has shape {:?}; draws are [draws, chains, dim]",
-            npy.shape()
-        ),
-    })?;
-    let header = std::fs::metadata(path)
-        .map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?
-        .len()
-        - shape.iter().product::<u64>() * 4;
-    Ok((header, shape))
-}
-
 /// Joins the draws files of every shard of one run into `out` (chains in run-wide order),
 /// after checking that they are all the shards of the same run, each exactly once, with the
-/// shapes their manifests promise. Nothing is written unless every check passes; `out` is
-/// written under a temporary name and renamed.
+/// shapes their manifests promise; each file's data are checked against its manifest's
+/// checksum as they are copied. Nothing is written unless every check passes; `out` is
+/// written under a temporary name and renamed, and may not be one of the inputs.
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<()> {
     let mut parts = Vec::new();
     for path in shards {
+        for input in [path.clone(), manifest_path(path)] {
+            if crate::output::same_file(out, &input) {
+                return Err(Error::invalid_output(
+                    "merge output",
+                    out,
+                    format!(
+                        "is the input {}; writing it would destroy that shard",
+                        input.display()
+                    ),
+                ));
+            }
+        }
         let manifest = ShardManifest::read(path)?;
-        let (header, shape) = npy_shape(path)?;
-        if shape[1] != u64::from(manifest.chains) {
+        let file = DrawsFile::open(path, Extent::Complete, false)?;
+        if file.shape[1] != u64::from(manifest.chains) {
             return Err(Error::Data {
                 path: path.clone(),
                 line: None,
                 message: format!(
                     "holds {} chains; its manifest says {}",
-                    shape[1], manifest.chains
+                    file.shape[1], manifest.chains
                 ),
             });
         }
-        parts.push((path, manifest, header, shape));
+        parts.push((path, manifest, file));
     }
-    let Some((first_path, first, _, first_shape)) = parts.first().cloned() else {
+    let Some((first_path, first, first_file)) = parts.first() else {
         return Err(Error::invalid("merge", "no shard files given"));
     };
-    for (path, manifest, _, shape) in &parts {
+    let first_shape = first_file.shape;
+    for (path, manifest, file) in &parts {
         if manifest.run != first.run || manifest.count != first.count {
             return Err(Error::invalid(
                 "merge",
@@ -208,15 +202,15 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<()> {
                 ),
             ));
         }
-        if shape[0] != first_shape[0] || shape[2] != first_shape[2] {
+        if file.shape[0] != first_shape[0] || file.shape[2] != first_shape[2] {
             return Err(Error::invalid(
                 "merge",
                 format!(
                     "{} has {} draws of {} dimensions, {} has {} of {}: is one of them \
                      unfinished?",
                     path.display(),
-                    shape[0],
-                    shape[2],
+                    file.shape[0],
+                    file.shape[2],
                     first_path.display(),
                     first_shape[0],
                     first_shape[2]
@@ -224,45 +218,63 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<()> {
             ));
         }
     }
-    parts.sort_by_key(|(_, manifest, _, _)| manifest.index);
-    let indices: Vec<u32> = parts.iter().map(|(_, m, _, _)| m.index).collect();
-    let want: Vec<u32> = (0..first.count).collect();
+    parts.sort_by_key(|(_, manifest, _)| manifest.index);
+    let indices: Vec<u32> = parts.iter().map(|(_, m, _)| m.index).collect();
+    let want: Vec<u32> = (0..parts[0].1.count).collect();
     if indices != want {
         return Err(Error::invalid(
             "merge",
             format!(
                 "got shards {indices:?} of {}; need each of {want:?} exactly once",
-                first.count
+                want.len()
             ),
         ));
     }
     let (draws, dim) = (first_shape[0], first_shape[2]);
-    let total = u64::from(first.total_chains);
-    crate::output::write_atomically(out, |writer| {
-        writer.write_all(&crate::sink::npy_header([
-            draws as usize,
-            total as usize,
-            dim as usize,
-        ]))?;
-        let mut files = parts
-            .iter()
-            .map(|(path, _, header, _)| {
-                let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
-                std::io::copy(&mut (&mut file).take(*header), &mut std::io::sink())?;
-                Ok(file)
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        for _ in 0..draws {
-            for ((_, manifest, _, _), file) in parts.iter().zip(files.iter_mut()) {
-                let bytes = u64::from(manifest.chains) * dim * 4;
-                let copied = std::io::copy(&mut file.take(bytes), writer)?;
-                if copied != bytes {
-                    return Err(std::io::Error::other("a shard file ended early"));
+    let total = u64::from(parts[0].1.total_chains);
+    let mut readers = parts
+        .iter()
+        .map(|(_, _, file)| Ok((file.data()?, Xxh3::new())))
+        .collect::<Result<Vec<_>>>()?;
+    let mut commit = Commit::new();
+    let _lock = crate::output::OutputLock::acquire(out)?;
+    let mut mismatch = None;
+    commit
+        .stage(out, |writer| {
+            writer.write_all(&crate::npy::draws_header([draws, total, dim]))?;
+            let mut buffer = Vec::new();
+            for _ in 0..draws {
+                for ((_, manifest, _), (file, hasher)) in parts.iter().zip(readers.iter_mut()) {
+                    let bytes = (u64::from(manifest.chains) * dim * 4) as usize;
+                    buffer.resize(bytes, 0);
+                    file.read_exact(&mut buffer)?;
+                    hasher.update(&buffer);
+                    writer.write_all(&buffer)?;
                 }
             }
-        }
-        writer.flush()
-    })
+            for ((path, manifest, _), (_, hasher)) in parts.iter().zip(&readers) {
+                let got = format!("{:016x}", hasher.digest());
+                if got != manifest.draws_checksum {
+                    mismatch = Some(((*path).clone(), got, manifest.draws_checksum.clone()));
+                    return Err(std::io::Error::other(
+                        "a shard's checksum differs from its manifest's",
+                    ));
+                }
+            }
+            writer.flush()
+        })
+        .map_err(|e| match mismatch.take() {
+            Some((path, got, want)) => Error::Data {
+                path,
+                line: None,
+                message: format!(
+                    "its draws have checksum {got}, its manifest records {want}: the file is \
+                 another shard's or was changed after the run wrote it"
+                ),
+            },
+            None => e,
+        })?;
+    commit.commit()
 }
 
 #[cfg(test)]

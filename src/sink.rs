@@ -9,8 +9,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use xxhash_rust::xxh3::Xxh3;
+
 use crate::draws::Draws;
 use crate::error::{Error, Result};
+use crate::npy::{draws_header, DrawsFile, Extent, DRAWS_HEADER_BYTES};
+use crate::output::{Commit, OutputLock};
 
 /// The shape of what a run delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +38,26 @@ pub struct DrawBlock<'a> {
     pub values: &'a [f32],
 }
 
+/// What a sink holds already when a run begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Received {
+    /// Whether the run resumes a checkpoint (possibly one taken before any draw was kept).
+    pub resuming: bool,
+    /// Kept draws the sink had durably received when that checkpoint was written (0 for a
+    /// fresh run).
+    pub draws: usize,
+    /// [`Sink::checksum`] of those draws as the sink reported it then; `None` for a fresh
+    /// run or a sink that keeps none. A sink that keeps one refuses to resume draws that are
+    /// not those.
+    pub checksum: Option<u64>,
+}
+
 /// A consumer of kept draws.
 ///
 /// A sink that sends each block's chain means down a channel, for a consumer thread:
 ///
 /// ```
-/// use langevin::sink::{DrawBlock, DrawLayout, Sink};
+/// use langevin::sink::{DrawBlock, DrawLayout, Received, Sink};
 ///
 /// struct MeanOfChains {
 ///     dim: usize,
@@ -47,7 +65,7 @@ pub struct DrawBlock<'a> {
 /// }
 ///
 /// impl Sink for MeanOfChains {
-///     fn begin(&mut self, layout: &DrawLayout, _delivered: usize) -> langevin::Result<()> {
+///     fn begin(&mut self, layout: &DrawLayout, _: Received) -> langevin::Result<()> {
 ///         self.dim = layout.dim;
 ///         Ok(())
 ///     }
@@ -68,7 +86,7 @@ pub struct DrawBlock<'a> {
 ///
 /// let (to, from) = std::sync::mpsc::channel();
 /// let mut sink = MeanOfChains { dim: 0, to };
-/// sink.begin(&DrawLayout { draws: 1, chains: 2, dim: 2 }, 0)?;
+/// sink.begin(&DrawLayout { draws: 1, chains: 2, dim: 2 }, Received::default())?;
 /// sink.write(DrawBlock { first_draw: 0, steps: &[10], values: &[1.0, 2.0, 3.0, 4.0] })?;
 /// assert_eq!(from.recv().unwrap(), vec![2.0, 3.0]);
 /// # Ok::<(), langevin::Error>(())
@@ -77,17 +95,21 @@ pub struct DrawBlock<'a> {
 /// The run calls [`Sink::begin`] once, [`Sink::write`] for each block in order, [`Sink::flush`]
 /// before it writes a checkpoint, and [`Sink::finish`] after the last block. A run resumed from
 /// a checkpoint calls `begin` with the number of draws the sink had durably received when the
-/// checkpoint was written; the sink must drop anything it holds past that point, so that no
-/// draw is lost or delivered twice.
+/// checkpoint was written (and their checksum, if the sink reported one); the sink must drop
+/// anything it holds past that point, so that no draw is lost or delivered twice.
 pub trait Sink {
-    /// Prepares for a run of `layout`, `delivered` draws of which were received before a
-    /// resume (0 for a fresh run).
-    fn begin(&mut self, layout: &DrawLayout, delivered: usize) -> Result<()>;
+    /// Prepares for a run of `layout`, of whose draws the sink holds `received` already.
+    fn begin(&mut self, layout: &DrawLayout, received: Received) -> Result<()>;
     /// Consumes the next block.
     fn write(&mut self, block: DrawBlock<'_>) -> Result<()>;
     /// Makes everything written so far durable (a checkpoint follows).
     fn flush(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// A checksum of every draw received so far, recorded in checkpoints so that a resume
+    /// can tell these draws from another run's; `None` (the default) keeps none.
+    fn checksum(&self) -> Option<u64> {
+        None
     }
     /// The run is complete.
     fn finish(&mut self) -> Result<()>;
@@ -126,8 +148,8 @@ impl MemorySink {
 }
 
 impl Sink for MemorySink {
-    fn begin(&mut self, layout: &DrawLayout, delivered: usize) -> Result<()> {
-        if delivered > 0 {
+    fn begin(&mut self, layout: &DrawLayout, received: Received) -> Result<()> {
+        if received.resuming {
             return Err(Error::invalid(
                 "resume",
                 "draws kept in memory do not survive the process; resume into the NPY file the \
@@ -135,10 +157,8 @@ impl Sink for MemorySink {
             ));
         }
         let total = layout.draws as u64 * layout.chains as u64 * layout.dim as u64;
-        self.values
-            .try_reserve_exact(total as usize)
-            .map_err(|_| Error::HostMemory { bytes: total * 4 })?;
-        self.steps.reserve(layout.draws);
+        self.values = crate::error::try_vec(total, "the draws kept in memory")?;
+        self.steps = crate::error::try_vec(layout.draws as u64, "the draws' step numbers")?;
         self.layout = Some(layout.clone());
         Ok(())
     }
@@ -154,71 +174,65 @@ impl Sink for MemorySink {
     }
 }
 
-/// Header bytes of the NPY files [`NpyStream`] writes: fixed, so the shape can be rewritten in
-/// place as draws are appended.
-const NPY_HEADER_BYTES: usize = 128;
-
-/// The NPY v1.0 header of an f32 array of `shape`, padded to [`NPY_HEADER_BYTES`].
-pub(crate) fn npy_header(shape: [usize; 3]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
-        shape[0], shape[1], shape[2]
-    );
-    let mut header = b"\x93NUMPY\x01\x00".to_vec();
-    let text_len = NPY_HEADER_BYTES - header.len() - 2;
-    header.extend_from_slice(&(text_len as u16).to_le_bytes());
-    header.extend_from_slice(dict.as_bytes());
-    header.resize(NPY_HEADER_BYTES - 1, b' ');
-    header.push(b'\n');
-    header
-}
-
-/// Reads the shape back from a header [`npy_header`] wrote; `None` if it is not one.
-fn parse_npy_header(header: &[u8]) -> Option<[usize; 3]> {
-    if header.len() != NPY_HEADER_BYTES || !header.starts_with(b"\x93NUMPY\x01\x00") {
-        return None;
-    }
-    let text = std::str::from_utf8(&header[10..]).ok()?;
-    if !text.contains("'descr': '<f4'") || !text.contains("'fortran_order': False") {
-        return None;
-    }
-    let inner = text.split("'shape': (").nth(1)?.split(')').next()?;
-    let numbers: Vec<usize> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().ok())
-        .collect::<Option<_>>()?;
-    numbers.try_into().ok()
-}
-
 /// Streams draws into an NPY file (f32, shape `[draws, chains, dim]`) as they arrive.
 ///
 /// While the run goes on the file is `PATH.partial`: a valid NPY file at every moment, whose
 /// shape counts the draws appended so far (the data go first, then the header is rewritten),
 /// so `numpy.load("draws.npy.partial")` reads whatever an interrupted run produced. When the
-/// run finishes the file is renamed to `PATH`; a file at `PATH` is therefore always complete.
-#[derive(Debug)]
+/// run finishes the file is renamed to `PATH` ([`NpyStream::new`]), or left for the caller to
+/// commit together with its other outputs ([`NpyStream::deferred`]); a file at `PATH` is
+/// therefore always complete.
+///
+/// The stream holds `PATH`'s [`OutputLock`] from [`Sink::begin`] on, so a second run on the
+/// same path is refused. A fresh run refuses a `PATH.partial` left by an interrupted run (it
+/// may be resumable); a resumed run checks that the partial file holds exactly the draws its
+/// checkpoint recorded (by their checksum) before it cuts anything off.
 pub struct NpyStream {
     path: PathBuf,
     partial: PathBuf,
     file: Option<File>,
+    lock: Option<OutputLock>,
+    deferred: bool,
     chains: usize,
     dim: usize,
     written: usize,
+    hasher: Xxh3,
+}
+
+impl std::fmt::Debug for NpyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyStream")
+            .field("path", &self.path)
+            .field("deferred", &self.deferred)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NpyStream {
-    /// A stream that will write `path` (through `path.partial`).
+    /// A stream that will write `path` (through `path.partial`), renamed into place when the
+    /// run finishes.
     pub fn new(path: impl AsRef<Path>) -> NpyStream {
         let path = path.as_ref().to_owned();
         NpyStream {
             partial: partial_path(&path),
             path,
             file: None,
+            lock: None,
+            deferred: false,
             chains: 0,
             dim: 0,
             written: 0,
+            hasher: Xxh3::new(),
+        }
+    }
+
+    /// A stream whose finished `.partial` file stays where it is until
+    /// [`NpyStream::stage`] hands it to a [`Commit`] with the run's other outputs.
+    pub fn deferred(path: impl AsRef<Path>) -> NpyStream {
+        NpyStream {
+            deferred: true,
+            ..NpyStream::new(path)
         }
     }
 
@@ -227,15 +241,43 @@ impl NpyStream {
         &self.partial
     }
 
+    /// Kept draws written so far (a resumed run counts those before it).
+    pub fn draws_written(&self) -> usize {
+        self.written
+    }
+
+    /// Adds the finished draws file of a [`NpyStream::deferred`] stream to `commit`; the
+    /// returned lock must be held until the commit is done.
+    pub fn stage(mut self, commit: &mut Commit) -> Result<OutputLock> {
+        if self.file.is_some() {
+            return Err(Error::invalid(
+                "draw sink",
+                "staged before the run finished",
+            ));
+        }
+        let lock = self
+            .lock
+            .take()
+            .ok_or_else(|| Error::invalid("draw sink", "staged before the run began"))?;
+        commit.adopt(self.partial.clone(), self.path.clone());
+        Ok(lock)
+    }
+
     fn io(&self, source: std::io::Error) -> Error {
-        Error::Io {
+        Error::io(self.partial.clone(), source)
+    }
+
+    fn refuse(&self, message: String) -> Error {
+        Error::Data {
             path: self.partial.clone(),
-            source,
+            line: None,
+            message,
         }
     }
 
-    /// Opens the partial file of an interrupted run and cuts it back to `delivered` draws.
-    fn reopen(&mut self, layout: &DrawLayout, delivered: usize) -> Result<File> {
+    /// Opens the partial file of an interrupted run, checks that its first `received.draws`
+    /// draws are the checkpoint's, and cuts it back to them.
+    fn reopen(&mut self, layout: &DrawLayout, received: Received) -> Result<File> {
         if !self.partial.exists() && self.path.exists() {
             return Err(Error::Data {
                 path: self.path.clone(),
@@ -245,33 +287,52 @@ impl NpyStream {
                     .into(),
             });
         }
-        let mut file = OpenOptions::new()
+        let existing = DrawsFile::open(&self.partial, Extent::AtLeastDeclared, false)?;
+        let per_draw = (layout.chains * layout.dim * 4) as u64;
+        let data = existing.file.metadata().map_err(|e| self.io(e))?.len() - existing.data_offset;
+        let held = data / per_draw.max(1);
+        let delivered = received.draws;
+        if existing.shape[1..] != [layout.chains as u64, layout.dim as u64]
+            || held < delivered as u64
+        {
+            return Err(self.refuse(format!(
+                "holds {held} draws of {} chains × {} dimensions; the checkpoint needs {delivered} \
+                 draws of {} × {}",
+                existing.shape[1], existing.shape[2], layout.chains, layout.dim
+            )));
+        }
+        if existing.data_offset != DRAWS_HEADER_BYTES {
+            return Err(self.refuse(
+                "was not written by `langevin sample --out`; it cannot be resumed".into(),
+            ));
+        }
+        let mut hasher = Xxh3::new();
+        let mut prefix = std::io::Read::take(existing.data()?, delivered as u64 * per_draw);
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = prefix.read(&mut buffer).map_err(|e| self.io(e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        if let Some(want) = received.checksum {
+            if hasher.digest() != want {
+                return Err(self.refuse(format!(
+                    "its first {delivered} draws are not the ones the checkpoint recorded \
+                     (checksum {:016x}, expected {want:016x}): it belongs to another run or was \
+                     changed. Resume with the --out the checkpointed run was writing",
+                    hasher.digest()
+                )));
+            }
+        }
+        self.hasher = hasher;
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&self.partial)
             .map_err(|e| self.io(e))?;
-        let mut header = vec![0u8; NPY_HEADER_BYTES];
-        file.read_exact(&mut header).map_err(|e| self.io(e))?;
-        let shape = parse_npy_header(&header).ok_or_else(|| Error::Data {
-            path: self.partial.clone(),
-            line: None,
-            message: "not a draws file this program streamed; it cannot be resumed".into(),
-        })?;
-        let bytes = file.metadata().map_err(|e| self.io(e))?.len();
-        let per_draw = (layout.chains * layout.dim * 4) as u64;
-        let held = (bytes - NPY_HEADER_BYTES as u64) / per_draw.max(1);
-        if shape[1..] != [layout.chains, layout.dim] || held < delivered as u64 {
-            return Err(Error::Data {
-                path: self.partial.clone(),
-                line: None,
-                message: format!(
-                    "holds {held} draws of {} chains × {} dimensions; the checkpoint needs {delivered} \
-                     draws of {} × {}",
-                    shape[1], shape[2], layout.chains, layout.dim
-                ),
-            });
-        }
-        file.set_len(NPY_HEADER_BYTES as u64 + delivered as u64 * per_draw)
+        file.set_len(DRAWS_HEADER_BYTES + delivered as u64 * per_draw)
             .map_err(|e| self.io(e))?;
         Ok(file)
     }
@@ -283,18 +344,39 @@ fn partial_path(path: &Path) -> PathBuf {
 }
 
 impl Sink for NpyStream {
-    fn begin(&mut self, layout: &DrawLayout, delivered: usize) -> Result<()> {
+    fn begin(&mut self, layout: &DrawLayout, received: Received) -> Result<()> {
+        crate::output::check_output_path("draws file", &self.path, false)?;
+        if self.lock.is_none() {
+            self.lock = Some(OutputLock::acquire(&self.path)?);
+        }
         self.chains = layout.chains;
         self.dim = layout.dim;
-        let mut file = if delivered > 0 {
-            self.reopen(layout, delivered)?
+        let mut file = if received.resuming {
+            self.reopen(layout, received)?
         } else {
-            File::create(&self.partial).map_err(|e| self.io(e))?
+            if self.partial.exists() {
+                return Err(self.refuse(
+                    "holds the draws of an interrupted run; continue that run with its \
+                     checkpoint (`--resume DIR`), or remove the file to start over"
+                        .into(),
+                ));
+            }
+            self.hasher = Xxh3::new();
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&self.partial)
+                .map_err(|e| self.io(e))?
         };
         file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
-        file.write_all(&npy_header([delivered, layout.chains, layout.dim]))
-            .map_err(|e| self.io(e))?;
-        self.written = delivered;
+        file.write_all(&draws_header([
+            received.draws as u64,
+            layout.chains as u64,
+            layout.dim as u64,
+        ]))
+        .map_err(|e| self.io(e))?;
+        self.written = received.draws;
         self.file = Some(file);
         Ok(())
     }
@@ -304,14 +386,20 @@ impl Sink for NpyStream {
         let Some(file) = self.file.as_mut() else {
             return Err(Error::invalid("draw sink", "written before the run began"));
         };
-        let at = NPY_HEADER_BYTES as u64 + (self.written * chains * dim * 4) as u64;
+        let bytes: &[u8] = bytemuck::cast_slice(block.values);
+        let at = DRAWS_HEADER_BYTES + (self.written * chains * dim * 4) as u64;
         let appended = (|| -> std::io::Result<()> {
             file.seek(SeekFrom::Start(at))?;
-            file.write_all(bytemuck::cast_slice(block.values))?;
+            file.write_all(bytes)?;
             file.seek(SeekFrom::Start(0))?;
-            file.write_all(&npy_header([self.written + block.steps.len(), chains, dim]))
+            file.write_all(&draws_header([
+                (self.written + block.steps.len()) as u64,
+                chains as u64,
+                dim as u64,
+            ]))
         })();
         appended.map_err(|e| self.io(e))?;
+        self.hasher.update(bytes);
         self.written += block.steps.len();
         Ok(())
     }
@@ -323,13 +411,21 @@ impl Sink for NpyStream {
         Ok(())
     }
 
+    fn checksum(&self) -> Option<u64> {
+        Some(self.hasher.digest())
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.flush()?;
         self.file = None;
-        std::fs::rename(&self.partial, &self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })
+        if self.deferred {
+            return Ok(());
+        }
+        let mut commit = Commit::new();
+        commit.adopt(self.partial.clone(), self.path.clone());
+        commit.commit()?;
+        self.lock = None;
+        Ok(())
     }
 }
 
@@ -337,18 +433,16 @@ impl Sink for NpyStream {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_header_round_trips_and_keeps_its_length() {
-        for shape in [[0, 1, 1], [123_456_789_012, 4_000_000, 1_000_000]] {
-            let header = npy_header(shape);
-            assert_eq!(header.len(), NPY_HEADER_BYTES);
-            assert_eq!(parse_npy_header(&header), Some(shape));
-        }
+    fn read(p: &Path) -> (Vec<u64>, Vec<f32>) {
+        let bytes = std::fs::read(p).expect("read");
+        let npy = npyz::NpyFile::new(&bytes[..]).expect("valid npy");
+        (npy.shape().to_vec(), npy.into_vec().expect("f32"))
     }
 
     #[test]
     fn a_streamed_file_is_valid_npy_while_it_grows_and_after_a_resume() {
         let dir = std::env::temp_dir().join(format!("langevin-sink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("draws.npy");
         let layout = DrawLayout {
@@ -358,34 +452,67 @@ mod tests {
         };
         let values: Vec<f32> = (0..30).map(|v| v as f32).collect();
         let mut sink = NpyStream::new(&path);
-        sink.begin(&layout, 0).expect("begin");
+        sink.begin(&layout, Received::default()).expect("begin");
         sink.write(DrawBlock {
             first_draw: 0,
-            steps: &[1, 2, 3],
-            values: &values[..18],
+            steps: &[1, 2],
+            values: &values[..12],
         })
         .expect("write");
-        let read = |p: &Path| -> (Vec<u64>, Vec<f32>) {
-            let bytes = std::fs::read(p).expect("read");
-            let npy = npyz::NpyFile::new(&bytes[..]).expect("valid npy");
-            (npy.shape().to_vec(), npy.into_vec().expect("f32"))
-        };
+        let checksum_after_two = sink.checksum();
+        sink.write(DrawBlock {
+            first_draw: 2,
+            steps: &[3],
+            values: &values[12..18],
+        })
+        .expect("write");
         assert_eq!(
             read(sink.partial_path()),
             (vec![3, 2, 3], values[..18].to_vec())
         );
+        // A second stream on the same file is refused while the first holds it.
+        let busy = NpyStream::new(&path)
+            .begin(&layout, Received::default())
+            .expect_err("busy");
+        assert!(matches!(busy, Error::Busy { .. }), "{busy}");
         drop(sink);
-        // An interrupted run checkpointed after two draws: the third is dropped, then resumed.
+        // A fresh run does not overwrite the interrupted run's draws.
+        let refused = NpyStream::new(&path)
+            .begin(&layout, Received::default())
+            .expect_err("stale partial");
+        assert!(refused.to_string().contains("interrupted run"), "{refused}");
+        // Another run's checksum is refused before anything is cut off.
+        let foreign = Received {
+            resuming: true,
+            draws: 2,
+            checksum: Some(checksum_after_two.expect("kept") ^ 1),
+        };
+        let refused = NpyStream::new(&path)
+            .begin(&layout, foreign)
+            .expect_err("foreign");
+        assert!(refused.to_string().contains("not the ones"), "{refused}");
+        assert_eq!(read(&partial_path(&path)).0, vec![3, 2, 3]);
+        // The interrupted run checkpointed after two draws: the third is dropped, then resumed.
         let mut sink = NpyStream::new(&path);
-        sink.begin(&layout, 2).expect("resume");
+        let resumed = Received {
+            resuming: true,
+            draws: 2,
+            checksum: checksum_after_two,
+        };
+        sink.begin(&layout, resumed).expect("resume");
         sink.write(DrawBlock {
             first_draw: 2,
             steps: &[3, 4, 5],
             values: &values[12..],
         })
         .expect("write");
+        let whole = sink.checksum();
         sink.finish().expect("finish");
-        assert_eq!(read(&path), (vec![5, 2, 3], values));
+        assert_eq!(read(&path), (vec![5, 2, 3], values.clone()));
+        assert_eq!(
+            whole,
+            Some(xxhash_rust::xxh3::xxh3_64(bytemuck::cast_slice(&values)))
+        );
         assert!(!partial_path(&path).exists());
         let mut other = NpyStream::new(&path);
         let wrong = DrawLayout {
@@ -393,7 +520,12 @@ mod tests {
             ..layout
         };
         std::fs::copy(&path, partial_path(&path)).expect("copy");
-        assert!(other.begin(&wrong, 1).is_err());
+        let resume_one = Received {
+            resuming: true,
+            draws: 1,
+            checksum: None,
+        };
+        assert!(other.begin(&wrong, resume_one).is_err());
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

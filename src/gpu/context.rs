@@ -17,6 +17,12 @@ pub struct Gpu {
     errors: Arc<Mutex<Vec<String>>>,
 }
 
+/// Bytes of the largest per-chain array of a chain with `dim` dimensions: the running
+/// statistics (2·D values) or the rule's state (D values, a thermostat and a temperature).
+pub(crate) fn chain_bytes(dim: u64) -> u64 {
+    (8 * dim).max(4 * (dim + 2))
+}
+
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gpu")
@@ -122,6 +128,23 @@ impl Gpu {
             .min(self.limits.max_buffer_size)
     }
 
+    /// Refuses a target of `dim` dimensions whose single chain cannot fit the adapter's
+    /// bindings (its running statistics take 2·D values, its rule state D + 2), before
+    /// anything of it is allocated. More chains than one binding holds run as groups.
+    pub fn check_dimensions(&self, dim: usize) -> Result<()> {
+        let per_chain = chain_bytes(dim as u64);
+        if per_chain > self.max_binding() {
+            return Err(Error::ExceedsLimits {
+                what: format!("one chain of {dim} dimensions with its rule state"),
+                needed: per_chain,
+                limit: self.max_binding(),
+                limit_name: "max_storage_buffer_binding_size",
+                adapter: self.describe(),
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses a buffer larger than one storage binding, before any work starts.
     pub(crate) fn check_binding(&self, what: &str, bytes: u64) -> Result<()> {
         if bytes > self.max_binding() {
@@ -140,6 +163,18 @@ impl Gpu {
     pub(crate) fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(e.to_string()))?;
+        self.take_errors()
+    }
+
+    /// Blocks until `submission` is done (later submits keep running), then reports any error
+    /// the device raised.
+    pub(crate) fn wait_for(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
             .map_err(|e| Error::Gpu(e.to_string()))?;
         self.take_errors()
     }

@@ -6,6 +6,7 @@ mod context;
 pub(crate) mod kernels;
 
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
+pub(crate) use context::chain_bytes;
 pub use context::Gpu;
 pub use kernels::RngMultiply;
 pub(crate) use kernels::DEFAULT_WORKGROUP_SIZE;

@@ -18,15 +18,20 @@ pub enum Precision {
 ///
 /// Constructors validate: every entry finite, the lengths consistent, `P` symmetric positive
 /// definite. The f64 values given are kept for exact answers ([`Gaussian::covariance`],
-/// [`Gaussian::sgld_stationary_covariance`]); the GPU uses them rounded to f32.
+/// [`Gaussian::sgld_stationary_covariance`]); the GPU uses them rounded to f32. A diagonal
+/// target stays diagonal everywhere: `D` values, never a `D × D` matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gaussian {
     mean: Vec<f64>,
-    /// Row-major `D × D`, dense even when the target is diagonal.
+    /// `D` values when diagonal, row-major `D × D` when dense.
     precision: Vec<f64>,
     gpu_mean: Vec<f32>,
     gpu_precision: Precision,
 }
+
+/// Host bytes a Gaussian target holds per dimension when diagonal (mean and precision in
+/// f64 and f32), for callers that check a size before building one.
+pub const DIAGONAL_BYTES_PER_DIMENSION: u64 = 24;
 
 fn check_finite(name: &'static str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
@@ -63,14 +68,9 @@ impl Gaussian {
                 format!("entry {i} is {}; precisions must be positive", precision[i]),
             ));
         }
-        let dim = mean.len();
-        let mut dense = vec![0.0; dim * dim];
-        for (d, &p) in precision.iter().enumerate() {
-            dense[d * dim + d] = p;
-        }
         Ok(Gaussian {
             mean: mean.to_vec(),
-            precision: dense,
+            precision: precision.to_vec(),
             gpu_mean: to_f32(mean),
             gpu_precision: Precision::Diagonal(to_f32(precision)),
         })
@@ -87,7 +87,7 @@ impl Gaussian {
         Self::check_mean(mean)?;
         check_finite("precision", precision)?;
         let dim = mean.len();
-        if precision.len() != dim * dim {
+        if Some(precision.len()) != dim.checked_mul(dim) {
             return Err(Error::invalid(
                 "precision",
                 format!(
@@ -149,6 +149,11 @@ impl Gaussian {
         }
         let diagonal_scale = 1.0 / (variance * (1.0 - corr));
         let off = corr / (1.0 + (dim as f64 - 1.0) * corr);
+        let entries = (dim as u64).saturating_mul(dim as u64);
+        crate::error::check_host_memory(
+            entries.saturating_mul(8 + 4 + 8),
+            &format!("a dense precision of {dim} × {dim}"),
+        )?;
         let precision: Vec<f64> = (0..dim * dim)
             .map(|k| {
                 let identity = if k / dim == k % dim { 1.0 } else { 0.0 };
@@ -172,6 +177,10 @@ impl Gaussian {
         for &v in variance {
             Self::check_variance(v)?;
         }
+        if dim == 1 || corr == 0.0 {
+            let diagonal: Vec<f64> = variance.iter().map(|v| 1.0 / v).collect();
+            return Self::diagonal(mean, &diagonal);
+        }
         let unit = Self::equicorrelated(dim, 0.0, 1.0, corr)?;
         let sd: Vec<f64> = variance.iter().map(|v| v.sqrt()).collect();
         // Σ⁻¹ = diag(1/σ) R⁻¹ diag(1/σ), and R⁻¹ is the unit equicorrelated precision.
@@ -181,10 +190,6 @@ impl Gaussian {
             .enumerate()
             .map(|(k, p)| p / (sd[k / dim] * sd[k % dim]))
             .collect();
-        if dim == 1 || corr == 0.0 {
-            let diagonal: Vec<f64> = (0..dim).map(|d| precision[d * dim + d]).collect();
-            return Self::diagonal(mean, &diagonal);
-        }
         Self::dense(mean, &precision)
     }
 
@@ -221,9 +226,23 @@ impl Gaussian {
         &self.mean
     }
 
-    /// The precision `P` as a dense row-major `D × D` matrix.
-    pub fn precision_matrix(&self) -> &[f64] {
-        &self.precision
+    /// Whether the precision is diagonal.
+    pub fn is_diagonal(&self) -> bool {
+        matches!(self.gpu_precision, Precision::Diagonal(_))
+    }
+
+    /// The precision `P` as a dense row-major `D × D` matrix (built on demand for a diagonal
+    /// target: `D²` values).
+    pub fn precision_matrix(&self) -> Vec<f64> {
+        let n = self.dim();
+        if !self.is_diagonal() {
+            return self.precision.clone();
+        }
+        let mut dense = vec![0.0; n * n];
+        for (d, &p) in self.precision.iter().enumerate() {
+            dense[d * n + d] = p;
+        }
+        dense
     }
 
     /// The precision as the GPU holds it.
@@ -235,9 +254,16 @@ impl Gaussian {
         &self.gpu_mean
     }
 
-    /// The covariance `Σ = P⁻¹`, row-major.
+    /// The covariance `Σ = P⁻¹`, row-major `D × D`.
     pub fn covariance(&self) -> Vec<f64> {
         let n = self.dim();
+        if self.is_diagonal() {
+            let mut dense = vec![0.0; n * n];
+            for (d, &p) in self.precision.iter().enumerate() {
+                dense[d * n + d] = 1.0 / p;
+            }
+            return dense;
+        }
         linalg::spd_inverse(&self.precision, n)
             .expect("the constructor checked that the precision is positive definite")
     }
@@ -250,9 +276,9 @@ impl Gaussian {
     /// `T / (λ (1 − ηλ/2))`. It exists while `η < 2/λ_max`; `None` beyond.
     pub fn sgld_stationary_covariance(&self, step_size: f64, temperature: f64) -> Option<Vec<f64>> {
         let n = self.dim();
-        let squared = linalg::matmul(&self.precision, &self.precision, n);
-        let shrunk: Vec<f64> = self
-            .precision
+        let precision = self.precision_matrix();
+        let squared = linalg::matmul(&precision, &precision, n);
+        let shrunk: Vec<f64> = precision
             .iter()
             .zip(&squared)
             .map(|(p, p2)| p - 0.5 * step_size * p2)
@@ -265,6 +291,9 @@ impl Gaussian {
     /// row-sum bound when dense). SGLD with full gradient is stable for `η < 2/λ_max`.
     pub fn max_curvature_bound(&self) -> f64 {
         let n = self.dim();
+        if self.is_diagonal() {
+            return self.precision.iter().fold(0.0, |m, &p| m.max(p));
+        }
         (0..n)
             .map(|i| (0..n).map(|j| self.precision[i * n + j].abs()).sum::<f64>())
             .fold(0.0, f64::max)
@@ -322,6 +351,18 @@ mod tests {
         assert!(g
             .sgld_stationary_covariance(2.0 / lambda + 0.01, 1.0)
             .is_none());
+    }
+
+    #[test]
+    fn a_diagonal_target_stays_diagonal_however_large() {
+        // 10⁵ dimensions: a dense precision would be 80 GB.
+        let g = Gaussian::isotropic(100_000, 0.0, 2.0).expect("valid");
+        assert!(g.is_diagonal());
+        assert_eq!(g.max_curvature_bound(), 0.5);
+        let g = Gaussian::correlated(&vec![0.0; 100_000], &vec![2.0; 100_000], 0.0).expect("valid");
+        assert!(g.is_diagonal());
+        let refused = Gaussian::equicorrelated(1 << 24, 0.0, 1.0, 0.5).expect_err("2⁴⁸ entries");
+        assert!(matches!(refused, Error::HostMemory { .. }), "{refused}");
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn mlp_classifier(
             format!("{prior_variance} must be positive and finite"),
         ));
     }
-    let data = super::regression::plus_minus_labels(data)?;
+    let data = super::regression::binary_labels(data)?;
     let shape = MlpShape {
         hidden,
         features: data.features(),

@@ -8,10 +8,10 @@ mod regression;
 pub mod toys;
 
 pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};
-pub use gaussian::{Gaussian, Precision};
+pub use gaussian::{Gaussian, Precision, DIAGONAL_BYTES_PER_DIMENSION};
 pub use mixture::{welling_teh_log_posterior, welling_teh_mixture};
 pub use mlp::{mlp_classifier, MlpShape};
-pub use regression::{Likelihood, Regression};
+pub use regression::{binary_labels, Likelihood, Regression};
 
 use std::borrow::Cow;
 

@@ -40,28 +40,41 @@ fn check_prior(prior_variance: f64) -> Result<()> {
 }
 
 /// Labels for a binary classifier as ±1: they must all be in `{−1, +1}` or all in `{0, 1}`.
-pub(crate) fn plus_minus_labels(data: Dataset) -> Result<Dataset> {
+/// The first label that is not 1 sets which; an error names the first row that breaks it
+/// (its file and line), and the row that set the convention.
+pub fn binary_labels(data: Dataset) -> Result<Dataset> {
     let labels = data.labels();
-    let plus_minus = labels.iter().all(|&y| y == 1.0 || y == -1.0);
-    let zero_one = labels.iter().all(|&y| y == 0.0 || y == 1.0);
-    if plus_minus {
+    let convention = labels.iter().position(|&y| y != 1.0);
+    let Some(first) = convention else {
         return Ok(data);
+    };
+    let zero_one = match labels[first] {
+        0.0 => true,
+        -1.0 => false,
+        bad => {
+            return Err(data.row_error(
+                first,
+                format!("label {bad}: a binary classifier needs labels in {{−1, +1}} or {{0, 1}}"),
+            ))
+        }
+    };
+    let allowed = |y: f32| y == 1.0 || y == if zero_one { 0.0 } else { -1.0 };
+    if let Some(row) = labels.iter().position(|&y| !allowed(y)) {
+        let set = if zero_one { "{0, 1}" } else { "{−1, +1}" };
+        return Err(data.row_error(
+            row,
+            format!(
+                "label {}: a binary classifier needs labels in {{−1, +1}} or {{0, 1}} \
+                 throughout, and an earlier row (with {}) set {set}",
+                labels[row], labels[first]
+            ),
+        ));
     }
-    if zero_one {
-        return Ok(data.map_labels(|y| 2.0 * y - 1.0));
-    }
-    let (row, bad) = labels
-        .iter()
-        .enumerate()
-        .find(|(_, &y)| y != 0.0 && y != 1.0 && y != -1.0)
-        .map(|(r, &y)| (r, y))
-        .unwrap_or((0, labels[0]));
-    Err(Error::invalid(
-        "labels",
-        format!(
-            "a binary classifier needs labels in {{−1, +1}} or {{0, 1}}; example {row} has {bad}"
-        ),
-    ))
+    Ok(if zero_one {
+        data.map_labels(|y| 2.0 * y - 1.0)
+    } else {
+        data
+    })
 }
 
 impl Regression {
@@ -86,7 +99,7 @@ impl Regression {
     /// `{0, 1}`; they are stored as ±1.
     pub fn logistic(data: Dataset, prior_variance: f64) -> Result<Regression> {
         check_prior(prior_variance)?;
-        let data = plus_minus_labels(data)?;
+        let data = binary_labels(data)?;
         Ok(Regression {
             likelihood: Likelihood::Logistic,
             data,

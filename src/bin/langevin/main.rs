@@ -1,10 +1,11 @@
 //! The `langevin` command line: sample a built-in model, benchmark the update, list adapters.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{bail, Result};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use langevin::bench::{
     run_readback, run_regression, run_w1, synthetic_a9a_dense, RegressionConfig, W1Config,
 };
@@ -18,7 +19,12 @@ use langevin::sampler::{ControlVariate, Method, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{DataPath, Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
+mod checks;
+mod console;
 mod progress;
+mod signals;
+
+use console::{note, say, say_text};
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
 #[derive(Parser)]
@@ -102,7 +108,7 @@ struct PlotArgs {
     var: Vec<f64>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Model {
     /// Multivariate Gaussian: --mean, --var, optionally --corr.
     Gaussian,
@@ -160,7 +166,7 @@ impl From<DataPathArg> for DataPath {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SamplerKind {
     /// Stochastic gradient Langevin dynamics (Welling & Teh 2011).
     Sgld,
@@ -173,7 +179,7 @@ enum SamplerKind {
     Sgnht,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Schedule {
     /// η_t = --step-size.
     Constant,
@@ -190,7 +196,7 @@ struct SampleArgs {
     #[arg(long, value_enum, default_value = "gaussian")]
     model: Model,
     /// Dimensions of the target.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = checks::count::<usize>)]
     dim: usize,
     /// Mean: one value for every dimension, or a comma-separated list of --dim values.
     #[arg(
@@ -221,13 +227,13 @@ struct SampleArgs {
     #[arg(long)]
     label: Option<String>,
     /// Declared number of features: a LIBSVM index beyond it is an error.
-    #[arg(long)]
+    #[arg(long, value_parser = checks::count::<usize>)]
     features: Option<usize>,
     /// Noise variance s² of linear regression.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     noise_var: f64,
     /// Hidden units of --model mlp.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = checks::count::<usize>)]
     hidden: usize,
     /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
@@ -236,7 +242,7 @@ struct SampleArgs {
     #[arg(long)]
     no_intercept: bool,
     /// Examples per mini-batch (default: the full data every step).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::count::<u32>)]
     batch: Option<u32>,
     /// Mini-batch shared by all chains or drawn per chain.
     #[arg(long, value_enum, default_value = "shared")]
@@ -263,7 +269,7 @@ struct SampleArgs {
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     explore: f64,
     /// Steps at --warmup-step-size before the schedule starts (its steps count from there).
-    #[arg(long)]
+    #[arg(long, value_parser = checks::count::<u64>)]
     warmup_steps: Option<u64>,
     /// The warm-up's constant step size (default: --step-size).
     #[arg(long, allow_negative_numbers = true)]
@@ -320,14 +326,14 @@ struct SampleArgs {
     )]
     anneal: Option<Vec<f64>>,
     /// Rungs of --temperature-ladder.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = checks::count::<u32>)]
     rungs: u32,
     /// Control variates for the mini-batch gradient (Baker et al. 2019): SGD finds the mode θ̂
     /// first, chains start there.
     #[arg(long)]
     cv: bool,
     /// SGD steps that find θ̂ for --cv.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = checks::count::<u32>)]
     cv_steps: u32,
     /// SGD step size for --cv (default: --step-size).
     #[arg(long, allow_negative_numbers = true)]
@@ -336,16 +342,16 @@ struct SampleArgs {
     #[arg(long)]
     all_temperatures: bool,
     /// Number of chains.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = checks::count::<u32>)]
     chains: u32,
     /// Steps per chain, burn-in included.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = checks::count::<u32>)]
     steps: u32,
     /// Steps discarded before the first kept draw.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = checks::count::<u32>)]
     burn_in: u32,
     /// Keep every THIN-th state after burn-in.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = checks::count::<u32>)]
     thin: u32,
     /// The run's seed: same seed, same draws.
     #[arg(long, default_value_t = 0)]
@@ -407,38 +413,95 @@ struct BenchArgs {
     a9a: PathBuf,
 }
 
+/// Exit codes (the README's table): 0 success; 1 an error, nothing committed; 2 a usage error
+/// (from clap); 3 every chain diverged (the files are written, for inspection); 128 + the
+/// signal's number when Ctrl-C (130) or SIGTERM (143) stopped the run.
+const EXIT_ERROR: i32 = 1;
+/// Every chain diverged: no finite draw is left.
+const EXIT_ALL_DIVERGED: i32 = 3;
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    if let Err(error) = run(Cli::parse()) {
-        eprintln!("error: {error:#}");
-        std::process::exit(1);
-    }
+    let matches = Cli::command().get_matches();
+    let code = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => {
+            let given = given_options(&matches);
+            match run(cli, &given) {
+                Ok(code) => code,
+                Err(error) => {
+                    note!("error: {error:#}");
+                    EXIT_ERROR
+                }
+            }
+        }
+        Err(error) => error.exit(),
+    };
+    std::process::exit(code);
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// The options of the subcommand that the user gave (on the command line or in the
+/// environment), by their ids: what `sample` checks for options its model would ignore.
+fn given_options(matches: &clap::ArgMatches) -> HashSet<String> {
+    let Some((_, sub)) = matches.subcommand() else {
+        return HashSet::new();
+    };
+    sub.ids()
+        .filter(|id| {
+            matches!(
+                sub.value_source(id.as_str()),
+                Some(
+                    clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable
+                )
+            )
+        })
+        .map(|id| id.as_str().to_owned())
+        .collect()
+}
+
+fn run(cli: Cli, given: &HashSet<String>) -> Result<i32> {
     match cli.command {
         Command::Adapters => {
             for a in list_adapters()? {
                 let mark = if a.is_default { "*" } else { " " };
-                println!(
+                say!(
                     "{mark} {} [{}, {}] {}",
-                    a.name, a.backend, a.device_type, a.driver
+                    a.name,
+                    a.backend,
+                    a.device_type,
+                    a.driver
                 );
             }
-            Ok(())
+            Ok(0)
         }
-        Command::Sample(args) => sample(open(cli.adapter.as_deref())?, &args),
-        Command::Bench(args) => bench(open(cli.adapter.as_deref())?, &args),
-        Command::Plot(args) => plot(&args),
+        Command::Sample(args) => {
+            checks::refuse_ignored_options(&args, given)?;
+            checks::sample_paths(&args)?;
+            sample(open(cli.adapter.as_deref())?, &args)
+        }
+        Command::Bench(args) => {
+            if let Some(json) = &args.json {
+                checks::single_output("--json", json, &[("--a9a".into(), args.a9a.clone())])?;
+            }
+            bench(open(cli.adapter.as_deref())?, &args).map(|()| 0)
+        }
+        Command::Plot(args) => plot(&args).map(|()| 0),
         Command::Merge(args) => {
-            check_output(&Some(args.out.clone()))?;
+            let mut inputs = Vec::new();
+            for shard in &args.shards {
+                inputs.push(("a shard".to_owned(), shard.clone()));
+                inputs.push((
+                    "a shard's manifest".to_owned(),
+                    langevin::shard::manifest_path(shard),
+                ));
+            }
+            checks::single_output("--out", &args.out, &inputs)?;
             langevin::shard::merge(&args.shards, &args.out)?;
-            println!(
+            say!(
                 "{}: {} shards joined",
                 args.out.display(),
                 args.shards.len()
             );
-            Ok(())
+            Ok(0)
         }
     }
 }
@@ -446,7 +509,7 @@ fn run(cli: Cli) -> Result<()> {
 /// Opens the adapter and prints it first, so every output names where it ran.
 fn open(name: Option<&str>) -> Result<Gpu> {
     let gpu = Gpu::new(name.filter(|n| !n.trim().is_empty()))?;
-    println!("adapter: {}", gpu.describe());
+    say!("adapter: {}", gpu.describe());
     Ok(gpu)
 }
 
@@ -492,11 +555,13 @@ fn training_and_test(args: &SampleArgs) -> Result<(Dataset, Option<Dataset>)> {
     let test = match &args.test {
         Some(path) => {
             let test = read_data(path, args, Some(train.features()), ExtraFeatures::Ignore)?;
-            if test.features() != train.features() {
-                Some(test.with_features(train.features())?)
+            let test = if test.features() != train.features() {
+                test.with_features(train.features())?
             } else {
-                Some(test)
-            }
+                test
+            };
+            // The test labels are held to the training labels' rules.
+            Some(langevin::model::binary_labels(test)?)
         }
         None => None,
     };
@@ -530,13 +595,24 @@ fn model_name(model: Model) -> &'static str {
     }
 }
 
-fn gaussian(args: &SampleArgs) -> Result<Gaussian> {
+fn gaussian(gpu: &Gpu, args: &SampleArgs) -> Result<Gaussian> {
     if args.dim == 0 {
         bail!(langevin::Error::InvalidSetting {
             name: "dimension",
             reason: "--dim must be at least 1".into()
         });
     }
+    if args.dim > langevin::data::MAX_FEATURES {
+        bail!(
+            "--dim {}: more than the {} dimensions a target can have",
+            args.dim,
+            langevin::data::MAX_FEATURES
+        );
+    }
+    gpu.check_dimensions(args.dim)?;
+    // The target and the two lists it is built from, before any of them is allocated.
+    let bytes = args.dim as u64 * (langevin::model::DIAGONAL_BYTES_PER_DIMENSION + 16);
+    langevin::error::check_host_memory(bytes, &format!("a Gaussian of {} dimensions", args.dim))?;
     let mean = per_dimension("mean", &args.mean, args.dim)?;
     let var = per_dimension("var", &args.var, args.dim)?;
     if let Some(v) = var.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
@@ -594,30 +670,15 @@ fn method(args: &SampleArgs) -> Result<Method> {
     })
 }
 
-/// Refuses an output path whose folder does not exist, before any work is done.
-fn check_output(path: &Option<PathBuf>) -> Result<()> {
-    if let Some(path) = path {
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !parent.is_dir() {
-            bail!(
-                "{}: the folder {} does not exist",
-                path.display(),
-                parent.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
-    check_output(&args.out)?;
-    check_output(&args.json)?;
+fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
+    // Held until the summary is in place, so no other run writes it meanwhile.
+    let _json_lock = match &args.json {
+        Some(path) => Some(langevin::output::OutputLock::acquire(path)?),
+        None => None,
+    };
     let mut mlp_shape = None;
     let (target, test): (Target, Option<Dataset>) = match args.model {
-        Model::Gaussian => (gaussian(args)?.into(), None),
+        Model::Gaussian => (gaussian(&gpu, args)?.into(), None),
         Model::Mlp => {
             let (train, test) = training_and_test(args)?;
             let (model, shape) = mlp_classifier(train, args.hidden, args.prior_var)?;
@@ -710,8 +771,16 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             ..Tuning::default()
         })
         .build()?;
+    let stop = signals::StopRequest::install()?;
     let start = Instant::now();
-    let (draws, report) = run_sampler(&gpu, &sampler, args)?;
+    let Some(finished) = run_sampler(&gpu, &sampler, args, &stop)? else {
+        return Ok(stop.exit_code());
+    };
+    let Finished {
+        draws,
+        report,
+        stream,
+    } = finished;
     let seconds = start.elapsed().as_secs_f64();
     let summary = if args.all_temperatures {
         draws.summary_all_chains()
@@ -719,12 +788,12 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         draws.summary()
     };
     let chain_steps = f64::from(args.chains) * f64::from(args.steps);
-    println!(
+    say!(
         "{} chain-steps in {seconds:.2} s ({:.3e} chain-steps/s)",
         chain_steps,
         chain_steps / seconds
     );
-    print!("{summary}");
+    say_text!("{summary}");
     if let Some(k) = args.superchains {
         let nested = report.statistics.nested_rhat(k);
         if nested.iter().all(|r| r.is_nan()) {
@@ -735,11 +804,11 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
             );
         }
         let values: Vec<String> = nested.iter().map(|r| format!("{r:.4}")).collect();
-        println!("nested R-hat ({k} superchains): {}", values.join(" "));
+        say!("nested R-hat ({k} superchains): {}", values.join(" "));
     }
     let divergences = report.statistics.divergences();
     if let Some(first) = divergences.iter().min_by_key(|d| d.first_step) {
-        println!(
+        say!(
             "divergences: {} chains (first: chain {} after {} steps; policy {})",
             divergences.len(),
             first.chain,
@@ -762,7 +831,30 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         _ => None,
     };
     if let Some((accuracy, log_likelihood)) = predictive {
-        println!("test: accuracy {accuracy:.4}, mean log-likelihood {log_likelihood:.4} (posterior predictive over {} draws)", PREDICTIVE_DRAWS.min(draws.values().len() / summary.dim));
+        say!("test: accuracy {accuracy:.4}, mean log-likelihood {log_likelihood:.4} (posterior predictive over {} draws)", PREDICTIVE_DRAWS.min(draws.values().len() / summary.dim));
+    }
+    // Every output of the run appears together: the summary and the manifest are staged
+    // beside the finished draws, then all are renamed into place.
+    let mut commit = langevin::output::Commit::new();
+    let mut locks = Vec::new();
+    let mut draws_checksum = None;
+    if let Some(stream) = stream {
+        draws_checksum = langevin::sink::Sink::checksum(&stream);
+        locks.push(stream.stage(&mut commit)?);
+    }
+    let kept = |e: anyhow::Error| match &args.out {
+        Some(out) => anyhow::anyhow!(
+            "{e:#}; nothing was replaced: the draws are kept in {}",
+            langevin::output::with_suffix(out, ".partial").display()
+        ),
+        None => e,
+    };
+    if let (Some(out), Some(checksum)) = (&args.out, draws_checksum) {
+        if let Some(manifest) = langevin::shard::ShardManifest::of(&sampler, checksum) {
+            manifest
+                .stage(out, &mut commit)
+                .map_err(|e| kept(e.into()))?;
+        }
     }
     if let Some(path) = &args.json {
         let mut json = serde_json::to_value(&summary)?;
@@ -785,19 +877,29 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<()> {
         if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
             json.extend(extra.clone());
         }
-        let written = langevin::output::write_atomically(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, &json)?;
-            Ok(())
-        });
-        if let Err(error) = written {
-            // The draws alone would look like a finished run; take them back.
-            if let Some(out) = &args.out {
-                let _ = std::fs::remove_file(out);
-            }
-            return Err(error).context("writing the summary");
-        }
+        commit
+            .stage(path, |w| {
+                serde_json::to_writer_pretty(&mut *w, &json)?;
+                std::io::Write::write_all(w, b"\n")
+            })
+            .map_err(|e| kept(anyhow::anyhow!("writing the summary: {e}")))?;
     }
-    Ok(())
+    commit.commit().map_err(|e| kept(e.into()))?;
+    drop(locks);
+    // The run is complete and its outputs are in place: its checkpoint has nothing left to
+    // resume.
+    if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        let _ = std::fs::remove_file(dir.join(langevin::checkpoint::CHECKPOINT_FILE));
+    }
+    // Divergent chains leave the statistics (under `freeze`): none left, no finite draw left.
+    if !divergences.is_empty() && report.statistics.summary().chains == 0 {
+        note!(
+            "error: every chain diverged (NaN or infinite draws); the files are written for \
+             inspection. Use a smaller step size"
+        );
+        return Ok(EXIT_ALL_DIVERGED);
+    }
+    Ok(0)
 }
 
 /// `--draws-buffer-mib` in bytes.
@@ -808,19 +910,29 @@ fn draws_buffer_bytes(mib: f64) -> Result<u64> {
     Ok((mib * (1u64 << 20) as f64) as u64)
 }
 
-/// Runs the sampler: in memory, or streaming to `--out` with checkpoints and resume.
+/// A run that went to its last step: its draws, report, and the draws file waiting to be
+/// committed.
+struct Finished {
+    draws: langevin::Draws,
+    report: langevin::RunReport,
+    stream: Option<langevin::sink::NpyStream>,
+}
+
+/// Runs the sampler: in memory, or streaming to `--out` with checkpoints and resume. `None`
+/// when a signal stopped it, after saying where its draws are and how to resume.
 fn run_sampler(
     gpu: &Gpu,
     sampler: &Sampler,
     args: &SampleArgs,
-) -> Result<(langevin::Draws, langevin::RunReport)> {
+    stop: &signals::StopRequest,
+) -> Result<Option<Finished>> {
     // Further devices share the chains with the first.
     let others = args
         .also_adapter
         .iter()
         .map(|name| {
             let device = Gpu::new(Some(name))?;
-            println!("also: {}", device.describe());
+            say!("also: {}", device.describe());
             Ok(device)
         })
         .collect::<Result<Vec<Gpu>>>()?;
@@ -829,6 +941,7 @@ fn run_sampler(
     let mut runner = sampler
         .runner(gpu)
         .split_across(&others)
+        .stop_when(std::sync::Arc::clone(&stop.flag))
         .on_progress(|p| bar.update(p));
     let Some(out) = &args.out else {
         if args.checkpoint.is_some() || args.resume.is_some() {
@@ -840,7 +953,20 @@ fn run_sampler(
         if args.shard.is_some() {
             bail!("--shard needs --out: `langevin merge` joins the shards' files");
         }
-        return Ok(runner.draws_and_report()?);
+        let (draws, report) = runner.draws_and_report()?;
+        if let Some(step) = report.stopped_at {
+            note!(
+                "stopped by {} after {step} of {} steps; without --out nothing was saved",
+                stop.name(),
+                args.steps
+            );
+            return Ok(None);
+        }
+        return Ok(Some(Finished {
+            draws,
+            report,
+            stream: None,
+        }));
     };
     if !(args.checkpoint_every.is_finite() && args.checkpoint_every >= 0.0) {
         bail!(
@@ -850,28 +976,56 @@ fn run_sampler(
     }
     if let Some(dir) = &args.resume {
         let checkpoint = langevin::Checkpoint::load(dir)?;
-        eprintln!(
+        // Refused here, before anything is said or touched, if it is another run's.
+        checkpoint.check_compatible(sampler)?;
+        note!(
             "resuming at step {} with {} draws already in {}",
             checkpoint.next_step(),
             checkpoint.delivered(),
-            out.display()
+            langevin::output::with_suffix(out, ".partial").display()
         );
         runner = runner.resume(checkpoint);
     }
-    if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
+    let checkpoints = args.checkpoint.as_ref().or(args.resume.as_ref());
+    if let Some(dir) = checkpoints {
         let every = std::time::Duration::from_secs_f64(args.checkpoint_every);
         runner = runner.checkpoint_every(dir, every);
     }
-    let mut sink = langevin::sink::NpyStream::new(out);
-    let report = runner.into_sink(&mut sink)?;
-    if let Some(manifest) = langevin::shard::ShardManifest::of(sampler) {
-        manifest.write(out)?;
+    let mut stream = langevin::sink::NpyStream::deferred(out);
+    let report = runner.into_sink(&mut stream)?;
+    let partial = stream.partial_path().to_owned();
+    if let Some(step) = report.stopped_at {
+        let held = stream.draws_written();
+        note!(
+            "stopped by {} after {step} of {} steps; {held} draws per chain are in {}",
+            stop.name(),
+            args.steps,
+            partial.display()
+        );
+        match checkpoints {
+            Some(dir) => note!(
+                "a checkpoint at step {step} is in {}; continue with:\n  {}",
+                dir.display(),
+                signals::resume_command(dir)
+            ),
+            None => note!("run with --checkpoint DIR to be able to resume an interrupted run"),
+        }
+        return Ok(None);
     }
-    Ok((langevin::Draws::read_npy(out, sampler)?, report))
+    let draws = langevin::Draws::read_npy(&partial, sampler)?;
+    Ok(Some(Finished {
+        draws,
+        report,
+        stream: Some(stream),
+    }))
 }
 
 fn plot(args: &PlotArgs) -> Result<()> {
-    check_output(&Some(args.out.clone()))?;
+    checks::single_output(
+        "--out",
+        &args.out,
+        &[("the draws file".into(), args.input.clone())],
+    )?;
     let reference = reference_density(args)?;
     let options = langevin::plot::PlotOptions {
         dims: args.dims.clone(),
@@ -880,9 +1034,9 @@ fn plot(args: &PlotArgs) -> Result<()> {
     };
     let report = langevin::plot::plot_npy(&args.input, &args.out, &options, reference.as_deref())?;
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        note!("warning: {warning}");
     }
-    println!(
+    say!(
         "{}: dimensions {:?} of {} draws, {} of {} chains traced",
         args.out.display(),
         report.dims,
@@ -973,21 +1127,21 @@ fn spread_draws(draws: &langevin::Draws, count: usize) -> Vec<Vec<f32>> {
 }
 
 fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
-    check_output(&args.json)?;
     let config = if args.quick || gpu.is_software() {
         if !args.quick {
-            eprintln!("software adapter: running the quick sizes (pass a GPU with --adapter for the full run)");
+            note!("software adapter: running the quick sizes (pass a GPU with --adapter for the full run)");
         }
         W1Config::quick()
     } else {
         W1Config::full()
     };
     let rows = run_w1(&gpu, &config)?;
-    println!(
+    say!(
         "W1: fused update of each sampler, Gaussian target, {} steps, median of {}",
-        config.steps, config.repeats
+        config.steps,
+        config.repeats
     );
-    println!(
+    say!(
         "{:>7} {:>12} {:>10} {:>7} {:>8} {:>14} {:>5} {:>10} {:>10} {:>8}",
         "sampler",
         "params",
@@ -1001,7 +1155,7 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         "ratio"
     );
     for r in &rows {
-        println!(
+        say!(
             "{:>7} {:>12} {:>10} {:>7} {:>8} {:>14.3e} {:>5} {:>10.1} {:>10.1} {:>8.3}",
             r.sampler,
             r.params,
@@ -1023,19 +1177,26 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
     let mut datasets = vec![("dense", synthetic_a9a_dense()?)];
     match Dataset::read_libsvm(&args.a9a, None, ExtraFeatures::Error) {
         Ok(a9a) => datasets.push(("sparse", a9a)),
-        Err(error) => eprintln!("skipping the sparse rows: {error}"),
+        Err(error) => note!("skipping the sparse rows: {error}"),
     }
     let regression_rows = run_regression(&gpu, &regression_config, &datasets)?;
-    println!(
+    say!(
         "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124), batch 100, {} steps",
         regression_config.steps
     );
-    println!(
+    say!(
         "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16} {:>12} {:>12}",
-        "workload", "sampler", "data", "path", "chains", "chain-steps/s", "µs/step", "FLOP/s"
+        "workload",
+        "sampler",
+        "data",
+        "path",
+        "chains",
+        "chain-steps/s",
+        "µs/step",
+        "FLOP/s"
     );
     for r in &regression_rows {
-        println!(
+        say!(
             "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
             r.workload,
             r.sampler,
@@ -1059,15 +1220,23 @@ fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         .iter()
         .map(|&thin| run_readback(&gpu, chains, dim, steps, thin, 3))
         .collect::<langevin::Result<Vec<_>>>()?;
-    println!("W5: readback ring, {chains} chains × {dim} dims, {steps} steps, median of 3");
-    println!(
+    say!("W5: readback ring, {chains} chains × {dim} dims, {steps} steps, median of 3");
+    say!(
         "{:>6} {:>16} {:>12} {:>16} {:>7}",
-        "thin", "with readback", "GB/s host", "without", "ratio"
+        "thin",
+        "with readback",
+        "GB/s host",
+        "without",
+        "ratio"
     );
     for row in &readback {
-        println!(
+        say!(
             "{:>6} {:>16.3e} {:>12.2} {:>16.3e} {:>7.3}",
-            row.thin, row.with_readback, row.readback_gb_per_s, row.without_readback, row.ratio
+            row.thin,
+            row.with_readback,
+            row.readback_gb_per_s,
+            row.without_readback,
+            row.ratio
         );
     }
     if let Some(path) = &args.json {

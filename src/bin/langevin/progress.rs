@@ -36,12 +36,11 @@ impl Bar {
             return;
         }
         self.last = Some(Instant::now());
-        eprint!("\r{}", line(p));
-        if done {
-            eprintln!();
-        }
+        // A closed stderr must not end the run: writes that fail are dropped.
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{}{}", line(p), if done { "\n" } else { "" });
+        let _ = err.flush();
         self.drawn = !done;
-        let _ = std::io::stderr().flush();
     }
 }
 
@@ -49,7 +48,7 @@ impl Drop for Bar {
     /// Leaves the terminal on a fresh line if the run stopped early (an error follows).
     fn drop(&mut self) {
         if self.drawn {
-            eprintln!();
+            let _ = writeln!(std::io::stderr());
         }
     }
 }
