@@ -70,6 +70,26 @@ pub struct RunReport {
     pub stopped_at: Option<u32>,
     /// Running means and variances and divergences of every chain, kept on the GPU.
     pub statistics: ChainStatistics,
+    /// Kernel dispatches of the step kernel per chain group (each advances its chains by up
+    /// to [`crate::Tuning::max_steps_per_dispatch`] steps).
+    pub dispatches: usize,
+    /// How the chains were laid out: one entry per chain group, in chain order.
+    pub groups: Vec<GroupReport>,
+}
+
+/// One group of chains held in one set of GPU buffers, as [`RunReport::groups`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupReport {
+    /// The device it ran on: 0 for the run's own, `i` for the `i`-th of
+    /// [`Run::split_across`].
+    pub device: usize,
+    /// Its run-wide chain ids.
+    pub chains: std::ops::Range<u32>,
+    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for targets
+    /// without data.
+    pub data_path: Option<&'static str>,
+    /// Threads per workgroup of its step kernel.
+    pub workgroup_size: u32,
 }
 
 /// What [`Run::on_progress`] calls.
@@ -207,7 +227,7 @@ impl<'a> Run<'a> {
         let (chains, dim) = (sampler.local_chains() as usize, sampler.target.dim());
         // The chains are cut into one contiguous part per device, and each part into groups
         // that fit its bindings.
-        let mut groups: Vec<(&Gpu, Sampler)> = Vec::new();
+        let mut groups: Vec<(usize, &Gpu, Sampler)> = Vec::new();
         let window = sampler.chain_window();
         let count = devices.len() as u64;
         for (i, device) in devices.iter().enumerate() {
@@ -226,12 +246,12 @@ impl<'a> Run<'a> {
                     group: Some(group),
                     ..sampler.clone()
                 };
-                groups.push((device, group));
+                groups.push((i, device, group));
             }
         }
         let per_dispatch = groups
             .iter()
-            .map(|(device, group)| steps_per_dispatch(device, group))
+            .map(|(_, device, group)| steps_per_dispatch(device, group))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .min()
@@ -258,9 +278,11 @@ impl<'a> Run<'a> {
         sink.begin(&layout, received)?;
         let states = groups
             .iter()
-            .map(|(device, group)| {
+            .map(|(index, device, group)| {
                 Ok(Member {
                     gpu: device,
+                    device: *index,
+                    chains: group.chain_window(),
                     state: ChainState::new(device, group)?,
                 })
             })
@@ -296,6 +318,7 @@ impl<'a> Run<'a> {
         let mut last_checkpoint = started;
         let mut checkpoints = 0;
         let mut submits = 0;
+        let mut dispatches = 0;
         let mut stopped_at = None;
         // Every submit not yet known to be done, oldest first; those with draws carry them.
         let mut queued: VecDeque<Queued> = VecDeque::with_capacity(READBACK_RING);
@@ -319,6 +342,7 @@ impl<'a> Run<'a> {
                 .map(|m| m.state.submit(m.gpu, &batch, readback))
                 .collect::<Result<Vec<_>>>()?;
             submits += 1;
+            dispatches += batch.records.len();
             step += batch.schedule.len() as u32;
             queued.push_back(Queued {
                 submissions,
@@ -399,6 +423,16 @@ impl<'a> Run<'a> {
             seconds: started.elapsed().as_secs_f64(),
             submits,
             stopped_at,
+            dispatches,
+            groups: states
+                .iter()
+                .map(|m| GroupReport {
+                    device: m.device,
+                    chains: m.chains.clone(),
+                    data_path: m.state.data_path,
+                    workgroup_size: m.state.workgroup_size(),
+                })
+                .collect(),
         };
         Ok((report, states.into_iter().map(|m| m.state).collect()))
     }
@@ -407,6 +441,9 @@ impl<'a> Run<'a> {
 /// A group of chains and the device it runs on.
 struct Member<'a> {
     gpu: &'a Gpu,
+    /// The device's place among the run's devices.
+    device: usize,
+    chains: std::ops::Range<u32>,
     state: ChainState,
 }
 

@@ -128,7 +128,7 @@ pub mod summary;
 
 pub use checkpoint::Checkpoint;
 pub use draws::Draws;
-pub use driver::{Progress, Run, RunReport};
+pub use driver::{GroupReport, Progress, Run, RunReport};
 pub use error::{Error, Result};
 pub use gpu::Gpu;
 pub use model::Gaussian;

@@ -229,6 +229,11 @@ pub(crate) struct ChainState {
 }
 
 impl ChainState {
+    /// Threads per workgroup of the step kernel.
+    pub(crate) fn workgroup_size(&self) -> u32 {
+        self.step_pipeline.workgroup_size
+    }
+
     /// The generator multiply the step kernel was built with.
     pub(crate) fn multiply(&self) -> crate::gpu::RngMultiply {
         self.step_pipeline.multiply
@@ -796,21 +801,18 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
     match (path, shared_batch) {
         (DataPath::Global, _) => return Ok(DataShape::Global),
         (DataPath::Auto, _) => {
-            // Software adapters run workgroups one after another on a core: barriers only
-            // cost there, and the global path measured fastest. On GPUs a shared batch is
-            // drawn once per workgroup; the tiled products take over for many chains on dense
-            // features, where they waste little arithmetic on zeros (a provisional rule until
-            // the paths are timed on an NVIDIA card).
-            if gpu.is_software() {
-                return Ok(DataShape::Global);
-            }
             let tiled = shared_batch
                 // The whole run's chain count, so every shard and group takes the same path
                 // and the draws stay bit-identical to a single run's.
-                .filter(|_| glm && fusable && whole_run >= u64::from(TILED_AUTO_MIN_CHAINS))
-                .filter(|_| data.density() >= TILED_AUTO_MIN_DENSITY)
+                .filter(|_| auto_tiles(glm && fusable, whole_run, data.density()))
                 .and_then(|batch| tiled_fits(batch).ok());
-            return Ok(tiled.or(staged).unwrap_or(DataShape::Global));
+            return Ok(
+                match auto_path(gpu.is_software(), tiled.is_some(), staged.is_some()) {
+                    DataPath::Tiled => tiled.unwrap_or(DataShape::Global),
+                    DataPath::Staged => staged.unwrap_or(DataShape::Global),
+                    _ => DataShape::Global,
+                },
+            );
         }
         (_, None) => {
             return refuse(
@@ -864,6 +866,28 @@ fn data_shape(gpu: &Gpu, sampler: &Sampler, parts: &DataKernelParts) -> Result<D
         ),
         _ => tiled_fits(rows),
     }
+}
+
+/// `DataPath::Auto`'s choice among the paths that apply: software adapters run workgroups one
+/// after another on a core, where barriers only cost, and the global path measured fastest;
+/// on GPUs the tiled products where they apply (see [`auto_tiles`]), else a shared batch
+/// drawn once per workgroup where it fits, else global. (A provisional rule until the paths
+/// are timed on an NVIDIA card.)
+fn auto_path(software: bool, tiled_applies: bool, staged_fits: bool) -> DataPath {
+    match (software, tiled_applies, staged_fits) {
+        (true, _, _) => DataPath::Global,
+        (false, true, _) => DataPath::Tiled,
+        (false, false, true) => DataPath::Staged,
+        (false, false, false) => DataPath::Global,
+    }
+}
+
+/// Whether `DataPath::Auto` takes the tiled kernel for a GLM the fused kernels can step: with
+/// many chains on dense features, where it wastes little arithmetic on zeros.
+fn auto_tiles(fusable_glm: bool, whole_run_chains: u64, density: f64) -> bool {
+    fusable_glm
+        && whole_run_chains >= u64::from(TILED_AUTO_MIN_CHAINS)
+        && density >= TILED_AUTO_MIN_DENSITY
 }
 
 /// The least chains for which `DataPath::Auto` picks the tiled kernel: 128 workgroups.
@@ -1260,13 +1284,43 @@ mod tests {
         assert_eq!((sgd.chains, sgd.steps, sgd.kept_draws()), (1, 100, 1));
     }
 
+    /// Settings whose scalars change from step to step: a cyclical step size with exploring
+    /// steps, an annealed temperature, and SGHMC's noise factor α − β̂.
     fn settings(steps: u32, burn_in: u32, thin: u32) -> Settings {
+        use crate::schedule::TemperatureSchedule;
         Settings {
             steps,
             burn_in,
             thin,
+            step_size: crate::StepSize::cyclical(0.1, 2, u64::from(steps), 0.25).expect("valid"),
+            temperature_schedule: Some(TemperatureSchedule::anneal(4.0, 1.0, 50).expect("valid")),
+            method: Method::Sghmc {
+                friction: 0.3,
+                noise_estimate: 0.1,
+            },
             ..Settings::default()
         }
+    }
+
+    /// The Auto rule as the README states it, on every combination.
+    #[test]
+    fn the_auto_data_path_follows_its_rule() {
+        for tiled in [false, true] {
+            for staged in [false, true] {
+                assert_eq!(auto_path(true, tiled, staged), DataPath::Global);
+            }
+        }
+        assert_eq!(auto_path(false, true, true), DataPath::Tiled);
+        assert_eq!(auto_path(false, true, false), DataPath::Tiled);
+        assert_eq!(auto_path(false, false, true), DataPath::Staged);
+        assert_eq!(auto_path(false, false, false), DataPath::Global);
+        assert!(auto_tiles(true, 8192, 0.25));
+        assert!(!auto_tiles(true, 8191, 1.0), "too few chains");
+        assert!(!auto_tiles(true, 1 << 20, 0.24), "too sparse");
+        assert!(
+            !auto_tiles(false, 1 << 20, 1.0),
+            "not a GLM the tiled kernel steps"
+        );
     }
 
     #[test]
@@ -1289,6 +1343,32 @@ mod tests {
                     let last = record.first_step + record.step_count - 1;
                     if record.draw_slot != NO_DRAW {
                         assert_eq!(batch.draw_steps[record.draw_slot as usize], last);
+                    }
+                    // The table's values, from the schedules' equations: η_t of Zhang et al.'s
+                    // cosine (L = ⌈steps/2⌉), T_t = 4·(1/4)^(t/50) then 1, zero noise on the
+                    // first quarter of each cycle, and noise √(2(α − β̂)η_tT_t).
+                    let length = steps.div_ceil(2);
+                    for j in 0..record.step_count {
+                        let t = record.first_step + j;
+                        let position = f64::from(t % length) / f64::from(length);
+                        let eta = 0.05 * ((std::f64::consts::PI * position).cos() + 1.0);
+                        let hot = if t < 50 {
+                            4.0 * 0.25f64.powf(f64::from(t) / 50.0)
+                        } else {
+                            1.0
+                        };
+                        let temperature = if position < 0.25 { 0.0 } else { hot };
+                        let got = batch.schedule[(record.table_offset + j) as usize];
+                        let noise = (2.0 * 0.2 * eta * temperature).sqrt();
+                        assert!((f64::from(got.eta) - eta).abs() <= 1e-6 * eta, "η at {t}");
+                        assert!(
+                            (f64::from(got.noise_scale) - noise).abs() <= 1e-6 * noise.max(1e-30),
+                            "noise at {t}"
+                        );
+                        assert!(
+                            (f64::from(got.temperature) - temperature).abs() <= 1e-6 * temperature,
+                            "T at {t}"
+                        );
                     }
                     next += record.step_count;
                 }

@@ -104,38 +104,6 @@ fn sample_writes_npy_and_json_summary() {
     }
 }
 
-#[test]
-fn correlated_and_polynomial_options_run() {
-    let output = langevin(&[
-        "sample",
-        "--dim",
-        "3",
-        "--mean",
-        "0,1,2",
-        "--var",
-        "1,2,0.5",
-        "--corr",
-        "0.3",
-        "--schedule",
-        "poly",
-        "--a",
-        "0.05",
-        "--b",
-        "10",
-        "--gamma",
-        "0.6",
-        "--temperature",
-        "0.5",
-        "--chains",
-        "64",
-        "--steps",
-        "200",
-        "--burn-in",
-        "100",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 /// Each bad input: non-zero exit, a message naming the problem, and no output file.
 #[test]
 fn bad_input_exits_non_zero_and_leaves_no_output() {
@@ -233,77 +201,6 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
     );
 }
 
-/// Every sampler and the cyclical schedule with a warm-up run from the command line on the
-/// papers' toy potentials.
-#[test]
-fn samplers_and_schedules_run_from_the_command_line() {
-    let common = [
-        "sample",
-        "--chains",
-        "64",
-        "--steps",
-        "400",
-        "--burn-in",
-        "100",
-        "--thin",
-        "10",
-    ];
-    let cases: &[&[&str]] = &[
-        &[
-            "--model",
-            "double-well",
-            "--sampler",
-            "sghmc",
-            "--momentum-decay",
-            "0.7",
-        ],
-        &[
-            "--model",
-            "double-well",
-            "--sampler",
-            "sgnht",
-            "--diffusion",
-            "1",
-            "--step-size",
-            "0.01",
-        ],
-        &[
-            "--model",
-            "grid-mixture",
-            "--sampler",
-            "psgld",
-            "--step-size",
-            "0.001",
-        ],
-        &[
-            "--model",
-            "grid-mixture",
-            "--schedule",
-            "cyclical",
-            "--cycles",
-            "3",
-            "--explore",
-            "0.25",
-            "--warmup-steps",
-            "50",
-            "--warmup-step-size",
-            "0.001",
-            "--gradient-noise",
-            "1",
-        ],
-    ];
-    for args in cases {
-        let all: Vec<&str> = common.iter().chain(args.iter()).copied().collect();
-        let output = langevin(&all);
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        assert!(
-            stdout(&output).contains("0 divergent chains"),
-            "{args:?}: {}",
-            stdout(&output)
-        );
-    }
-}
-
 #[test]
 fn bench_quick_reports_w1_against_a_copy() {
     let dir = scratch("bench");
@@ -322,30 +219,73 @@ fn bench_quick_reports_w1_against_a_copy() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
     let rows = report["rows"].as_array().expect("rows");
-    assert!(!rows.is_empty());
+    let number = |row: &serde_json::Value, key: &str| {
+        row[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} in {row}"))
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300);
+    // W1: every rule, and each row's figures agree with one another.
+    let mut samplers: Vec<&str> = rows
+        .iter()
+        .map(|r| r["sampler"].as_str().expect("sampler"))
+        .collect();
+    samplers.sort_unstable();
+    samplers.dedup();
+    assert_eq!(samplers, ["psgld", "sghmc", "sgld", "sgnht"]);
     for row in rows {
-        let ratio = row["ratio_to_copy"].as_f64().expect("ratio");
-        assert!(ratio.is_finite() && ratio > 0.0, "{row}");
-        assert!(row["copy_gb_per_s"].as_f64().expect("copy") > 0.0);
-    }
-    // W2/W3 rows: at least the sparse a9a ones run everywhere (the bench runs from the root).
-    let regression = report["regression"].as_array().expect("regression rows");
-    assert!(regression.iter().any(|r| r["data"] == "sparse"), "{report}");
-    for row in regression {
+        let rate = number(row, "updates_per_s");
+        assert!(rate.is_finite() && rate > 0.0, "{row}");
+        assert_eq!(
+            number(row, "params"),
+            number(row, "chains") * number(row, "dim"),
+            "{row}"
+        );
+        let effective = number(row, "bytes_per_update") * rate / 1e9;
+        assert!(close(number(row, "effective_gb_per_s"), effective), "{row}");
         assert!(
-            row["chain_steps_per_s"].as_f64().expect("rate") > 0.0,
+            close(
+                number(row, "ratio_to_copy"),
+                effective / number(row, "copy_gb_per_s")
+            ),
             "{row}"
         );
     }
-    // W5: readback on and off, one row per thinning.
+    // W2–W4: the sparse a9a rows run everywhere (the bench runs from the root), on every path;
+    // µs per step and chain-steps per second are the same time.
+    let regression = report["regression"].as_array().expect("regression rows");
+    let mut paths: Vec<&str> = regression
+        .iter()
+        .filter(|r| r["data"] == "sparse" && r["workload"] == "W2")
+        .map(|r| r["data_path"].as_str().expect("path"))
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert_eq!(paths, ["fused", "global", "staged", "tiled"], "{report}");
+    for row in regression {
+        let rate = number(row, "chain_steps_per_s");
+        assert!(rate.is_finite() && rate > 0.0, "{row}");
+        assert!(
+            close(
+                number(row, "us_per_step") * rate,
+                number(row, "chains") * 1e6
+            ),
+            "{row}"
+        );
+    }
+    // W5: readback on and off, one row per thinning, the ratio the two rates'.
     let readback = report["readback"].as_array().expect("readback rows");
     assert_eq!(readback.len(), 2, "{report}");
     for row in readback {
-        assert!(row["ratio"].as_f64().expect("ratio") > 0.0, "{row}");
+        let ratio = number(row, "ratio");
         assert!(
-            row["readback_gb_per_s"].as_f64().expect("GB/s") > 0.0,
+            close(
+                ratio,
+                number(row, "with_readback") / number(row, "without_readback")
+            ),
             "{row}"
         );
+        assert!(number(row, "readback_gb_per_s") > 0.0, "{row}");
     }
 }
 
@@ -415,14 +355,17 @@ fn logistic_regression_on_a9a_reports_test_metrics() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
     assert_eq!(summary["dim"], 124, "intercept plus 123 features");
-    // A short run: only check the metrics exist and are sane (the library test checks 0.84).
+    // a9a.t's majority class (−1) is 76.4% of it, and always predicting it with that rate
+    // gives a mean log-likelihood of −0.547; a fitted logistic regression does clearly better
+    // on both (measured 0.8455 and −0.329 for this short run; 0.85 and −0.32 for long ones).
     let accuracy = summary["test_accuracy"].as_f64().expect("test_accuracy");
-    assert!(accuracy > 0.7 && accuracy <= 1.0, "{accuracy}");
+    assert!(accuracy > 0.83 && accuracy <= 1.0, "{accuracy}");
+    let log_likelihood = summary["test_log_likelihood"]
+        .as_f64()
+        .expect("test_log_likelihood");
     assert!(
-        summary["test_log_likelihood"]
-            .as_f64()
-            .expect("test_log_likelihood")
-            < 0.0
+        log_likelihood > -0.36 && log_likelihood < 0.0,
+        "{log_likelihood}"
     );
 }
 

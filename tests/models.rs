@@ -25,25 +25,61 @@ fn mixture_data() -> Dataset {
     .expect("mixture data")
 }
 
-/// P(θ₂ > 0) under the exact posterior, by the midpoint rule on [−4, 5] × [−5, 5] at 0.01
-/// (the density is below e⁻³⁰ of its peak outside; the grid error is far below 10⁻³).
-fn exact_mass_theta2_positive(observations: &[f64]) -> f64 {
-    let (h, mut positive, mut total) = (0.01, 0.0, 0.0);
-    let log_peak = welling_teh_log_posterior(observations, [0.0, 1.0]);
-    for i in 0..900 {
-        for j in 0..1000 {
-            let theta = [
-                -4.0 + (f64::from(i) + 0.5) * h,
-                -5.0 + (f64::from(j) + 0.5) * h,
-            ];
-            let p = (welling_teh_log_posterior(observations, theta) - log_peak).exp();
-            total += p;
-            if theta[1] > 0.0 {
-                positive += p;
+/// Moments of the posterior tempered to `T` (density ∝ p(θ | x)^(1/T)), by the midpoint rule
+/// on [−4, 5] × [−5, 5] at 0.01 (the density is below e⁻³⁰ of its peak outside even at T = 2;
+/// the grid error is far below 10⁻³).
+#[derive(Debug, Clone, Copy)]
+struct Quadrature {
+    /// P(θ₂ > 0).
+    mass_theta2_positive: f64,
+    /// Var θ₁.
+    variance: f64,
+    /// E[(θ₁ − Eθ₁)⁴], for the standard error of a sample variance.
+    fourth: f64,
+}
+
+/// The log posterior on the quadrature grid, computed once per test binary (the data are the
+/// vendored file's).
+fn log_posterior_grid(observations: &[f64]) -> &'static [([f64; 2], f64)] {
+    static GRID: std::sync::OnceLock<Vec<([f64; 2], f64)>> = std::sync::OnceLock::new();
+    GRID.get_or_init(|| {
+        let h = 0.01;
+        let log_peak = welling_teh_log_posterior(observations, [0.0, 1.0]);
+        let mut points = Vec::with_capacity(900_000);
+        for i in 0..900 {
+            for j in 0..1000 {
+                let theta = [
+                    -4.0 + (f64::from(i) + 0.5) * h,
+                    -5.0 + (f64::from(j) + 0.5) * h,
+                ];
+                points.push((
+                    theta,
+                    welling_teh_log_posterior(observations, theta) - log_peak,
+                ));
             }
         }
+        points
+    })
+}
+
+fn quadrature(observations: &[f64], temperature: f64) -> Quadrature {
+    let points: Vec<([f64; 2], f64)> = log_posterior_grid(observations)
+        .iter()
+        .map(|&(theta, log_p)| (theta, (log_p / temperature).exp()))
+        .collect();
+    let total: f64 = points.iter().map(|(_, p)| p).sum();
+    let expect =
+        |f: &dyn Fn([f64; 2]) -> f64| points.iter().map(|(t, p)| f(*t) * p).sum::<f64>() / total;
+    let mean = expect(&|t| t[0]);
+    Quadrature {
+        mass_theta2_positive: expect(&|t| f64::from(u8::from(t[1] > 0.0))),
+        variance: expect(&|t| (t[0] - mean).powi(2)),
+        fourth: expect(&|t| (t[0] - mean).powi(4)),
     }
-    positive / total
+}
+
+fn exact_mass_theta2_positive(observations: &[f64]) -> f64 {
+    quadrature(observations, 1.0).mass_theta2_positive
 }
 
 /// Holds a model's GPU steps to its own CPU twin (`common::assert_cpu_twin`).
@@ -168,21 +204,55 @@ fn mixture_mass_against_quadrature(
 /// so the draws are closer to independent than the 1024 chains alone; even counting one draw
 /// per chain the Monte Carlo error of the fraction is ≤ 0.5/√1024 ≈ 0.016, and 0.05 is three
 /// of those.
+///
+/// The mass hardly moves with the temperature (0.50 at T = 1, within 0.003 at T = 0.5 and 2),
+/// so the temperature is checked through Var θ₁, which scales with it: the pooled variance must
+/// lie within 5 standard errors of the quadrature's, the standard error
+/// `sqrt((μ₄ − σ⁴)/n)` counting one draw per chain (n = 1024; the mean of a chain's 10 draws
+/// varies no more than one draw), which puts the T = 0.5 and T = 2 answers outside the band.
+/// As a negative control the same run at T = 0.7 must fall outside it.
 #[test]
 fn mixture_posterior_mass_matches_quadrature() {
-    let (draws, fraction, exact) = mixture_mass_against_quadrature(|sampler| {
-        sampler
-            .chains(1024)
-            .steps(6000)
-            .burn_in(2000)
-            .thin(400)
-            .step_size(StepSize::constant(2e-3).expect("valid"))
-    });
+    let data = mixture_data();
+    let observations: Vec<f64> = data.labels().iter().map(|&x| f64::from(x)).collect();
+    let run = |temperature: f64| {
+        let (draws, fraction, exact) = mixture_mass_against_quadrature(|sampler| {
+            sampler
+                .chains(1024)
+                .steps(6000)
+                .burn_in(2000)
+                .thin(400)
+                .temperature(temperature)
+                .step_size(StepSize::constant(2e-3).expect("valid"))
+        });
+        let theta1 = draws.dimension(0);
+        let n = theta1.len() as f64;
+        let mean = theta1.iter().sum::<f64>() / n;
+        let variance = theta1.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        (draws, fraction, exact, variance)
+    };
+    let exact = quadrature(&observations, 1.0);
+    let band = 5.0 * ((exact.fourth - exact.variance.powi(2)) / 1024.0).sqrt();
+    let inside = |variance: f64| (variance - exact.variance).abs() < band;
+    for other in [0.5, 2.0] {
+        let tempered = quadrature(&observations, other);
+        assert!(
+            !inside(tempered.variance),
+            "T = {other}'s Var θ₁ {} is inside the band",
+            tempered.variance
+        );
+    }
+    let (draws, fraction, exact_mass, variance) = run(1.0);
+    assert!(
+        inside(variance),
+        "Var θ₁: SGLD {variance}, quadrature {} ± {band}",
+        exact.variance
+    );
     let (n_draws, chains, _) = draws.shape();
     let crossed = (0..chains)
         .filter(|&c| (draws.get(0, c, 1) > 0.0) != (draws.get(n_draws - 1, c, 1) > 0.0))
         .count();
-    println!("exact {exact}, sgld {fraction}, chains that switched mode {crossed}");
+    println!("exact {exact_mass}, sgld {fraction}, chains that switched mode {crossed}");
     assert!(
         crossed > chains / 20,
         "only {crossed} chains moved between the modes"
@@ -190,6 +260,11 @@ fn mixture_posterior_mass_matches_quadrature() {
     assert!(
         fraction > 0.1 && fraction < 0.9,
         "both modes visited: {fraction}"
+    );
+    let (_, _, _, cold) = run(0.7);
+    assert!(
+        !inside(cold),
+        "a run at T = 0.7 passes the T = 1 check: Var θ₁ {cold}"
     );
 }
 

@@ -279,32 +279,42 @@ fn a_run_in_chain_groups_resumes_bit_identically() {
     assert_resumes_exactly(&sampler, "groups-resume");
 }
 
-/// Runs `sampler` whole, then again writing a checkpoint after every submit, and resumes
-/// from the last checkpoint (taken mid-run) into a copy of the draws file, which the sink
-/// cuts back to the checkpoint's draws as an interruption would have left it. The resumed
-/// draws and running statistics must equal the whole run's bit for bit.
+/// Runs `sampler` whole, then again writing a checkpoint after every submit until a stop
+/// request halfway (what Ctrl-C does), which leaves a genuine partial draws file and a
+/// checkpoint; then resumes into that file. The resumed draws and running statistics must
+/// equal the whole run's bit for bit.
 fn assert_resumes_exactly(sampler: &Sampler, name: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let gpu = common::gpu();
     let dir = scratch(name);
     let steps = sampler.settings().steps;
     let (whole, whole_report) = sampler.runner(gpu).draws_and_report().expect("run");
     let (out, checkpoints) = (dir.join("draws.npy"), dir.join("ck"));
-    sampler
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    let interrupted = sampler
         .runner(gpu)
         .checkpoint_every(&checkpoints, Duration::ZERO)
+        .stop_when(std::sync::Arc::clone(&stop))
+        .on_progress(move |p| flag.store(p.step >= steps / 2, Ordering::Relaxed))
         .into_sink(&mut NpyStream::new(&out))
         .expect("run");
+    let stopped = interrupted.stopped_at.expect("stopped halfway");
+    assert!(stopped < steps, "{interrupted:?}");
+    assert!(!out.exists(), "an interrupted run leaves no complete file");
     let checkpoint = Checkpoint::load(&checkpoints).expect("checkpoint");
-    assert!(checkpoint.next_step() < steps && checkpoint.delivered() > 0);
-    let resumed = dir.join("resumed.npy");
-    std::fs::copy(&out, format!("{}.partial", resumed.display())).expect("copy");
+    assert_eq!(checkpoint.next_step(), stopped);
+    let partial = PathBuf::from(format!("{}.partial", out.display()));
+    let (shape, _) = npy(&partial);
+    assert_eq!(shape[0] as usize, checkpoint.delivered());
+    assert!(checkpoint.delivered() > 0 && checkpoint.delivered() < whole.shape().0);
     let report = sampler
         .runner(gpu)
         .resume(checkpoint.clone())
-        .into_sink(&mut NpyStream::new(&resumed))
+        .into_sink(&mut NpyStream::new(&out))
         .expect("resume");
     assert_eq!(report.steps_run, steps - checkpoint.next_step());
-    let (_, values) = npy(&resumed);
+    let (_, values) = npy(&out);
     assert_eq!(values.len(), whole.values().len());
     assert!(values
         .iter()

@@ -103,7 +103,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
         .init(Init::Positions(positions));
     let whole = common::run(builder.clone());
     for cap in [7, 36] {
-        let grouped = builder
+        let (grouped, report) = builder
             .clone()
             .tuning(Tuning {
                 max_chains_per_group: Some(cap),
@@ -111,12 +111,21 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
             })
             .build()
             .expect("valid")
-            .run(gpu)
+            .runner(gpu)
+            .draws_and_report()
             .expect("run");
         assert!(
             same_bits(grouped.values(), whole.values()),
             "groups of {cap} differ from one group"
         );
+        // The cap did its work: 37 chains in ⌈37/cap⌉ groups of at most `cap`, in order.
+        let ranges: Vec<std::ops::Range<u32>> =
+            report.groups.iter().map(|g| g.chains.clone()).collect();
+        let want: Vec<std::ops::Range<u32>> = (0..37)
+            .step_by(cap as usize)
+            .map(|c| c..(c + cap).min(37))
+            .collect();
+        assert_eq!(ranges, want);
     }
     let data = data_run().build().expect("valid").run(gpu).expect("run");
     let grouped = data_run()
@@ -284,4 +293,13 @@ fn two_devices_in_one_process_split_the_chains_and_draw_the_same() {
     assert!(same_bits(two.values(), one.values()));
     assert_eq!(two.chain_temperatures(), one.chain_temperatures());
     assert_eq!(two_report.statistics, one_report.statistics);
+    // The second device did half the work: its group holds the second half of the chains.
+    let chains = sampler.settings().chains;
+    let layout: Vec<(usize, std::ops::Range<u32>)> = two_report
+        .groups
+        .iter()
+        .map(|g| (g.device, g.chains.clone()))
+        .collect();
+    assert_eq!(layout, vec![(0, 0..chains / 2), (1, chains / 2..chains)]);
+    assert_eq!(one_report.groups.len(), 1);
 }

@@ -60,26 +60,39 @@ fn summarise(adapters: &[wgpu::Adapter]) -> String {
         .join(", ")
 }
 
+/// The index of the best-ranked adapter whose name contains `name` (case-insensitive), or of
+/// the best-ranked of all when `name` is `None`; the first of equals wins.
+fn pick(infos: &[wgpu::AdapterInfo], name: Option<&str>) -> Option<usize> {
+    let wanted = name.map(str::to_lowercase);
+    infos
+        .iter()
+        .enumerate()
+        .filter(|(_, info)| match &wanted {
+            Some(w) => info.name.to_lowercase().contains(w.as_str()),
+            None => true,
+        })
+        .min_by_key(|(_, info)| preference(info))
+        .map(|(i, _)| i)
+}
+
 /// Picks an adapter: the best-ranked one whose name contains `name` (case-insensitive), or the
 /// best-ranked of all when `name` is `None`.
-pub(crate) fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::Adapter> {
+pub(crate) fn choose(
+    mut adapters: Vec<wgpu::Adapter>,
+    name: Option<&str>,
+) -> Result<wgpu::Adapter> {
     if adapters.is_empty() {
         return Err(no_adapter());
     }
-    let found = summarise(&adapters);
-    let wanted = name.map(str::to_lowercase);
-    let chosen = adapters
-        .into_iter()
-        .filter(|a| match &wanted {
-            Some(w) => a.get_info().name.to_lowercase().contains(w.as_str()),
-            None => true,
-        })
-        .min_by_key(|a| preference(&a.get_info()));
+    let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(wgpu::Adapter::get_info).collect();
     // Only a name can filter a non-empty list down to nothing.
-    chosen.ok_or_else(|| Error::AdapterNotFound {
-        requested: name.unwrap_or_default().to_owned(),
-        found,
-    })
+    match pick(&infos, name) {
+        Some(i) => Ok(adapters.swap_remove(i)),
+        None => Err(Error::AdapterNotFound {
+            requested: name.unwrap_or_default().to_owned(),
+            found: summarise(&adapters),
+        }),
+    }
 }
 
 fn no_adapter() -> Error {
@@ -112,4 +125,55 @@ pub fn list_adapters() -> Result<Vec<AdapterSummary>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(
+        name: &str,
+        device_type: wgpu::DeviceType,
+        backend: wgpu::Backend,
+    ) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo {
+            name: name.to_owned(),
+            vendor: 0,
+            device: 0,
+            device_type,
+            device_pci_bus_id: String::new(),
+            driver: String::new(),
+            driver_info: String::new(),
+            backend,
+            subgroup_min_size: 0,
+            subgroup_max_size: 0,
+            transient_saves_memory: None,
+            limit_bucket: None,
+        }
+    }
+
+    /// A discrete GPU before an integrated one before a virtual one before software; Vulkan
+    /// before GL for the same device; a name picks among its matches by the same ranking.
+    #[test]
+    fn adapters_are_ranked_by_kind_then_api_and_a_name_filters() {
+        use wgpu::{Backend, DeviceType};
+        let infos = [
+            info("llvmpipe (LLVM 15)", DeviceType::Cpu, Backend::Vulkan),
+            info("Intel UHD 770", DeviceType::IntegratedGpu, Backend::Vulkan),
+            info("NVIDIA H100 (GL)", DeviceType::DiscreteGpu, Backend::Gl),
+            info("NVIDIA H100", DeviceType::DiscreteGpu, Backend::Vulkan),
+            info("virgl", DeviceType::VirtualGpu, Backend::Vulkan),
+        ];
+        assert_eq!(pick(&infos, None), Some(3));
+        assert_eq!(pick(&infos, Some("nvidia")), Some(3));
+        assert_eq!(pick(&infos, Some("LLVMPIPE")), Some(0));
+        assert_eq!(pick(&infos, Some("amd")), None);
+        assert_eq!(
+            pick(&infos[..3], None),
+            Some(2),
+            "a GPU on GL before an integrated one"
+        );
+        assert_eq!(pick(&infos[..2], None), Some(1));
+        assert_eq!(pick(&[infos[0].clone(), infos[4].clone()], None), Some(1));
+    }
 }

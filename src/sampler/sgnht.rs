@@ -40,27 +40,27 @@ pub fn reference_step(
 
 #[cfg(test)]
 mod tests {
-    use crate::driver::run_keeping_state;
     use crate::model::Gaussian;
     use crate::sampler::{Method, Sampler};
     use crate::schedule::StepSize;
 
-    /// At stationarity the thermostat's increment has mean zero, so the mean kinetic energy
-    /// per dimension `E[vᵀv/D]` equals `T` exactly, for the discretised chain too. 2048 chains
-    /// of a 16-dimensional Gaussian (curvatures 0.5–8, h = 0.02, A = 1) after 4000 steps: each
-    /// chain's vᵀv/D has sd ≈ T·sqrt(2/16), so the mean over chains has sd ≈ 0.008·T; the test
-    /// allows 5 sd. The positions' pooled variance must match the target's within 6% (the
-    /// discretisation bias is O(h·λ) ≈ 2–4% for the stiffest coordinates; Monte Carlo error
-    /// ≈ 1% per coordinate with 2048 chains × 20 draws).
+    /// SGNHT samples the target at temperature `T`: on a 16-dimensional Gaussian (curvatures
+    /// 0.5–7.7, h = 0.02, A = 1) each coordinate's pooled variance after a burn-in of 3000 steps must be
+    /// `T/λ` within 7.6%: the discretisation bias is O(h·λ), at most 4% (measured 2–4% for the
+    /// stiffest coordinates), plus 4 Monte Carlo sd `4·sqrt(2/ESS)` = 3.6% at the ESS floor of
+    /// 2.5·10⁴ per coordinate that the test asserts (2048 chains × 60 draws). Each
+    /// temperature's band excludes the other's answer (a factor 2), so a temperature the rule
+    /// ignored would fail. (The mean kinetic energy per dimension equals `T` by the
+    /// thermostat's update alone, so it is not checked.)
     #[test]
-    fn sgnht_keeps_the_temperature_and_the_target_variance() {
+    fn sgnht_samples_the_target_at_its_temperature() {
         let gpu = crate::gpu::tests::shared_gpu();
         let precision: Vec<f64> = (0..16).map(|d| 0.5 * 1.2f64.powi(d)).collect();
         let target = Gaussian::diagonal(&[0.0; 16], &precision).expect("valid");
         for temperature in [1.0, 0.5] {
-            let sampler = Sampler::builder(target.clone())
+            let draws = Sampler::builder(target.clone())
                 .chains(2048)
-                .steps(4000)
+                .steps(6000)
                 .burn_in(3000)
                 .thin(50)
                 .step_size(StepSize::constant(0.02).expect("valid"))
@@ -68,22 +68,20 @@ mod tests {
                 .method(Method::sgnht(1.0))
                 .seed(17)
                 .build()
-                .expect("valid");
-            let (draws, state) = run_keeping_state(gpu, &sampler).expect("run");
-            let auxiliary = state[0].read_state(gpu).expect("read back").swap_remove(1);
-            let velocities = &auxiliary[..2048 * 16];
-            let kinetic =
-                velocities.iter().map(|v| f64::from(v * v)).sum::<f64>() / velocities.len() as f64;
-            assert!(
-                (kinetic - temperature).abs() < 5.0 * 0.008 * temperature,
-                "T = {temperature}: mean kinetic energy per dimension {kinetic}"
-            );
+                .expect("valid")
+                .run(gpu)
+                .expect("run");
             let summary = draws.summary();
             for (d, lambda) in precision.iter().enumerate() {
                 let want = temperature / lambda;
                 let got = summary.sd[d].powi(2);
                 assert!(
-                    (got / want - 1.0).abs() < 0.06,
+                    summary.ess_bulk[d] > 2.5e4,
+                    "dim {d}: ESS {}",
+                    summary.ess_bulk[d]
+                );
+                assert!(
+                    (got / want - 1.0).abs() < 0.076,
                     "T = {temperature}, dim {d}: variance {got} vs {want}"
                 );
             }

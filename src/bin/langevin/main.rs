@@ -873,6 +873,14 @@ fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
             "seconds": seconds,
             "divergences": report.statistics.divergences(),
             "running_statistics": report.statistics.summary(),
+            "submits": report.submits,
+            "dispatches": report.dispatches,
+            "groups": report.groups.iter().map(|g| serde_json::json!({
+                "device": g.device,
+                "chains": [g.chains.start, g.chains.end],
+                "data_path": g.data_path,
+                "workgroup_size": g.workgroup_size,
+            })).collect::<Vec<_>>(),
         });
         if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
             json.extend(extra.clone());
