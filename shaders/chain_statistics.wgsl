@@ -4,33 +4,10 @@
 //!
 //! Runs right after the step dispatch that stored the draw, bound to the same record.
 
-@group(0) @binding(0) var<uniform> run: RunParams;
-@group(0) @binding(1) var<uniform> dispatch: DispatchRecord;
-@group(0) @binding(2) var<storage, read_write> theta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> draws: array<f32>;
-@group(0) @binding(4) var<storage, read_write> auxiliary: array<f32>;
-/// C × D means, then C × D sums of squared deviations, both laid out like θ.
-@group(0) @binding(5) var<storage, read_write> statistics: array<f32>;
-@group(0) @binding(6) var<storage, read_write> status: array<ChainStatus>;
-/// The last finite draw of each chain, laid out like θ (the reset policy restores it).
-@group(0) @binding(7) var<storage, read_write> last_good: array<f32>;
 
 /// How a divergent chain is handled (`DivergencePolicy` on the host).
 override DIVERGENCE_POLICY: u32 = 0u;
-const POLICY_FREEZE: u32 = 0u;
-const POLICY_RESET: u32 = 1u;
-const NOT_DIVERGED: u32 = 0xFFFFFFFFu;
 
-struct ChainStatus {
-    /// Draws folded into the statistics.
-    count: u32,
-    /// Updates before the first draw found divergent, or NOT_DIVERGED.
-    first_divergence: u32,
-    /// Draws found divergent (under the reset policy a chain can diverge again).
-    divergences: u32,
-    /// 1 once a frozen chain is excluded.
-    frozen: u32,
-}
 
 fn is_finite(x: f32) -> bool {
     // NaN fails the comparison; ±∞ exceeds the largest finite f32.

@@ -1,4 +1,5 @@
-//! A data model's bindings and the interface its WGSL is written against. The data accessors
+//! The interface a data model's WGSL is written against (its bindings and `DataParams` are
+//! generated from `gpu/contract.rs`). The data accessors
 //! come from data_access_global.wgsl or data_access_staged.wgsl, chosen by the host.
 //!
 //! A model supplies two functions (see `model::DataModel`):
@@ -11,32 +12,7 @@
 //! `value(k)` for the stored features of a row (k from start to end), `label(row)`, and
 //! `param(i)`, the model's constants.
 
-struct DataParams {
-    /// N, examples in the training set.
-    rows: u32,
-    /// n, examples per mini-batch.
-    batch: u32,
-    /// BATCH_FULL, BATCH_WITH_REPLACEMENT or BATCH_WITHOUT_REPLACEMENT (minibatch.wgsl).
-    mode: u32,
-    /// 1: each chain draws its own batch; 0: one batch shared by all chains.
-    per_chain: u32,
-    /// N/n, the mini-batch scale of the likelihood gradient.
-    scale: f32,
-    /// 1: control variates (`control_variate` holds θ̂ and ∇L(θ̂)); 0: the plain estimator.
-    control_variates: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
 
-@group(0) @binding(6) var<uniform> data: DataParams;
-@group(0) @binding(7) var<storage, read> row_offsets: array<u32>;
-@group(0) @binding(8) var<storage, read> columns: array<u32>;
-@group(0) @binding(9) var<storage, read> values: array<f32>;
-@group(0) @binding(10) var<storage, read> labels: array<f32>;
-@group(0) @binding(11) var<storage, read_write> gradient: array<f32>;
-@group(0) @binding(12) var<storage, read> model_params: array<f32>;
-/// Control variates: θ̂ (D values), then ∇L(θ̂) = Σᵢ −∇ log p(yᵢ | θ̂) (D values).
-@group(0) @binding(13) var<storage, read> control_variate: array<f32>;
 
 /// The chain this invocation advances.
 var<private> current_chain: u32;

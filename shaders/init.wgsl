@@ -1,7 +1,5 @@
 //! Initial positions θ₀ ~ N(0, σ₀²) drawn from the run's Philox stream `STREAM_INIT`.
 
-@group(0) @binding(0) var<uniform> run: RunParams;
-@group(0) @binding(1) var<storage, read_write> theta: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn init_positions(@builtin(global_invocation_id) id: vec3<u32>,

@@ -1,15 +1,6 @@
 //! Mini-batch indices from Philox, twin of `src/minibatch.rs`: with replacement by
 //! multiply-shift, without replacement through a keyed Feistel permutation per epoch.
 
-/// Owner of a batch shared by all chains.
-const SHARED_BATCH: u32 = 0xFFFFFFFFu;
-const STREAM_BATCH: u32 = 2u;
-const STREAM_PERMUTATION: u32 = 3u;
-
-/// How a batch is drawn (`RegressionParams::mode`).
-const BATCH_FULL: u32 = 0u;
-const BATCH_WITH_REPLACEMENT: u32 = 1u;
-const BATCH_WITHOUT_REPLACEMENT: u32 = 2u;
 
 /// lowbias32 (Wellons 2018): the Feistel round function.
 fn mix32(value: u32) -> u32 {

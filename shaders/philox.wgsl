@@ -7,10 +7,6 @@ const PHILOX_M1: u32 = 0xCD9E8D57u;
 const PHILOX_W0: u32 = 0x9E3779B9u;
 const PHILOX_W1: u32 = 0xBB67AE85u;
 
-/// Counter word 3: what the words are for (`rng::Stream`).
-const STREAM_NOISE: u32 = 0u;
-const STREAM_INIT: u32 = 1u;
-const STREAM_GRADIENT_NOISE: u32 = 4u;
 
 fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     var c = counter;

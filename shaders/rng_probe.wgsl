@@ -1,10 +1,6 @@
 //! Test probe: raw Philox words and their normals for given counters, so the CPU twin can be
 //! held bit-exact to the GPU.
 
-@group(0) @binding(0) var<uniform> run: RunParams;
-@group(0) @binding(1) var<storage, read> counters: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> words: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> normals: array<vec4<f32>>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn rng_probe(@builtin(global_invocation_id) id: vec3<u32>,

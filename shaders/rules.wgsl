@@ -53,8 +53,6 @@ fn with_gradient_noise(g: vec4<f32>, chain: u32, step: u32, block: u32) -> vec4<
     return g;
 }
 
-const NO_LADDER: u32 = 0xFFFFFFFFu;
-
 /// The temperature of `chain` under the run's ladder, 1 without one.
 fn chain_temperature(chain: u32) -> f32 {
     if (run.ladder_offset == NO_LADDER) {

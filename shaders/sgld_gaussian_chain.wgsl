@@ -8,7 +8,6 @@
 /// Whether `target_precision` holds a dense D × D matrix (else its diagonal).
 override DENSE_PRECISION: bool = true;
 
-@group(0) @binding(8) var<storage, read_write> gradient: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgld_gaussian_chain(@builtin(global_invocation_id) id: vec3<u32>,

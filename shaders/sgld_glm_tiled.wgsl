@@ -15,14 +15,10 @@
 //! Bindings as data_target.wgsl declares them, except that `values` holds the features dense,
 //! row-major (N × F), and `row_offsets`/`columns` are unused.
 
-/// Chains per workgroup, and rows (or coordinates) per output tile.
-const TILE: u32 = 64u;
-/// TILE / 4: the vec4 groups of chains across a tile.
-const QUADS: u32 = 16u;
+// TILE (chains per workgroup, and rows or coordinates per output tile), QUADS = TILE / 4
+// (the vec4 groups of chains across a tile) and TILE_THREADS come from gpu/contract.rs.
 /// Contraction depth of one tile load.
 const DEPTH: u32 = 16u;
-/// Threads per workgroup: QUADS × (TILE / 4), each with a 4 × 4 register block.
-const TILE_THREADS: u32 = 256u;
 
 /// n, the batch size: the workgroup's copy of the step's batch indices.
 override TILE_BATCH: u32 = 1u;

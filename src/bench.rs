@@ -11,11 +11,13 @@
 
 use std::time::Instant;
 
+use crate::engine::choice::steps_per_dispatch;
+use crate::engine::plan::Batch;
+use crate::engine::state::ChainState;
 use crate::error::Result;
+use crate::gpu::contract::{DispatchRecord, StepScalars, NO_DRAW};
 use crate::gpu::{Gpu, RngMultiply};
 use crate::model::Gaussian;
-use crate::run::{Batch, ChainState, DispatchRecord, NO_DRAW};
-use crate::sampler::sgld::StepScalars;
 use crate::sampler::{DataPath, Method, Sampler, Settings, Tuning};
 use crate::schedule::StepSize;
 
@@ -223,7 +225,7 @@ pub fn run_w1(gpu: &Gpu, config: &W1Config) -> Result<Vec<W1Row>> {
                 rng_multiply: multiply,
                 ..Tuning::default()
             })?;
-            let state = ChainState::new(gpu, &sampler)?;
+            let state = ChainState::new(gpu, &sampler.job())?;
             let copy = match copy_gb_per_s {
                 Some(copy) => copy,
                 None => {
@@ -409,12 +411,12 @@ fn time_data_case(
         );
         Ok(None)
     };
-    let per_dispatch = match crate::run::steps_per_dispatch(gpu, &sampler) {
+    let per_dispatch = match steps_per_dispatch(gpu, &sampler.job()) {
         Ok(n) => n,
         Err(error) if gpu.is_software() => return skipped(error),
         Err(error) => return Err(error),
     };
-    let state = match ChainState::new(gpu, &sampler) {
+    let state = match ChainState::new(gpu, &sampler.job()) {
         Ok(state) => state,
         Err(
             error @ crate::Error::InvalidSetting {

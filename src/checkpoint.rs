@@ -4,8 +4,8 @@
 //! A run's future is a pure function of its settings and of (θ, the rule's state, the step
 //! counter): the random numbers are keyed by (seed, chain, step), and the schedules are
 //! functions of the step. So a checkpoint holds exactly those, plus the number of draws the
-//! sink had durably received and, with control variates, `θ̂` and `∇L(θ̂)`. Resuming from it
-//! gives draws bit-identical to an uninterrupted run's.
+//! sink had durably received. (A control-variate centre is part of the settings, so of the
+//! fingerprint.) Resuming from it gives draws bit-identical to an uninterrupted run's.
 //!
 //! # File format
 //!
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::sampler::Sampler;
+use crate::identity::RunIdentity;
 
 const MAGIC: &[u8] = b"LANGEVIN CHECKPOINT 2\n";
 /// The file inside a checkpoint directory.
@@ -47,8 +47,8 @@ pub struct CheckpointInfo {
     /// Kept draws the sink had durably received.
     pub delivered: usize,
     /// Lengths of the payload's arrays: θ, the rule's state, the running statistics, the
-    /// chains' status, the last finite draws, then θ̂ and ∇L(θ̂) (0 without).
-    pub lengths: [usize; STATE_ARRAYS + 1],
+    /// chains' status, the last finite draws.
+    pub lengths: [usize; STATE_ARRAYS],
     /// XXH3-64 of the payload, hex.
     pub checksum: String,
 }
@@ -60,110 +60,10 @@ pub struct Checkpoint {
     /// θ, the rule's state, the running statistics, the chains' status (u32 bit patterns)
     /// and the last finite draws, each the concatenation over the run's chain groups.
     pub(crate) state: [Vec<f32>; STATE_ARRAYS],
-    pub(crate) mode: Option<Vec<f32>>,
 }
 
-/// Arrays of run state in a checkpoint, before the optional mode.
+/// Arrays of run state in a checkpoint.
 pub(crate) const STATE_ARRAYS: usize = 5;
-
-/// FNV-1a, 64 bits, of the bytes of `chunks` one after another: a checksum against
-/// truncation and corruption (not against tampering).
-pub(crate) fn fnv1a<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u64 {
-    chunks
-        .into_iter()
-        .flatten()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-}
-
-/// What a run computes, told apart from every other run: a fingerprint of its target and
-/// settings (not its tuning, which never changes a draw), the settings one by one, and a
-/// description for messages. Computed once per run: the target's description holds its whole
-/// data set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RunIdentity {
-    pub(crate) description: String,
-    pub(crate) fingerprint: String,
-    pub(crate) settings: Vec<(String, String)>,
-}
-
-impl RunIdentity {
-    pub(crate) fn of(sampler: &Sampler) -> RunIdentity {
-        let target = format!("{:?}", sampler.target);
-        let full = format!("{target}\n{:?}", sampler.settings);
-        let s = &sampler.settings;
-        let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
-        let init = match &s.init {
-            crate::Init::Positions(p) => format!(
-                "given positions (checksum {:016x})",
-                fnv1a([bytemuck::cast_slice::<f32, u8>(p)])
-            ),
-            other => text(other),
-        };
-        let settings = [
-            ("dimensions", sampler.target.dim().to_string()),
-            (
-                "model and data",
-                format!("checksum {:016x}", fnv1a([target.as_bytes()])),
-            ),
-            ("chains", s.chains.to_string()),
-            ("steps", s.steps.to_string()),
-            ("burn-in", s.burn_in.to_string()),
-            ("thin", s.thin.to_string()),
-            ("seed", s.seed.to_string()),
-            ("sampler", text(&s.method)),
-            ("step size", text(&s.step_size)),
-            ("temperature", s.temperature.to_string()),
-            ("temperature schedule", text(&s.temperature_schedule)),
-            ("temperature ladder", text(&s.temperature_ladder)),
-            ("mini-batch", text(&s.minibatch)),
-            ("gradient noise", s.gradient_noise.to_string()),
-            ("initial positions", init),
-            ("control variate", text(&s.control_variate)),
-            ("divergence policy", text(&s.divergence)),
-            ("shard", text(&s.shard)),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
-        RunIdentity {
-            description: format!(
-                "{} dimensions, {} chains, {} steps, seed {}, {}",
-                sampler.target.dim(),
-                s.chains,
-                s.steps,
-                s.seed,
-                s.method.name()
-            ),
-            fingerprint: format!("{:016x}", fnv1a([full.as_bytes()])),
-            settings,
-        }
-    }
-
-    /// The settings in which `other` differs from this run, in words:
-    /// `step size (Constant(0.01) there, Constant(0.02) here)`.
-    fn differences(&self, other: &[(String, String)]) -> Vec<String> {
-        self.settings
-            .iter()
-            .filter_map(|(name, here)| {
-                let there = other
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.as_str());
-                match there {
-                    Some(there) if there == here => None,
-                    Some(there) => Some(format!(
-                        "{name} ({} in the checkpoint, {} in this run)",
-                        crate::error::quote(there),
-                        crate::error::quote(here)
-                    )),
-                    None => Some(format!("{name} (not recorded in the checkpoint)")),
-                }
-            })
-            .collect()
-    }
-}
 
 impl Checkpoint {
     /// Steps completed when it was written.
@@ -220,16 +120,12 @@ impl Checkpoint {
         }
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(payload);
         let mut rest = &values[..];
-        let state = std::array::from_fn(|k| {
+        let state: [Vec<f32>; STATE_ARRAYS] = std::array::from_fn(|k| {
             let (array, after) = rest.split_at(info.lengths[k]);
             rest = after;
             array.to_vec()
         });
-        Ok(Checkpoint {
-            state,
-            mode: (!rest.is_empty()).then(|| rest.to_vec()),
-            info,
-        })
+        Ok(Checkpoint { state, info })
     }
 
     /// The checksum of the draws the sink had received when it was written, if it kept one.
@@ -241,8 +137,8 @@ impl Checkpoint {
     /// Refuses, with the settings that differ named, a checkpoint that another version of
     /// langevin or another run than `sampler`'s wrote. [`crate::Run::resume`] checks this
     /// too; call it first to refuse before doing anything else.
-    pub fn check_compatible(&self, sampler: &Sampler) -> Result<()> {
-        self.check_matches(&RunIdentity::of(sampler))
+    pub fn check_compatible(&self, sampler: &crate::Sampler) -> Result<()> {
+        self.check_matches(&RunIdentity::of(sampler.target(), sampler.settings()))
     }
 
     /// Refuses a checkpoint that another version or another run wrote.
@@ -298,22 +194,17 @@ impl Checkpoint {
         })
     }
 
-    fn parts(&self) -> [&[f32]; STATE_ARRAYS + 1] {
-        std::array::from_fn(|k| match self.state.get(k) {
-            Some(array) => &array[..],
-            None => self.mode.as_deref().unwrap_or(&[]),
-        })
+    fn parts(&self) -> [&[f32]; STATE_ARRAYS] {
+        std::array::from_fn(|k| &self.state[k][..])
     }
 
     /// A checkpoint of `run` after `next_step` steps with `delivered` draws delivered, whose
-    /// checksum the sink reported as `draws_checksum`; `mode` is θ̂ then ∇L(θ̂) under control
-    /// variates.
+    /// checksum the sink reported as `draws_checksum`.
     pub(crate) fn new(
         run: &RunIdentity,
         next_step: u32,
         (delivered, draws_checksum): (usize, Option<u64>),
         state: [Vec<f32>; STATE_ARRAYS],
-        mode: Option<Vec<f32>>,
     ) -> Checkpoint {
         let mut checkpoint = Checkpoint {
             info: CheckpointInfo {
@@ -324,11 +215,10 @@ impl Checkpoint {
                 draws_checksum: draws_checksum.map(|c| format!("{c:016x}")),
                 next_step,
                 delivered,
-                lengths: [0; STATE_ARRAYS + 1],
+                lengths: [0; STATE_ARRAYS],
                 checksum: String::new(),
             },
             state,
-            mode,
         };
         let parts = checkpoint.parts();
         let lengths = parts.map(<[f32]>::len);
@@ -346,15 +236,7 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a_matches_its_published_vectors() {
-        // Test vectors of the FNV reference (Fowler, Noll & Vo): "" and "a".
-        assert_eq!(fnv1a([&b""[..]]), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
-        // Chunks hash as their concatenation.
-        assert_eq!(fnv1a([&b"a"[..], &b""[..]]), fnv1a([&b"a"[..]]));
-    }
+    use crate::Sampler;
 
     #[test]
     fn damaged_checkpoints_are_refused_and_good_ones_round_trip() {
@@ -365,16 +247,15 @@ mod tests {
         .expect("valid");
         let dir = std::env::temp_dir().join(format!("langevin-ckpt-{}", std::process::id()));
         let checkpoint = Checkpoint::new(
-            &RunIdentity::of(&sampler),
+            &RunIdentity::of(sampler.target(), sampler.settings()),
             40,
             (3, Some(0xabc)),
             std::array::from_fn(|k| vec![k as f32; k + 1]),
-            Some(vec![7.0]),
         );
         checkpoint.write(&dir).expect("write");
         let back = Checkpoint::load(&dir).expect("load");
         assert_eq!(back, checkpoint);
-        back.check_matches(&RunIdentity::of(&sampler))
+        back.check_matches(&RunIdentity::of(sampler.target(), sampler.settings()))
             .expect("same run");
         let other = Sampler::new(
             crate::Gaussian::isotropic(2, 0.0, 1.0).expect("valid"),
@@ -385,7 +266,7 @@ mod tests {
         )
         .expect("valid");
         let refused = back
-            .check_matches(&RunIdentity::of(&other))
+            .check_matches(&RunIdentity::of(other.target(), other.settings()))
             .expect_err("another run");
         assert!(refused.to_string().contains("another run"), "{refused}");
         assert!(

@@ -100,37 +100,34 @@ impl Draws {
         Summary::of(self, &(0..self.chains).collect::<Vec<_>>())
     }
 
-    /// Reads the draws of `sampler`'s run back from an NPY file that [`Draws::write_npy`] or a
-    /// [`crate::sink::NpyStream`] wrote, checking that its dtype and shape are that run's.
-    pub fn read_npy(path: impl AsRef<Path>, sampler: &crate::Sampler) -> Result<Draws> {
-        let path = path.as_ref();
+    /// Reads draws of `shape` (`[draws, chains, dim]`) back from an NPY file that
+    /// [`Draws::write_npy`] or a [`crate::sink::NpyStream`] wrote, checking its dtype and
+    /// shape; `steps` and `temperatures` are the run's (see [`crate::Sampler::read_draws`],
+    /// which knows them).
+    pub(crate) fn read_npy(
+        path: &Path,
+        shape: [u64; 3],
+        steps: Vec<u32>,
+        temperatures: Vec<f32>,
+    ) -> Result<Draws> {
         let file = DrawsFile::open(path, Extent::Complete, false)?;
-        let settings = sampler.settings();
-        let want = [
-            u64::from(settings.kept_draws()),
-            u64::from(sampler.local_chains()),
-            sampler.target().dim() as u64,
-        ];
-        if file.shape != want {
+        if file.shape != shape {
             return Err(crate::Error::Data {
                 path: path.to_owned(),
                 line: None,
                 message: format!(
-                    "has shape {:?}; this run's draws are {want:?} (draws, chains, dim)",
+                    "has shape {:?}; this run's draws are {shape:?} (draws, chains, dim)",
                     file.shape
                 ),
             });
         }
         Ok(Draws {
-            draws: want[0] as usize,
-            chains: want[1] as usize,
-            dim: want[2] as usize,
+            draws: shape[0] as usize,
+            chains: shape[1] as usize,
+            dim: shape[2] as usize,
             values: file.read_all()?,
-            steps: (0..settings.steps)
-                .filter(|&t| settings.keeps(t))
-                .map(|t| t + 1)
-                .collect(),
-            temperatures: crate::run::chain_temperatures(sampler),
+            steps,
+            temperatures,
         })
     }
 

@@ -103,19 +103,22 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod diagnostics;
 pub mod draws;
-mod driver;
+mod engine;
 pub mod error;
 pub mod gpu;
+mod identity;
 mod linalg;
 pub mod minibatch;
 pub mod model;
 mod npy;
 pub mod output;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod rng;
 mod run;
@@ -127,11 +130,18 @@ pub mod statistics;
 pub mod summary;
 
 pub use checkpoint::Checkpoint;
+pub use data::{Dataset, ExtraFeatures, LabelColumn};
 pub use draws::Draws;
-pub use driver::{GroupReport, Progress, Run, RunReport};
 pub use error::{Error, Result};
 pub use gpu::Gpu;
-pub use model::Gaussian;
-pub use sampler::{DataPath, Init, Sampler, Settings, Tuning};
+pub use minibatch::Minibatch;
+pub use model::{CustomModel, Gaussian, Regression, Target};
+pub use run::{GroupReport, Progress, Run, RunReport};
+pub use sampler::{
+    Centre, DataPath, DivergencePolicy, Init, Method, ModeSearch, Sampler, SamplerBuilder,
+    Settings, TemperatureLadder, Tuning,
+};
 pub use schedule::{StepSize, TemperatureSchedule};
+pub use shard::Shard;
+pub use statistics::ChainStatistics;
 pub use summary::Summary;

@@ -198,6 +198,7 @@ pub(crate) enum Extent {
     AtLeastDeclared,
     /// Any whole number of draws, up to what the header declares (a file to plot as far as it
     /// goes).
+    #[cfg_attr(not(feature = "plot"), allow(dead_code))]
     Prefix,
 }
 
@@ -209,6 +210,7 @@ pub(crate) struct DrawsFile {
     pub(crate) shape: [u64; 3],
     /// Whole draws of data present in the file (at most `shape[0]` for [`Extent::Prefix`]).
     pub(crate) draws_present: u64,
+    #[cfg_attr(not(feature = "plot"), allow(dead_code))]
     pub(crate) fortran_order: bool,
     pub(crate) data_offset: u64,
     pub(crate) file: File,

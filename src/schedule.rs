@@ -49,9 +49,12 @@ pub enum StepSize {
     },
 }
 
+/// The step size a run gets unless it says otherwise (library and command line).
+pub const DEFAULT_STEP_SIZE: f64 = 1e-3;
+
 impl Default for StepSize {
     fn default() -> Self {
-        StepSize::Constant(1e-3)
+        StepSize::Constant(DEFAULT_STEP_SIZE)
     }
 }
 

@@ -11,14 +11,12 @@ use common::{langevin, scratch};
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::minibatch::Minibatch;
 use langevin::model::{mlp_classifier, welling_teh_mixture, Regression};
-use langevin::sampler::{
-    ControlVariate, DivergencePolicy, Method, SamplerBuilder, TemperatureLadder,
-};
+use langevin::sampler::{DivergencePolicy, Method, ModeSearch, SamplerBuilder, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{Gaussian, Init, Sampler, StepSize};
 
-/// What every case shares, on the command line and in the library (the command line's step
-/// size is its default, 0.01, so that `--schedule poly` can leave it out).
+/// What every case shares, on the command line and in the library (the step size is the
+/// default both share, so that `--schedule poly` can leave it out).
 const BASE: &[&str] = &[
     "--chains",
     "64",
@@ -38,7 +36,6 @@ fn base(builder: SamplerBuilder) -> SamplerBuilder {
         .steps(200)
         .burn_in(100)
         .thin(10)
-        .step_size(StepSize::constant(0.01).expect("valid"))
         .seed(3)
         .init(Init::Normal { scale: 1.0 })
 }
@@ -159,6 +156,8 @@ fn gaussian_schedule_and_temperature_flags() {
         &[
             "--schedule",
             "cyclical",
+            "--step-size",
+            "0.01",
             "--cycles",
             "3",
             "--explore",
@@ -603,19 +602,20 @@ fn data_model_flags() {
     );
     let mut cv = batch.to_vec();
     cv.extend_from_slice(&["--cv", "--cv-steps", "100", "--cv-step-size", "2e-5"]);
-    assert_flag(
-        "cv",
-        &cv,
-        with(logistic())
-            .step_size(StepSize::constant(1e-4).expect("valid"))
-            .minibatch(Minibatch {
-                size: 50,
-                per_chain: false,
-                replacement: true,
-            })
-            .control_variate(ControlVariate::new(100, 2e-5).expect("valid")),
-        &batch,
-    );
+    let plain = with(logistic())
+        .step_size(StepSize::constant(1e-4).expect("valid"))
+        .minibatch(Minibatch {
+            size: 50,
+            per_chain: false,
+            replacement: true,
+        });
+    let centre = plain
+        .clone()
+        .build()
+        .expect("valid")
+        .find_centre(common::gpu(), &ModeSearch::new(100, 2e-5).expect("valid"))
+        .expect("centre");
+    assert_flag("cv", &cv, plain.control_variate(centre), &batch);
 }
 
 /// `plot --reference` draws the named model's density over the histograms: red pixels in the

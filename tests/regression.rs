@@ -566,7 +566,7 @@ fn logistic_regression_on_a9a_matches_a_long_full_batch_reference() {
 fn gradient_moments(
     model: &Regression,
     start: &[f32],
-    control_variate: Option<langevin::sampler::ControlVariate>,
+    control_variate: Option<langevin::sampler::Centre>,
 ) -> Vec<(f64, f64)> {
     let (chains, eta) = (2048usize, 1e-5);
     let mut builder = Sampler::builder(model.clone())
@@ -613,20 +613,16 @@ fn gradient_moments(
 /// lie within 5 standard errors of the exact full-data gradient (CPU) in every coefficient.
 #[test]
 fn control_variates_cut_the_gradient_variance_on_a9a() {
-    use langevin::sampler::ControlVariate;
+    use langevin::sampler::ModeSearch;
     let model = Regression::logistic(common::a9a(), 1.0).expect("valid");
-    let cv = ControlVariate {
-        sgd_steps: 3000,
-        sgd_step_size: 2e-5,
-        start_at_mode: false,
-    };
-    // θ̂ the same way the library finds it: the state after cv.sgd_steps of SGD on one chain.
+    let search = ModeSearch::new(3000, 2e-5).expect("valid");
+    // θ̂ the same way the library finds it: the state after 3000 steps of SGD on one chain.
     let mode = Sampler::builder(model.clone())
         .chains(1)
-        .steps(cv.sgd_steps)
-        .burn_in(cv.sgd_steps - 1)
+        .steps(search.steps())
+        .burn_in(search.steps() - 1)
         .temperature(0.0)
-        .step_size(StepSize::constant(cv.sgd_step_size).expect("valid"))
+        .step_size(StepSize::constant(search.step_size()).expect("valid"))
         .minibatch(Minibatch {
             size: 100,
             per_chain: true,
@@ -648,9 +644,22 @@ fn control_variates_cut_the_gradient_variance_on_a9a() {
     let all_rows: Vec<u32> = (0..model.data().rows() as u32).collect();
     let mut exact = vec![0.0f32; start.len()];
     model.gradient(&start, &all_rows, &mut exact);
+    // The centre from the library's search, started (as gradient_moments' chains) at `start`.
+    let centre = Sampler::builder(model.clone())
+        .minibatch(Minibatch {
+            size: 100,
+            per_chain: true,
+            replacement: true,
+        })
+        .seed(77)
+        .init(langevin::Init::Point(start.clone()))
+        .build()
+        .expect("valid")
+        .find_centre(common::gpu(), &search)
+        .expect("centre");
     let mut totals = Vec::new();
-    for control_variate in [None, Some(cv)] {
-        let moments = gradient_moments(&model, &start, control_variate);
+    for control_variate in [None, Some(centre)] {
+        let moments = gradient_moments(&model, &start, control_variate.clone());
         for (d, (mean, variance)) in moments.iter().enumerate() {
             let se = (variance / 2048.0).sqrt();
             assert!(

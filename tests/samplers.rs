@@ -571,35 +571,26 @@ fn a_temperature_ladder_runs_each_rung_at_its_temperature() {
 fn control_variates_are_refused_where_no_full_data_gradient_exists() {
     use langevin::data::Dataset;
     use langevin::model::CustomModel;
-    use langevin::sampler::ControlVariate;
-    let cv = ControlVariate::new(10, 1e-3).expect("valid");
-    let gaussian = langevin::Sampler::builder(Gaussian::isotropic(2, 0.0, 1.0).expect("valid"))
-        .control_variate(cv)
-        .build()
-        .expect_err("refused");
+    use langevin::sampler::{Centre, ModeSearch};
+    let gaussian = Gaussian::isotropic(2, 0.0, 1.0).expect("valid");
+    let refused = Centre::at(&gaussian.into(), vec![0.0, 0.0]).expect_err("refused");
     assert!(
-        gaussian.to_string().contains("needs a data model"),
-        "{gaussian}"
+        refused.to_string().contains("needs a data model"),
+        "{refused}"
     );
     let data = Dataset::from_dense(vec![], 0, vec![0.0, 1.0]).expect("data");
     let wgsl = "fn prior_gradient(d: u32) -> f32 { return theta_at(d); }\n\
                 fn likelihood_gradient(row: u32) {}";
     let model = CustomModel::new("no_twin", 1, data, wgsl, Vec::new()).expect("valid");
-    let custom = langevin::Sampler::builder(model)
-        .control_variate(cv)
-        .build()
-        .expect_err("refused");
-    assert!(custom.to_string().contains("with_cpu_gradient"), "{custom}");
-    assert!(ControlVariate::new(0, 1e-3).is_err());
-    assert!(ControlVariate::new(10, 0.0).is_err());
+    let refused = Centre::at(&model.into(), vec![0.0]).expect_err("refused");
+    assert!(
+        refused.to_string().contains("with_cpu_gradient"),
+        "{refused}"
+    );
+    assert!(ModeSearch::new(0, 1e-3).is_err());
+    assert!(ModeSearch::new(10, 0.0).is_err());
 }
 
-/// Annealing the temperature geometrically from 9 to 1 over the first 500 steps: SGLD on
-/// N(0, I₄) (η = 0.05, relaxation ~20 steps) is hot early (variance > 3 around step 100, where
-/// T ≈ 5.8) and after the schedule samples the discretised chain's exact `1/(1 − η/2)`: within
-/// 5 standard errors `5·sqrt(2τ/n)` (n = 2048 chains × 50 draws × 4 dimensions, τ the exact
-/// autocorrelation time of θ² at lag 10: 1.6%), a band that excludes the continuous-time 1
-/// (2.6% lower) and the variance of a chain still at T = 1.05.
 #[test]
 fn an_annealed_temperature_cools_to_the_posterior() {
     use langevin::schedule::TemperatureSchedule;

@@ -1,7 +1,12 @@
-//! The compute kernels: WGSL from `shaders/` composed per kernel, compiled into pipelines with
-//! explicit bind group layouts, and the grid that covers a given number of threads.
+//! The compute kernels, one table: each [`Kernel`] says in one place ([`Kernel::spec`]) which
+//! WGSL files make it, its bindings, entry point, pipeline constants and any fixed workgroup
+//! size; [`Pipeline`] compiles it behind the declarations generated from
+//! [`super::contract`], and covers a number of threads with a grid.
+
+use std::borrow::Cow;
 
 use crate::error::{Error, Result};
+use crate::gpu::contract::{self, Access, Binding};
 use crate::gpu::Gpu;
 
 const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
@@ -11,25 +16,12 @@ const NORMAL: &str = include_str!("../../shaders/normal.wgsl");
 const CHAIN_LAYOUT: &str = include_str!("../../shaders/chain_layout.wgsl");
 const INIT: &str = include_str!("../../shaders/init.wgsl");
 const CHAIN_STATISTICS: &str = include_str!("../../shaders/chain_statistics.wgsl");
-const SGLD_BINDINGS: &str = include_str!("../../shaders/sgld_bindings.wgsl");
 const RULES: &str = include_str!("../../shaders/rules.wgsl");
 const MOVE_CHAIN: &str = include_str!("../../shaders/move_chain.wgsl");
 const GAUSSIAN_TARGET: &str = include_str!("../../shaders/gaussian_target.wgsl");
 const DATA_TARGET: &str = include_str!("../../shaders/data_target.wgsl");
 const MINIBATCH: &str = include_str!("../../shaders/minibatch.wgsl");
 const CONTROL_VARIATE: &str = include_str!("../../shaders/control_variate.wgsl");
-/// The generalised linear model, with its likelihood file after it.
-pub(crate) const GLM: &str = include_str!("../../shaders/glm.wgsl");
-pub(crate) const GLM_LINEAR: &str = include_str!("../../shaders/glm_linear.wgsl");
-pub(crate) const GLM_LOGISTIC: &str = include_str!("../../shaders/glm_logistic.wgsl");
-/// A one-hidden-layer MLP classifier.
-pub(crate) const MLP: &str = include_str!("../../shaders/mlp.wgsl");
-/// Chen et al.'s double well.
-pub(crate) const DOUBLE_WELL: &str = include_str!("../../shaders/double_well.wgsl");
-/// Zhang et al.'s 25-component grid mixture.
-pub(crate) const GRID_MIXTURE: &str = include_str!("../../shaders/grid_mixture.wgsl");
-/// Welling & Teh's two-parameter mixture.
-pub(crate) const MIXTURE: &str = include_str!("../../shaders/mixture.wgsl");
 const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
 const SGLD_DATA_STAGED: &str = include_str!("../../shaders/sgld_data_staged.wgsl");
 const SGLD_GLM_FUSED: &str = include_str!("../../shaders/sgld_glm_fused.wgsl");
@@ -43,12 +35,6 @@ const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
 /// Default threads per workgroup.
 pub(crate) const DEFAULT_WORKGROUP_SIZE: u32 = 256;
-
-/// Chains per workgroup of the tiled GLM kernel (`TILE` in sgld_glm_tiled.wgsl).
-pub(crate) const TILED_CHAINS: u32 = 64;
-/// Threads per workgroup of the tiled GLM kernel, fixed by its 4 × 4 register blocks
-/// (`TILE_THREADS`).
-const TILED_THREADS: u32 = 256;
 
 /// How a data kernel reads its mini-batch and where the chains' state lives during a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,19 +107,6 @@ impl RngMultiply {
     }
 }
 
-/// How a kernel sees one binding.
-#[derive(Clone, Copy)]
-enum Slot {
-    /// Constants of the run.
-    Uniform,
-    /// The per-dispatch record, bound at a dynamic offset.
-    DynamicUniform,
-    /// Read-only data (schedule table, target parameters).
-    Read,
-    /// State the kernel writes.
-    ReadWrite,
-}
-
 /// The kernels langevin runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kernel {
@@ -158,7 +131,7 @@ pub(crate) enum Kernel {
         /// The model's name, used as the label.
         label: String,
         /// The model's WGSL, placed first so its line numbers are its own.
-        model: Vec<std::borrow::Cow<'static, str>>,
+        model: Vec<Cow<'static, str>>,
         /// How the kernel reads its batch; for the fused and tiled GLM kernels `model` is the
         /// likelihood file alone.
         shape: DataShape,
@@ -168,87 +141,72 @@ pub(crate) enum Kernel {
     RngProbe,
 }
 
+/// Everything about one kernel: its row of the table.
+pub(crate) struct KernelSpec<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) entry_point: &'static str,
+    /// The model's code (first, so its line numbers are its own), then the kernel's files.
+    pub(crate) code: Vec<&'a str>,
+    pub(crate) bindings: Vec<Binding>,
+    /// Pipeline-overridable constants beyond the workgroup size and the rule.
+    pub(crate) constants: Vec<(&'static str, f64)>,
+    /// Threads per workgroup when the kernel's shape fixes them.
+    pub(crate) fixed_workgroup_size: Option<u32>,
+}
+
 impl Kernel {
-    fn label(&self) -> &str {
+    /// The kernel's row of the table.
+    pub(crate) fn spec(&self) -> KernelSpec<'_> {
+        let step_and = |target: &[Binding]| [&contract::STEP[..], target].concat();
+        let spec = |label, entry_point, code: Vec<&'static str>, bindings| KernelSpec {
+            label,
+            entry_point,
+            code: code.into_iter().collect(),
+            bindings,
+            constants: Vec::new(),
+            fixed_workgroup_size: None,
+        };
         match self {
-            Kernel::Init => "init_positions",
-            Kernel::ChainStatistics { .. } => "chain_statistics",
-            Kernel::SgldGaussianDiagonal => "sgld_gaussian_diagonal",
-            Kernel::SgldGaussianChain { .. } => "sgld_gaussian_chain",
-            Kernel::SgldData { label, .. } => label,
-            #[cfg(test)]
-            Kernel::RngProbe => "rng_probe",
-        }
-    }
-
-    fn entry_point(&self) -> &str {
-        match self {
-            Kernel::SgldData { shape, .. } => match shape {
-                DataShape::Global => "sgld_data",
-                DataShape::Staged { .. } => "sgld_data_staged",
-                DataShape::Fused { .. } => "sgld_glm_fused",
-                DataShape::Tiled { .. } => "sgld_glm_tiled",
+            Kernel::Init => spec(
+                "init_positions",
+                "init_positions",
+                vec![INIT],
+                contract::INIT.to_vec(),
+            ),
+            Kernel::ChainStatistics { reset } => KernelSpec {
+                constants: vec![("DIVERGENCE_POLICY", f64::from(u8::from(*reset)))],
+                ..spec(
+                    "chain_statistics",
+                    "chain_statistics",
+                    vec![CHAIN_STATISTICS],
+                    contract::STATISTICS.to_vec(),
+                )
             },
-            other => other.label(),
-        }
-    }
-
-    /// The kernel's own WGSL: its bindings and entry point.
-    fn body(&self) -> Vec<&str> {
-        match self {
-            Kernel::Init => vec![INIT],
-            Kernel::ChainStatistics { .. } => vec![CHAIN_STATISTICS],
-            Kernel::SgldGaussianDiagonal => {
-                vec![
-                    SGLD_BINDINGS,
-                    GAUSSIAN_TARGET,
-                    RULES,
-                    SGLD_GAUSSIAN_DIAGONAL,
-                ]
-            }
-            Kernel::SgldGaussianChain { .. } => vec![
-                SGLD_BINDINGS,
-                GAUSSIAN_TARGET,
-                RULES,
-                MOVE_CHAIN,
-                SGLD_GAUSSIAN_CHAIN,
-            ],
-            Kernel::SgldData { shape, .. } => {
-                let own = match shape {
-                    DataShape::Global => vec![
-                        DATA_ACCESS_GLOBAL,
-                        CONTROL_VARIATE,
-                        RULES,
-                        MOVE_CHAIN,
-                        SGLD_DATA,
-                    ],
-                    DataShape::Staged { .. } => vec![
-                        DATA_ACCESS_STAGED,
-                        CONTROL_VARIATE,
-                        RULES,
-                        MOVE_CHAIN,
-                        SGLD_DATA_STAGED,
-                    ],
-                    DataShape::Fused { .. } => vec![DATA_ACCESS_STAGED, RULES, SGLD_GLM_FUSED],
-                    DataShape::Tiled { .. } => vec![RULES, SGLD_GLM_TILED],
-                };
-                [vec![SGLD_BINDINGS, DATA_TARGET, MINIBATCH], own].concat()
-            }
-            #[cfg(test)]
-            Kernel::RngProbe => vec![RNG_PROBE],
-        }
-    }
-
-    /// Pipeline-overridable constants beyond the workgroup size.
-    fn constants(&self) -> Vec<(&'static str, f64)> {
-        match self {
-            Kernel::ChainStatistics { reset } => {
-                vec![("DIVERGENCE_POLICY", if *reset { 1.0 } else { 0.0 })]
-            }
-            Kernel::SgldGaussianChain { dense } => {
-                vec![("DENSE_PRECISION", if *dense { 1.0 } else { 0.0 })]
-            }
-            Kernel::SgldData { shape, .. } => {
+            Kernel::SgldGaussianDiagonal => spec(
+                "sgld_gaussian_diagonal",
+                "sgld_gaussian_diagonal",
+                vec![GAUSSIAN_TARGET, RULES, SGLD_GAUSSIAN_DIAGONAL],
+                step_and(&contract::GAUSSIAN),
+            ),
+            Kernel::SgldGaussianChain { dense } => KernelSpec {
+                constants: vec![("DENSE_PRECISION", f64::from(u8::from(*dense)))],
+                ..spec(
+                    "sgld_gaussian_chain",
+                    "sgld_gaussian_chain",
+                    vec![GAUSSIAN_TARGET, RULES, MOVE_CHAIN, SGLD_GAUSSIAN_CHAIN],
+                    [
+                        &contract::STEP[..],
+                        &contract::GAUSSIAN,
+                        &contract::GRADIENT_SCRATCH,
+                    ]
+                    .concat(),
+                )
+            },
+            Kernel::SgldData {
+                label,
+                model,
+                shape,
+            } => {
                 let staged = |rows: u32, width: u32| {
                     vec![
                         ("STAGE_ROWS", f64::from(rows)),
@@ -256,100 +214,106 @@ impl Kernel {
                         ("STAGE_ENTRIES", f64::from(rows) * f64::from(width)),
                     ]
                 };
-                match *shape {
-                    DataShape::Global => Vec::new(),
-                    DataShape::Staged { rows, width } => staged(rows, width),
+                let (entry_point, files, constants, fixed) = match *shape {
+                    DataShape::Global => (
+                        "sgld_data",
+                        vec![
+                            DATA_ACCESS_GLOBAL,
+                            CONTROL_VARIATE,
+                            RULES,
+                            MOVE_CHAIN,
+                            SGLD_DATA,
+                        ],
+                        Vec::new(),
+                        None,
+                    ),
+                    DataShape::Staged { rows, width } => (
+                        "sgld_data_staged",
+                        vec![
+                            DATA_ACCESS_STAGED,
+                            CONTROL_VARIATE,
+                            RULES,
+                            MOVE_CHAIN,
+                            SGLD_DATA_STAGED,
+                        ],
+                        staged(rows, width),
+                        None,
+                    ),
                     DataShape::Fused {
                         rows,
                         width,
                         chains,
                         dim,
                         features,
-                    } => [
-                        staged(rows, width),
-                        vec![
-                            ("FUSED_CHAINS", f64::from(chains)),
-                            ("FUSED_STATE", f64::from(chains) * f64::from(dim)),
-                            ("FUSED_PAIRS", f64::from(chains) * f64::from(rows)),
-                            ("FUSED_COLUMNS", f64::from(features) + 1.0),
-                        ],
-                    ]
-                    .concat(),
-                    DataShape::Tiled { batch } => vec![("TILE_BATCH", f64::from(batch))],
+                    } => (
+                        "sgld_glm_fused",
+                        vec![DATA_ACCESS_STAGED, RULES, SGLD_GLM_FUSED],
+                        [
+                            staged(rows, width),
+                            vec![
+                                ("FUSED_CHAINS", f64::from(chains)),
+                                ("FUSED_STATE", f64::from(chains) * f64::from(dim)),
+                                ("FUSED_PAIRS", f64::from(chains) * f64::from(rows)),
+                                ("FUSED_COLUMNS", f64::from(features) + 1.0),
+                            ],
+                        ]
+                        .concat(),
+                        None,
+                    ),
+                    DataShape::Tiled { batch } => (
+                        "sgld_glm_tiled",
+                        vec![RULES, SGLD_GLM_TILED],
+                        vec![("TILE_BATCH", f64::from(batch))],
+                        Some(contract::TILE_THREADS),
+                    ),
+                };
+                KernelSpec {
+                    label,
+                    entry_point,
+                    code: model
+                        .iter()
+                        .map(|c| c.as_ref())
+                        .chain([DATA_TARGET, MINIBATCH])
+                        .chain(files)
+                        .collect(),
+                    bindings: step_and(&contract::DATA),
+                    constants,
+                    fixed_workgroup_size: fixed,
                 }
             }
-            _ => Vec::new(),
+            #[cfg(test)]
+            Kernel::RngProbe => spec(
+                "rng_probe",
+                "rng_probe",
+                vec![RNG_PROBE],
+                contract::RNG_PROBE.to_vec(),
+            ),
         }
     }
 
     /// Threads per workgroup when the kernel's shape fixes them.
     pub(crate) fn fixed_workgroup_size(&self) -> Option<u32> {
-        match self {
-            Kernel::SgldData {
-                shape: DataShape::Tiled { .. },
-                ..
-            } => Some(TILED_THREADS),
-            _ => None,
-        }
+        self.spec().fixed_workgroup_size
     }
 
-    /// Model code that goes first in the module (WGSL declarations are order-free).
-    fn model(&self) -> Vec<&str> {
-        match self {
-            Kernel::SgldData { model, .. } => model.iter().map(|c| c.as_ref()).collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn slots(&self) -> Vec<Slot> {
-        use Slot::*;
-        // sgld_bindings.wgsl: run, dispatch, schedule, θ, draws, the rule's state.
-        let sgld = [
-            Uniform,
-            DynamicUniform,
-            Read,
-            ReadWrite,
-            ReadWrite,
-            ReadWrite,
-        ];
-        // gaussian_target.wgsl: mean, precision.
-        let gaussian = [Read, Read];
-        // data_target.wgsl: data params, row offsets, columns, values, labels, gradient,
-        // model params, control variate.
-        let data = [Uniform, Read, Read, Read, Read, ReadWrite, Read, Read];
-        match self {
-            Kernel::Init => vec![Uniform, ReadWrite],
-            // chain_statistics.wgsl: run, dispatch, θ, draws, the rule's state, statistics,
-            // status, last finite draw.
-            Kernel::ChainStatistics { .. } => vec![
-                Uniform,
-                DynamicUniform,
-                ReadWrite,
-                ReadWrite,
-                ReadWrite,
-                ReadWrite,
-                ReadWrite,
-                ReadWrite,
-            ],
-            Kernel::SgldGaussianDiagonal => [&sgld[..], &gaussian].concat(),
-            // ... plus the gradient scratch.
-            Kernel::SgldGaussianChain { .. } => [&sgld[..], &gaussian, &[ReadWrite]].concat(),
-            Kernel::SgldData { .. } => [&sgld[..], &data].concat(),
-            #[cfg(test)]
-            Kernel::RngProbe => vec![Uniform, Read, ReadWrite, ReadWrite],
-        }
-    }
-
-    /// The WGSL module: the shared pieces, then the kernel's own file.
-    fn source(&self, multiply: RngMultiply) -> String {
+    /// The WGSL module: the model's code, the generated declarations and bindings, the shared
+    /// pieces, then the kernel's own files.
+    pub(crate) fn source(&self, multiply: RngMultiply) -> String {
+        let spec = self.spec();
         let mulhilo = match multiply {
             RngMultiply::Int64 => MULHILO_INT64,
             RngMultiply::Auto | RngMultiply::Portable => MULHILO_PORTABLE,
         };
+        let model_files = match self {
+            Kernel::SgldData { model, .. } => model.len(),
+            _ => 0,
+        };
+        let (model, own) = spec.code.split_at(model_files);
+        let generated = contract::declarations() + &contract::binding_declarations(&spec.bindings);
         [
-            self.model(),
-            vec![mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT],
-            self.body(),
+            model,
+            &[generated.as_str(), mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT][..],
+            own,
         ]
         .concat()
         .join("\n")
@@ -363,6 +327,7 @@ pub(crate) struct Pipeline {
     pub(crate) workgroup_size: u32,
     pub(crate) label: String,
     /// The multiply the kernel was built with (never `Auto`).
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) multiply: RngMultiply,
 }
 
@@ -375,9 +340,10 @@ impl Pipeline {
         multiply: RngMultiply,
         method: u32,
     ) -> Result<Pipeline> {
-        let label = kernel.label().to_owned();
+        let spec = kernel.spec();
+        let label = spec.label.to_owned();
         let multiply = multiply.resolve(gpu)?;
-        let workgroup_size = kernel.fixed_workgroup_size().unwrap_or(workgroup_size);
+        let workgroup_size = spec.fixed_workgroup_size.unwrap_or(workgroup_size);
         let max = gpu
             .limits()
             .max_compute_workgroup_size_x
@@ -394,11 +360,11 @@ impl Pipeline {
             label: Some(&label),
             source: wgpu::ShaderSource::Wgsl(kernel.source(multiply).into()),
         });
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
-            .slots()
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = spec
+            .bindings
             .iter()
             .enumerate()
-            .map(|(binding, slot)| layout_entry(binding as u32, *slot))
+            .map(|(binding, slot)| layout_entry(binding as u32, slot.access))
             .collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(&label),
@@ -413,14 +379,14 @@ impl Pipeline {
             label: Some(&label),
             layout: Some(&pipeline_layout),
             module: &module,
-            entry_point: Some(kernel.entry_point()),
+            entry_point: Some(spec.entry_point),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: &[
                     &[
                         ("WORKGROUP_SIZE", f64::from(workgroup_size)),
                         ("METHOD", f64::from(method)),
                     ][..],
-                    &kernel.constants(),
+                    &spec.constants,
                 ]
                 .concat(),
                 ..Default::default()
@@ -492,19 +458,18 @@ impl Pipeline {
     }
 }
 
-fn layout_entry(binding: u32, slot: Slot) -> wgpu::BindGroupLayoutEntry {
-    let ty = match slot {
-        Slot::Uniform => wgpu::BufferBindingType::Uniform,
-        Slot::DynamicUniform => wgpu::BufferBindingType::Uniform,
-        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+fn layout_entry(binding: u32, access: Access) -> wgpu::BindGroupLayoutEntry {
+    let ty = match access {
+        Access::Uniform | Access::DynamicUniform => wgpu::BufferBindingType::Uniform,
+        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
     };
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
             ty,
-            has_dynamic_offset: matches!(slot, Slot::DynamicUniform),
+            has_dynamic_offset: access == Access::DynamicUniform,
             min_binding_size: None,
         },
         count: None,
@@ -514,8 +479,9 @@ fn layout_entry(binding: u32, slot: Slot) -> wgpu::BindGroupLayoutEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::contract::RunParams;
+    use crate::model::shaders::{GLM, GLM_LINEAR, GLM_LOGISTIC, MIXTURE, MLP};
     use crate::rng;
-    use crate::run::RunParams;
     use wgpu::BufferUsages as U;
 
     /// Runs the probe kernel: GPU words and normals for each counter under `seed`'s key.

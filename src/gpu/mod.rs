@@ -2,14 +2,16 @@
 //! No other module creates GPU objects.
 
 mod adapter;
+mod buffers;
 mod context;
+pub(crate) mod contract;
 pub(crate) mod kernels;
 
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
+pub(crate) use buffers::{Copy, Dispatch};
 pub(crate) use context::chain_bytes;
 pub use context::Gpu;
 pub use kernels::RngMultiply;
-pub(crate) use kernels::DEFAULT_WORKGROUP_SIZE;
 
 #[cfg(test)]
 pub(crate) mod tests {

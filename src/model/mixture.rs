@@ -2,7 +2,7 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::gpu::kernels::MIXTURE;
+use crate::model::shaders::MIXTURE;
 use crate::model::CustomModel;
 
 /// Prior variances of θ₁ and θ₂ and the component variance σₓ².

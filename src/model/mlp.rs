@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::gpu::kernels::MLP;
+use crate::model::shaders::MLP;
 use crate::model::CustomModel;
 
 /// Where each weight of the MLP lives in θ: `(W₁ row-major H×F, b₁, w₂, b₂)`.

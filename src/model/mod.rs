@@ -5,6 +5,7 @@ mod gaussian;
 mod mixture;
 mod mlp;
 mod regression;
+pub(crate) mod shaders;
 pub mod toys;
 
 pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};

@@ -242,7 +242,7 @@ impl Regression {
 
     /// The GLM's WGSL and constants: 1/σ², 1/s², intercept flag (see `shaders/glm.wgsl`).
     pub(crate) fn data_kernel(&self) -> super::DataKernelParts<'_> {
-        use crate::gpu::kernels::{GLM, GLM_LINEAR, GLM_LOGISTIC};
+        use super::shaders::{GLM, GLM_LINEAR, GLM_LOGISTIC};
         let (likelihood, noise_precision, label) = match self.likelihood {
             Likelihood::Linear { noise_variance } => (
                 GLM_LINEAR,

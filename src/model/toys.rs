@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::gpu::kernels::{DOUBLE_WELL, GRID_MIXTURE};
+use crate::model::shaders::{DOUBLE_WELL, GRID_MIXTURE};
 use crate::model::CustomModel;
 
 /// A data set of one unused row: a potential's gradient is all prior, and `N = 1`.

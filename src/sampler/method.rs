@@ -2,6 +2,7 @@
 //! that dispatches to each rule's own module.
 
 use crate::error::{Error, Result};
+use crate::gpu::contract::{RULE_PSGLD, RULE_SGHMC, RULE_SGLD, RULE_SGNHT};
 use crate::rng::{self, Stream};
 
 use super::sgld::StepScalars;
@@ -149,17 +150,17 @@ impl Method {
         }
     }
 
-    /// The rule's number in the kernels (`METHOD` in `shaders/move.wgsl`).
+    /// The rule's number in the kernels (`METHOD`; `gpu::contract`).
     pub(crate) fn code(&self) -> u32 {
         match self {
-            Method::Sgld => 0,
-            Method::Psgld { .. } => 1,
-            Method::Sghmc { .. } => 2,
-            Method::Sgnht { .. } => 3,
+            Method::Sgld => RULE_SGLD,
+            Method::Psgld { .. } => RULE_PSGLD,
+            Method::Sghmc { .. } => RULE_SGHMC,
+            Method::Sgnht { .. } => RULE_SGNHT,
         }
     }
 
-    /// The two constants the kernels read (`run.method_a`, `run.method_b`).
+    /// The two constants the kernels read (`RunParams::method_a`, `method_b`).
     pub(crate) fn constants(&self) -> [f32; 2] {
         match *self {
             Method::Sgld => [0.0, 0.0],

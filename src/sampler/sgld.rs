@@ -10,37 +10,7 @@
 
 use crate::rng::{self, Stream};
 
-/// The per-step scalars the host uploads for step `t`: `η_t`, the noise scale
-/// `sqrt(2 c η_t T)` (`c` = 1 for SGLD and pSGLD, `α − β̂` for SGHMC, `A` for SGNHT) and `T`,
-/// rounded to f32 once on the host so the GPU and the reference use the same values.
-#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-pub struct StepScalars {
-    /// `η_t`.
-    pub eta: f32,
-    /// `sqrt(2 c η_t T)`; zero makes the step its optimiser's and skips the generator.
-    pub noise_scale: f32,
-    /// `T` at this step (SGNHT's thermostat target).
-    pub temperature: f32,
-    _pad: f32,
-}
-
-impl StepScalars {
-    /// SGLD's scalars for step size `eta` and temperature `temperature`, computed in f64.
-    pub fn new(eta: f64, temperature: f64) -> StepScalars {
-        StepScalars::with_noise_factor(eta, temperature, 1.0)
-    }
-
-    /// The scalars with noise scale `sqrt(2 c η T)` for the rule's factor `c`.
-    pub fn with_noise_factor(eta: f64, temperature: f64, factor: f64) -> StepScalars {
-        StepScalars {
-            eta: eta as f32,
-            noise_scale: (2.0 * factor * eta * temperature).sqrt() as f32,
-            temperature: temperature as f32,
-            _pad: 0.0,
-        }
-    }
-}
+pub use crate::gpu::contract::StepScalars;
 
 /// One SGLD step of one chain on the CPU, given the gradient `∇Ũ(θ)` at the current state, in
 /// f32 with the kernels' order of operations: `θ_d ← fma(−η, g_d, θ_d)` then

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use langevin::output::{check_output_path, check_separate, with_suffix};
 
-use crate::{Model, SampleArgs, SamplerKind, Schedule};
+use crate::args::{Model, SampleArgs, SamplerKind, Schedule};
 
 /// Parses a count written as `4096`, `4_096` or `4e3` (an exact whole number in range).
 pub(crate) fn count<T: TryFrom<u64>>(text: &str) -> Result<T, String> {

@@ -17,23 +17,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{Checkpoint, RunIdentity, STATE_ARRAYS};
+mod queue;
+
+use crate::checkpoint::{Checkpoint, STATE_ARRAYS};
 use crate::draws::Draws;
+use crate::engine::choice::steps_per_dispatch;
+use crate::engine::groups::{chain_groups, check_device_memory};
+use crate::engine::job::Job;
+use crate::engine::plan::Planner;
+use crate::engine::state::{ChainState, READBACK_RING};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::identity::RunIdentity;
 use crate::output::OutputLock;
-use crate::run::{
-    chain_groups, chain_temperatures, prepare_control_variate, steps_per_dispatch,
-    warn_if_unstable, ChainState, Planner, READBACK_RING,
-};
-use crate::sampler::Sampler;
-use crate::sink::{DrawBlock, DrawLayout, MemorySink, Received, Sink};
+use crate::sink::{DrawLayout, MemorySink, Received, Sink};
 
 /// The time one submit aims to take: short enough that a checkpoint, a progress update or a
 /// stop request waits at most a few of them, long enough that recording a submit costs
 /// nothing next to running it.
 pub(crate) const SUBMIT_SECONDS: f64 = 0.25;
 use crate::statistics::ChainStatistics;
+use queue::{InFlight, Pace, Queued};
 
 /// Where a run stands, as reported to [`Run::on_progress`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,8 +99,8 @@ pub struct GroupReport {
 /// What [`Run::on_progress`] calls.
 type ProgressCallback<'a> = Box<dyn FnMut(&Progress) + 'a>;
 
-/// A configured run of a [`Sampler`]: where its draws go, whether it checkpoints, whether it
-/// resumes. Made by [`Sampler::runner`].
+/// A configured run of a [`crate::Sampler`]: where its draws go, whether it checkpoints,
+/// whether it resumes, whether it keeps statistics only. Made by [`crate::Sampler::runner`].
 ///
 /// ```no_run
 /// # fn main() -> langevin::Result<()> {
@@ -113,7 +117,7 @@ type ProgressCallback<'a> = Box<dyn FnMut(&Progress) + 'a>;
 /// ```
 #[must_use]
 pub struct Run<'a> {
-    sampler: &'a Sampler,
+    job: Job,
     gpu: &'a Gpu,
     /// Further devices that share the chains with `gpu`.
     others: Vec<&'a Gpu>,
@@ -125,9 +129,9 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub(crate) fn new(sampler: &'a Sampler, gpu: &'a Gpu) -> Run<'a> {
+    pub(crate) fn new(job: Job, gpu: &'a Gpu) -> Run<'a> {
         Run {
-            sampler,
+            job,
             gpu,
             others: Vec::new(),
             checkpoint: None,
@@ -190,7 +194,7 @@ impl<'a> Run<'a> {
     /// Runs to the end with the draws kept in memory; also returns the run's report (its
     /// running statistics and divergences).
     pub fn draws_and_report(self) -> Result<(Draws, RunReport)> {
-        let temperatures = chain_temperatures(self.sampler);
+        let temperatures = self.job.chain_temperatures();
         let mut sink = MemorySink::new();
         let report = self.into_sink(&mut sink)?;
         Ok((sink.into_draws(temperatures), report))
@@ -198,55 +202,39 @@ impl<'a> Run<'a> {
 
     /// Runs to the end, handing the draws to `sink` as they come.
     pub fn into_sink(self, sink: &mut dyn Sink) -> Result<RunReport> {
-        self.execute(sink).map(|(report, _)| report)
+        self.execute(sink)
     }
 
-    fn execute(mut self, sink: &mut dyn Sink) -> Result<(RunReport, Vec<ChainState>)> {
-        let (gpu, original) = (self.gpu, self.sampler);
+    fn execute(mut self, sink: &mut dyn Sink) -> Result<RunReport> {
+        let gpu = self.gpu;
+        let job = self.job.clone();
         let devices: Vec<&Gpu> = std::iter::once(gpu)
             .chain(self.others.iter().copied())
             .collect();
         let resume = self.resume.take();
         // Who this run is, for its checkpoints: computed once (it describes the whole target).
-        let identity =
-            (resume.is_some() || self.checkpoint.is_some()).then(|| RunIdentity::of(original));
+        let identity = (resume.is_some() || self.checkpoint.is_some())
+            .then(|| RunIdentity::of(&job.target, &job.settings));
         if let (Some(checkpoint), Some(identity)) = (&resume, &identity) {
             checkpoint.check_matches(identity)?;
         }
-        // Control variates: θ̂ comes from the checkpoint when resuming, else from SGD now.
-        let prepared = match (&resume, original.mode.is_none()) {
-            (Some(checkpoint), true) if checkpoint.mode.is_some() => Some(Sampler {
-                mode: checkpoint.mode.clone(),
-                ..original.clone()
-            }),
-            (_, true) => prepare_control_variate(gpu, original)?,
-            _ => None,
-        };
-        let sampler = prepared.as_ref().unwrap_or(original);
-        let settings = &sampler.settings;
-        let (chains, dim) = (sampler.local_chains() as usize, sampler.target.dim());
+        let settings = &job.settings;
+        let (chains, dim) = (job.chains() as usize, job.target.dim());
         // The chains are cut into one contiguous part per device, and each part into groups
         // that fit its bindings.
-        let mut groups: Vec<(usize, &Gpu, Sampler)> = Vec::new();
-        let window = sampler.chain_window();
+        let mut groups: Vec<(usize, &Gpu, Job)> = Vec::new();
+        let window = job.window.clone();
         let count = devices.len() as u64;
         for (i, device) in devices.iter().enumerate() {
             let cut =
                 |k: u64| window.start + (k * u64::from(window.end - window.start) / count) as u32;
-            let part = Sampler {
-                group: Some(cut(i as u64)..cut(i as u64 + 1)),
-                ..sampler.clone()
-            };
-            if part.local_chains() == 0 {
+            let part = job.with_window(cut(i as u64)..cut(i as u64 + 1));
+            if part.chains() == 0 {
                 continue;
             }
             check_device_memory(device, &part)?;
             for group in chain_groups(device, &part)? {
-                let group = Sampler {
-                    group: Some(group),
-                    ..sampler.clone()
-                };
-                groups.push((i, device, group));
+                groups.push((i, device, job.with_window(group)));
             }
         }
         let per_dispatch = groups
@@ -256,7 +244,7 @@ impl<'a> Run<'a> {
             .into_iter()
             .min()
             .unwrap_or(1);
-        warn_if_unstable(sampler);
+        settings.warn_if_unstable(&job.target);
         // The sink first: it refuses what it cannot hold before the GPU allocates anything.
         let layout = DrawLayout {
             draws: settings.kept_draws() as usize,
@@ -282,7 +270,7 @@ impl<'a> Run<'a> {
                 Ok(Member {
                     gpu: device,
                     device: *index,
-                    chains: group.chain_window(),
+                    chains: group.window.clone(),
                     state: ChainState::new(device, group)?,
                 })
             })
@@ -376,8 +364,7 @@ impl<'a> Run<'a> {
                             all.extend(part);
                         }
                     }
-                    let mode = sampler.mode.clone();
-                    Checkpoint::new(identity, step, (delivered, sink.checksum()), saved, mode)
+                    Checkpoint::new(identity, step, (delivered, sink.checksum()), saved)
                         .write(dir)?;
                     checkpoints += 1;
                     last_checkpoint = Instant::now();
@@ -414,7 +401,7 @@ impl<'a> Run<'a> {
             None => sink.finish()?,
         }
         drop(checkpoint_lock);
-        let statistics = gather_statistics(sampler, &states)?;
+        let statistics = gather_statistics(&job, &states)?;
         let report = RunReport {
             statistics,
             steps_run: step - start,
@@ -434,60 +421,23 @@ impl<'a> Run<'a> {
                 })
                 .collect(),
         };
-        Ok((report, states.into_iter().map(|m| m.state).collect()))
+        Ok(report)
     }
 }
 
 /// A group of chains and the device it runs on.
-struct Member<'a> {
-    gpu: &'a Gpu,
+pub(crate) struct Member<'a> {
+    pub(crate) gpu: &'a Gpu,
     /// The device's place among the run's devices.
     device: usize,
     chains: std::ops::Range<u32>,
-    state: ChainState,
-}
-
-/// GPU memory a run of `sampler` allocates for its chains: θ, the running statistics (2×),
-/// the last finite draws and the rule's state per coordinate, a status and a temperature per
-/// chain, and the draw slots and readback ring (the tuning's budget, at most every draw).
-fn device_memory_needed(sampler: &Sampler) -> u64 {
-    let chains = u64::from(sampler.local_chains());
-    let state = chains * sampler.target.dim() as u64 * 4;
-    let rule = if sampler.settings.method.has_auxiliary() {
-        state + 4 * chains
-    } else {
-        0
-    };
-    let draws = sampler.settings.kept_draws() as u64 * state;
-    4 * state + rule + 20 * chains + 2 * draws.min(sampler.tuning.draws_buffer_bytes.max(state))
-}
-
-/// Refuses, before anything is allocated, a run that cannot fit: on a software adapter
-/// (whose "device memory" is the host's) against the memory the host has available. A
-/// hardware adapter does not report its memory through wgpu; there a failed allocation is
-/// caught right after the buffers are made, before the first step.
-fn check_device_memory(gpu: &Gpu, sampler: &Sampler) -> Result<()> {
-    if !gpu.is_software() {
-        return Ok(());
-    }
-    let Some(available) = crate::error::host_memory_available() else {
-        return Ok(());
-    };
-    let needed = device_memory_needed(sampler);
-    if needed > available {
-        return Err(Error::DeviceMemory {
-            needed,
-            available,
-            adapter: gpu.describe(),
-        });
-    }
-    Ok(())
+    pub(crate) state: ChainState,
 }
 
 /// The running statistics of every group, joined in chain order.
-fn gather_statistics(sampler: &Sampler, states: &[Member]) -> Result<ChainStatistics> {
-    let dim = sampler.target.dim();
-    let temperatures = chain_temperatures(sampler);
+fn gather_statistics(job: &Job, states: &[Member]) -> Result<ChainStatistics> {
+    let dim = job.target.dim();
+    let temperatures = job.chain_temperatures();
     let mut all = ChainStatistics::from_gpu(dim, &[], &[], Vec::new());
     for member in states {
         let (moments, status) = member.state.read_statistics(member.gpu)?;
@@ -551,128 +501,4 @@ fn lock_checkpoint_dir(dir: &std::path::Path, resuming: bool) -> Result<OutputLo
         ));
     }
     Ok(lock)
-}
-
-/// Learns how many steps fill [`SUBMIT_SECONDS`] on this device from the submits that
-/// finished, starting from one dispatch's worth and growing at most fourfold per submit.
-struct Pace {
-    steps: f64,
-    /// When the last submit known to be done finished.
-    last_done: Option<Instant>,
-}
-
-impl Pace {
-    fn new(first: u32) -> Pace {
-        Pace {
-            steps: f64::from(first.max(1)),
-            last_done: None,
-        }
-    }
-
-    fn steps_per_submit(&self) -> u32 {
-        self.steps.clamp(1.0, f64::from(u32::MAX)) as u32
-    }
-
-    /// A submit of `steps` steps, queued at `submitted`, was found done now. It ran from the
-    /// later of its submission and the previous submit's end (the GPU runs one at a time).
-    fn done(&mut self, steps: u32, submitted: Instant) {
-        let now = Instant::now();
-        let began = match self.last_done {
-            Some(previous) if previous > submitted => previous,
-            _ => submitted,
-        };
-        self.last_done = Some(now);
-        let seconds = now.duration_since(began).as_secs_f64().max(1e-6);
-        let fit = f64::from(steps) * SUBMIT_SECONDS / seconds;
-        self.steps = fit.min(4.0 * self.steps).max(1.0);
-    }
-}
-
-/// A submit not yet known to be done.
-struct Queued {
-    /// Each group's submit, on its device.
-    submissions: Vec<wgpu::SubmissionIndex>,
-    steps: u32,
-    submitted: Instant,
-    /// Its kept draws, on their way to a staging buffer of the ring.
-    draws: Option<InFlight>,
-}
-
-impl Queued {
-    /// Waits for the submit; hands its draws (if any) to the sink; returns how many it had.
-    fn complete(
-        self,
-        states: &[Member],
-        first_draw: usize,
-        sink: &mut dyn Sink,
-        pace: &mut Pace,
-    ) -> Result<usize> {
-        let delivered = match self.draws {
-            Some(draws) => deliver(states, draws, &self.submissions, first_draw, sink)?,
-            None => {
-                for (member, submission) in states.iter().zip(&self.submissions) {
-                    member.gpu.wait_for(submission.clone())?;
-                }
-                0
-            }
-        };
-        pace.done(self.steps, self.submitted);
-        Ok(delivered)
-    }
-}
-
-/// Kept draws on their way to staging buffer `ring`.
-struct InFlight {
-    ring: usize,
-    /// Updates before each of its draws.
-    steps: Vec<u32>,
-}
-
-/// Waits for a submit's draws, joins the groups' and hands them to the sink; returns how many
-/// draws that was.
-fn deliver(
-    states: &[Member],
-    pending: InFlight,
-    submissions: &[wgpu::SubmissionIndex],
-    first_draw: usize,
-    sink: &mut dyn Sink,
-) -> Result<usize> {
-    let count = pending.steps.len();
-    // Each group's slots are `[draw][chain][dim]` already; a draw of the run is the groups'
-    // rows of that draw, one after another.
-    let mut groups = Vec::with_capacity(states.len());
-    for (member, submission) in states.iter().zip(submissions) {
-        groups.push(member.state.read_slots(
-            member.gpu,
-            pending.ring,
-            count,
-            submission.clone(),
-        )?);
-    }
-    let values = if groups.len() == 1 {
-        groups.pop().unwrap_or_default()
-    } else {
-        let mut values = Vec::with_capacity(groups.iter().map(Vec::len).sum());
-        for draw in 0..count {
-            for group in &groups {
-                let row = group.len() / count;
-                values.extend_from_slice(&group[draw * row..(draw + 1) * row]);
-            }
-        }
-        values
-    };
-    sink.write(DrawBlock {
-        first_draw,
-        steps: &pending.steps,
-        values: &values,
-    })?;
-    Ok(count)
-}
-
-/// Runs `sampler` to the end in memory; returns its draws and the GPU state it ended in.
-pub(crate) fn run_keeping_state(gpu: &Gpu, sampler: &Sampler) -> Result<(Draws, Vec<ChainState>)> {
-    let temperatures = chain_temperatures(sampler);
-    let mut sink = MemorySink::new();
-    let (_, states) = Run::new(sampler, gpu).execute(&mut sink)?;
-    Ok((sink.into_draws(temperatures), states))
 }

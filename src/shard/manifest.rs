@@ -1,73 +1,20 @@
-//! Shards: one process runs a slice of a run's chains, and the slices join into the whole run.
-//!
-//! Every random number is keyed by the run-wide chain id, so shard `i` of `n` — the chains
-//! `[⌊i·C/n⌋, ⌊(i+1)·C/n⌋)` — draws exactly what those chains draw in a single run, and the
-//! union of the shards' draws is bit-identical to that run's. Each shard's draws file gets a
-//! manifest beside it (`PATH.shard.json`) naming the run, the slice and the checksum of the
-//! draws, which [`merge`] checks before it joins the files along the chain axis: a shard's
-//! draws under another shard's manifest, or a changed file, is refused.
+//! Shard manifests and `merge`: each shard's draws file gets a manifest beside it
+//! (`PATH.shard.json`) naming the run, the slice and the checksum of the draws, which [`merge`]
+//! checks before it joins the files along the chain axis: a shard's draws under another
+//! shard's manifest, or a changed file, is refused.
 
 use std::io::{Read, Write};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::{Error, Result};
+use crate::identity::RunIdentity;
+use crate::model::Target;
 use crate::npy::{DrawsFile, Extent};
 use crate::output::Commit;
-use crate::sampler::Sampler;
-
-/// Shard `index` of `count` (0-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Shard {
-    /// Which shard, `0 ≤ index < count`.
-    pub index: u32,
-    /// How many shards the run is cut into, ≥ 1.
-    pub count: u32,
-}
-
-impl Shard {
-    /// Shard `index` of `count`; an error unless `index < count`.
-    pub fn new(index: u32, count: u32) -> Result<Shard> {
-        if count == 0 || index >= count {
-            return Err(Error::invalid(
-                "shard",
-                format!(
-                    "{index}/{count}: need 0 ≤ i < n in i/n (shards are numbered from 0, so a \
-                     run cut in 2 has shards 0/2 and 1/2)"
-                ),
-            ));
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// The run-wide chain ids of this shard among `chains`.
-    pub fn chains(&self, chains: u32) -> Range<u32> {
-        let cut = |i: u32| (u64::from(i) * u64::from(chains) / u64::from(self.count)) as u32;
-        cut(self.index)..cut(self.index + 1)
-    }
-}
-
-impl FromStr for Shard {
-    type Err = Error;
-
-    /// Parses `i/n`.
-    fn from_str(text: &str) -> Result<Shard> {
-        let parsed = text.split_once('/').and_then(|(i, n)| {
-            Some((i.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?))
-        });
-        let (index, count) = parsed.ok_or_else(|| {
-            Error::invalid(
-                "shard",
-                format!("`{text}` is not of the form i/n (for example 0/4)"),
-            )
-        })?;
-        Shard::new(index, count)
-    }
-}
+use crate::sampler::settings::Settings;
 
 /// What a shard's draws file holds, written beside it as `PATH.shard.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,15 +43,17 @@ pub fn manifest_path(draws: &Path) -> PathBuf {
 }
 
 impl ShardManifest {
-    /// The manifest of `sampler`'s shard whose draws have checksum `draws_checksum`
-    /// ([`crate::sink::Sink::checksum`] of its stream), or `None` for a run that is not
-    /// sharded.
-    pub fn of(sampler: &Sampler, draws_checksum: u64) -> Option<ShardManifest> {
-        let shard = sampler.settings().shard?;
-        let mut whole = sampler.clone();
-        whole.settings.shard = None;
-        let identity = crate::checkpoint::RunIdentity::of(&whole);
-        let chains = shard.chains(sampler.settings().chains);
+    /// The manifest of the shard `settings` run of `target`, whose draws have checksum
+    /// `draws_checksum` ([`crate::sink::Sink::checksum`] of its stream), or `None` for a run
+    /// that is not sharded.
+    pub fn of(target: &Target, settings: &Settings, draws_checksum: u64) -> Option<ShardManifest> {
+        let shard = settings.shard?;
+        let whole = Settings {
+            shard: None,
+            ..settings.clone()
+        };
+        let identity = RunIdentity::of(target, &whole);
+        let chains = shard.chains(settings.chains);
         Some(ShardManifest {
             run: identity.fingerprint,
             description: identity.description,
@@ -112,7 +61,7 @@ impl ShardManifest {
             count: shard.count,
             first_chain: chains.start,
             chains: chains.end - chains.start,
-            total_chains: sampler.settings().chains,
+            total_chains: settings.chains,
             draws_checksum: format!("{draws_checksum:016x}"),
         })
     }
@@ -275,30 +224,4 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<()> {
             None => e,
         })?;
     commit.commit()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_cover_the_chains_once_and_bad_specs_are_refused() {
-        for (chains, count) in [(10, 3), (7, 7), (1000, 16)] {
-            let mut next = 0;
-            for index in 0..count {
-                let range = Shard::new(index, count).expect("valid").chains(chains);
-                assert_eq!(range.start, next);
-                next = range.end;
-            }
-            assert_eq!(next, chains);
-        }
-        assert_eq!(
-            "1/4".parse::<Shard>().expect("valid"),
-            Shard { index: 1, count: 4 }
-        );
-        for bad in ["3/2", "2/2", "0/0", "1", "a/b", "-1/2"] {
-            let error = bad.parse::<Shard>().expect_err(bad);
-            assert!(error.to_string().contains("shard"), "{error}");
-        }
-    }
 }

@@ -1,0 +1,402 @@
+//! The command line's arguments: the clap structs of every subcommand. Defaults shared with
+//! the library come from [`langevin::Settings::default`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use langevin::gpu::ADAPTER_ENV;
+use langevin::{DataPath, Settings};
+
+use crate::checks;
+
+/// The library's defaults, which the command line's are.
+const DEFAULTS: Settings = Settings::DEFAULT;
+/// The default constant step size (the library's).
+const DEFAULT_STEP_SIZE: f64 = langevin::schedule::DEFAULT_STEP_SIZE;
+
+/// Many-chain stochastic-gradient MCMC on the GPU.
+#[derive(Parser)]
+#[command(version, about, args_override_self = true)]
+pub(crate) struct Cli {
+    /// Use the adapter whose name contains NAME (case-insensitive); see `langevin adapters`.
+    #[arg(long, global = true, env = ADAPTER_ENV, value_name = "NAME")]
+    pub(crate) adapter: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// List every adapter with its backend and type; `*` marks the default.
+    Adapters,
+    /// Run chains on a model and summarise the draws.
+    Sample(Box<SampleArgs>),
+    /// Benchmark W1: the fused SGLD update against a device copy.
+    Bench(BenchArgs),
+    /// Trace plots and marginal histograms of a draws file, as PNG.
+    Plot(PlotArgs),
+    /// Join the --out files of every shard of one run (see `sample --shard`).
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct MergeArgs {
+    /// The shards' draws files, each with its .shard.json manifest beside it, in any order.
+    #[arg(required = true)]
+    pub(crate) shards: Vec<PathBuf>,
+    /// The joined draws file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum DivergenceArg {
+    /// Exclude it from the statistics; the other chains run on.
+    Freeze,
+    /// Return it to its last finite draw and run on.
+    Reset,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ReferenceModel {
+    /// Independent normal marginals with --mean and --var.
+    Gaussian,
+    /// Chen et al.'s double well, normalised numerically.
+    DoubleWell,
+    /// Zhang et al.'s 25-mode grid: each coordinate a mixture of five normals.
+    GridMixture,
+}
+
+#[derive(Args)]
+pub(crate) struct PlotArgs {
+    /// The draws: NPY, f32, shape [draws, chains, dim] (a .partial file works too).
+    pub(crate) input: PathBuf,
+    /// The PNG to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Dimensions to plot (default: the first four).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) dims: Option<Vec<usize>>,
+    /// Chains traced (histograms pool all chains).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) max_chains: usize,
+    /// Overlay this model's marginal density on the histograms.
+    #[arg(long)]
+    pub(crate) reference: Option<ReferenceModel>,
+    /// Means of the Gaussian reference (one value, or one per dimension).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
+    pub(crate) mean: Vec<f64>,
+    /// Variances of the Gaussian reference (one value, or one per dimension).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub(crate) var: Vec<f64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Model {
+    /// Multivariate Gaussian: --mean, --var, optionally --corr.
+    Gaussian,
+    /// Bayesian linear regression on --data with known --noise-var.
+    Linear,
+    /// Bayesian logistic regression on --data (labels ±1 or 0/1).
+    Logistic,
+    /// Welling & Teh's two-parameter Gaussian mixture on --data (default data/mixture.csv).
+    Mixture,
+    /// One-hidden-layer MLP classifier (a Bayesian neural network) on --data, --hidden units.
+    Mlp,
+    /// Chen et al.'s double well U(θ) = −2θ² + θ⁴ (no data).
+    DoubleWell,
+    /// Zhang et al.'s 25-component Gaussian mixture on a 5 × 5 grid (no data).
+    GridMixture,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum BatchMode {
+    /// One mini-batch per step for all chains.
+    Shared,
+    /// Each chain draws its own mini-batch.
+    PerChain,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum DataPathArg {
+    /// The library picks (see `langevin::DataPath::Auto`).
+    Auto,
+    /// Every chain reads its examples from device memory.
+    Global,
+    /// A shared batch staged in workgroup memory.
+    Staged,
+    /// Linear/logistic, shared batch: θ of a few chains in workgroup memory across steps.
+    Fused,
+    /// Linear/logistic, shared batch: tiled products over the chain axis, features dense.
+    Tiled,
+}
+
+impl From<DataPathArg> for DataPath {
+    fn from(arg: DataPathArg) -> DataPath {
+        match arg {
+            DataPathArg::Auto => DataPath::Auto,
+            DataPathArg::Global => DataPath::Global,
+            DataPathArg::Staged => DataPath::Staged,
+            DataPathArg::Fused => DataPath::Fused,
+            DataPathArg::Tiled => DataPath::Tiled,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SamplerKind {
+    /// Stochastic gradient Langevin dynamics (Welling & Teh 2011).
+    Sgld,
+    /// Preconditioned SGLD, RMSprop preconditioner (Li et al. 2016): --decay, --rms-epsilon.
+    Psgld,
+    /// Stochastic gradient HMC (Chen et al. 2014): --friction or --momentum-decay,
+    /// --noise-estimate.
+    Sghmc,
+    /// Stochastic gradient Nosé–Hoover thermostat (Ding et al. 2014): --diffusion.
+    Sgnht,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Schedule {
+    /// η_t = --step-size.
+    Constant,
+    /// η_t = a (b + t)^(−γ) with --a, --b, --gamma.
+    Poly,
+    /// Zhang et al.'s cosine from --step-size over --cycles cycles of the run, each exploring
+    /// (no noise, no draws) for its first fraction --explore.
+    Cyclical,
+}
+
+#[derive(Args)]
+pub(crate) struct SampleArgs {
+    /// The target.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    pub(crate) model: Model,
+    /// Dimensions of the target.
+    #[arg(long, default_value_t = 4, value_parser = checks::count::<usize>)]
+    pub(crate) dim: usize,
+    /// Mean: one value for every dimension, or a comma-separated list of --dim values.
+    #[arg(
+        long,
+        default_value = "0",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub(crate) mean: Vec<f64>,
+    /// Marginal variance: one value, or a comma-separated list of --dim values.
+    #[arg(
+        long,
+        default_value = "1",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub(crate) var: Vec<f64>,
+    /// Correlation between every pair of dimensions (a dense precision); 0 keeps it diagonal.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub(crate) corr: f64,
+    /// Training data: LIBSVM text, or CSV when the name ends in .csv.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Test data for posterior-predictive accuracy and log-likelihood (logistic).
+    #[arg(long)]
+    pub(crate) test: Option<PathBuf>,
+    /// CSV label column by header name (default: the last column).
+    #[arg(long)]
+    pub(crate) label: Option<String>,
+    /// Declared number of features: a LIBSVM index beyond it is an error.
+    #[arg(long, value_parser = checks::count::<usize>)]
+    pub(crate) features: Option<usize>,
+    /// Noise variance s² of linear regression.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub(crate) noise_var: f64,
+    /// Hidden units of --model mlp.
+    #[arg(long, default_value_t = 50, value_parser = checks::count::<usize>)]
+    pub(crate) hidden: usize,
+    /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub(crate) prior_var: f64,
+    /// No intercept: coefficient d is feature d.
+    #[arg(long)]
+    pub(crate) no_intercept: bool,
+    /// Examples per mini-batch (default: the full data every step).
+    #[arg(long, value_parser = checks::count::<u32>)]
+    pub(crate) batch: Option<u32>,
+    /// Mini-batch shared by all chains or drawn per chain.
+    #[arg(long, value_enum, default_value = "shared")]
+    pub(crate) batch_mode: BatchMode,
+    /// Draw mini-batch indices with replacement (on) or as a permutation per epoch (off).
+    #[arg(long, value_enum, default_value = "on")]
+    pub(crate) replacement: OnOff,
+    /// How a data model's kernel reads its mini-batch; every path gives the same draws.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) data_path: DataPathArg,
+    /// The update rule.
+    #[arg(long, value_enum, default_value = "sgld")]
+    pub(crate) sampler: SamplerKind,
+    /// Step size schedule.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub(crate) schedule: Schedule,
+    /// Constant step size η (our η; Welling & Teh's ε = 2η).
+    #[arg(long, default_value_t = DEFAULT_STEP_SIZE, allow_negative_numbers = true)]
+    pub(crate) step_size: f64,
+    /// Cycles M of --schedule cyclical.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) cycles: u32,
+    /// Exploration fraction β ∈ [0, 1) of each cycle of --schedule cyclical.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub(crate) explore: f64,
+    /// Steps at --warmup-step-size before the schedule starts (its steps count from there).
+    #[arg(long, value_parser = checks::count::<u64>)]
+    pub(crate) warmup_steps: Option<u64>,
+    /// The warm-up's constant step size (default: --step-size).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) warmup_step_size: Option<f64>,
+    /// pSGLD: decay α ∈ [0, 1) of the running mean square.
+    #[arg(long, default_value_t = 0.99, allow_negative_numbers = true)]
+    pub(crate) decay: f64,
+    /// pSGLD: λ > 0 added to sqrt(V).
+    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
+    pub(crate) rms_epsilon: f64,
+    /// SGHMC: friction α ∈ [0, 1] (one minus the momentum decay).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "momentum_decay")]
+    pub(crate) friction: Option<f64>,
+    /// SGHMC: momentum decay 1 − α, instead of --friction.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) momentum_decay: Option<f64>,
+    /// SGHMC: gradient-noise estimate β̂ ∈ [0, α].
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub(crate) noise_estimate: f64,
+    /// SGNHT: diffusion A > 0.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub(crate) diffusion: f64,
+    /// σ of synthetic gradient noise N(0, σ²) added to every gradient (for studying samplers).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub(crate) gradient_noise: f64,
+    /// Polynomial schedule scale a.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) a: Option<f64>,
+    /// Polynomial schedule offset b.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) b: Option<f64>,
+    /// Polynomial schedule exponent γ ∈ (0.5, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) gamma: Option<f64>,
+    /// Temperature T (1: the posterior; 0: gradient descent).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub(crate) temperature: f64,
+    /// A temperature per chain: --rungs rungs spaced geometrically from T_MIN to T_MAX over
+    /// the chain axis; the summary covers the T = 1 chains unless --all-temperatures.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T_MIN,T_MAX",
+        allow_negative_numbers = true
+    )]
+    pub(crate) temperature_ladder: Option<Vec<f64>>,
+    /// Anneal the temperature geometrically from T_START down to --temperature over STEPS
+    /// steps.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "T_START,STEPS",
+        allow_negative_numbers = true
+    )]
+    pub(crate) anneal: Option<Vec<f64>>,
+    /// Rungs of --temperature-ladder.
+    #[arg(long, default_value_t = 4, value_parser = checks::count::<u32>)]
+    pub(crate) rungs: u32,
+    /// Control variates for the mini-batch gradient (Baker et al. 2019): SGD finds the mode θ̂
+    /// first, chains start there.
+    #[arg(long)]
+    pub(crate) cv: bool,
+    /// SGD steps that find θ̂ for --cv.
+    #[arg(long, default_value_t = 1000, value_parser = checks::count::<u32>)]
+    pub(crate) cv_steps: u32,
+    /// SGD step size for --cv (default: --step-size).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) cv_step_size: Option<f64>,
+    /// Summarise every chain of a temperature ladder, not only those at T = 1.
+    #[arg(long)]
+    pub(crate) all_temperatures: bool,
+    /// Number of chains.
+    #[arg(long, default_value_t = DEFAULTS.chains, value_parser = checks::count::<u32>)]
+    pub(crate) chains: u32,
+    /// Steps per chain, burn-in included.
+    #[arg(long, default_value_t = DEFAULTS.steps, value_parser = checks::count::<u32>)]
+    pub(crate) steps: u32,
+    /// Steps discarded before the first kept draw (default: half the steps).
+    #[arg(long, value_parser = checks::count::<u32>)]
+    pub(crate) burn_in: Option<u32>,
+    /// Keep every THIN-th state after burn-in.
+    #[arg(long, default_value_t = DEFAULTS.thin, value_parser = checks::count::<u32>)]
+    pub(crate) thin: u32,
+    /// The run's seed: same seed, same draws.
+    #[arg(long, default_value_t = DEFAULTS.seed)]
+    pub(crate) seed: u64,
+    /// Standard deviation σ₀ of the initial positions N(0, σ₀²).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub(crate) init_scale: f64,
+    /// Write the draws as NPY, f32, shape [draws, chains, dim]. They stream to OUT.partial
+    /// (a valid NPY file that grows) and are renamed to OUT when the run finishes.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+    /// Write a checkpoint into DIR every --checkpoint-every seconds (needs --out).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Seconds between checkpoints (0: after every submit).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub(crate) checkpoint_every: f64,
+    /// Continue the run whose checkpoint is in DIR, appending to --out's partial file; give
+    /// the same model, data and settings as the interrupted run.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) resume: Option<PathBuf>,
+    /// Run shard I of N: the chains [I·C/N, (I+1)·C/N), drawing exactly what they draw in
+    /// the whole run; `langevin merge` joins the shards' --out files.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<langevin::shard::Shard>,
+    /// Share the chains with this adapter too (repeat for more; names as for --adapter); the
+    /// draws are those of one adapter.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) also_adapter: Vec<String>,
+    /// Also print nested R-hat (for many short chains) with the chains cut into K superchains
+    /// of consecutive chains, e.g. chains started from K different points.
+    #[arg(long, value_name = "K")]
+    pub(crate) superchains: Option<usize>,
+    /// What happens to a chain found NaN or infinite at a kept draw.
+    #[arg(long, value_enum, default_value_t = DivergenceArg::Freeze)]
+    pub(crate) divergence: DivergenceArg,
+    /// No progress bar.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+    /// GPU memory for draws between readbacks, in MiB (split over the readback ring); smaller
+    /// means more, shorter submits. Never changes the draws.
+    #[arg(long, default_value_t = 256.0, value_name = "MIB")]
+    pub(crate) draws_buffer_mib: f64,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Write the results as JSON.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+    /// Small sizes only (for software adapters).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// The a9a training file for the sparse W2/W3 rows.
+    #[arg(long, default_value = "data/a9a")]
+    pub(crate) a9a: PathBuf,
+}

@@ -1,0 +1,285 @@
+//! From arguments to a run: the target (`--model` and its data) and the sampler builder with
+//! every option the command line takes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
+use langevin::minibatch::Minibatch;
+use langevin::model::{mlp_classifier, toys, welling_teh_mixture, MlpShape, Regression, Target};
+use langevin::sampler::{default_burn_in, Method, SamplerBuilder, TemperatureLadder};
+use langevin::schedule::TemperatureSchedule;
+use langevin::{Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
+
+use crate::args::{BatchMode, DivergenceArg, Model, OnOff, SampleArgs, SamplerKind, Schedule};
+
+/// The run the arguments describe: its target, test set and classifier shape, and the sampler
+/// builder with every setting but the control-variate centre.
+pub(crate) struct Planned {
+    pub(crate) target: Target,
+    pub(crate) test: Option<Dataset>,
+    pub(crate) mlp_shape: Option<MlpShape>,
+    pub(crate) builder: SamplerBuilder,
+}
+
+/// Builds the target from `--model` and its data, and the sampler from the other options.
+pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
+    let mut mlp_shape = None;
+    let (target, test): (Target, Option<Dataset>) = match args.model {
+        Model::Gaussian => (gaussian(gpu, args)?.into(), None),
+        Model::Mlp => {
+            let (train, test) = training_and_test(args)?;
+            let (model, shape) = mlp_classifier(train, args.hidden, args.prior_var)?;
+            mlp_shape = Some(shape);
+            (model.into(), test)
+        }
+        Model::Linear | Model::Logistic => {
+            let (model, test) = regression(args)?;
+            (model.into(), test)
+        }
+        Model::Mixture => {
+            let path = args
+                .data
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("data/mixture.csv"));
+            let data = read_data(&path, args, None, ExtraFeatures::Error)?;
+            (welling_teh_mixture(data)?.into(), None)
+        }
+        Model::DoubleWell => (toys::double_well()?.into(), None),
+        Model::GridMixture => (toys::grid_mixture()?.into(), None),
+    };
+    let mut builder = Sampler::builder(target.clone());
+    let mut temperature = args.temperature;
+    if let Some(anneal) = &args.anneal {
+        if anneal.len() != 2 || anneal[1].fract() != 0.0 || anneal[1] < 0.0 {
+            bail!("--anneal takes T_START,STEPS (a temperature and a whole number of steps)");
+        }
+        builder = builder.temperature_schedule(TemperatureSchedule::anneal(
+            anneal[0],
+            args.temperature,
+            anneal[1] as u64,
+        )?);
+        temperature = 1.0;
+    }
+    if let Some(range) = &args.temperature_ladder {
+        if range.len() != 2 {
+            bail!(
+                "--temperature-ladder takes T_MIN,T_MAX (two values), not {} values",
+                range.len()
+            );
+        }
+        let ladder = TemperatureLadder::new(range[0], range[1], args.rungs)?;
+        if !args.all_temperatures && (0..ladder.rungs).all(|r| ladder.rung_temperature(r) != 1.0) {
+            bail!(
+                "the temperature ladder {}..{} has no rung at T = 1, so no chain samples the \
+                 posterior; start it at 1 or pass --all-temperatures",
+                range[0],
+                range[1]
+            );
+        }
+        builder = builder.temperature_ladder(ladder);
+    }
+    if let Some(size) = args.batch {
+        builder = builder.minibatch(Minibatch {
+            size,
+            per_chain: matches!(args.batch_mode, BatchMode::PerChain),
+            replacement: matches!(args.replacement, OnOff::On),
+        });
+    }
+    builder = builder
+        .chains(args.chains)
+        .steps(args.steps)
+        .burn_in(args.burn_in.unwrap_or(default_burn_in(args.steps)))
+        .thin(args.thin)
+        .step_size(schedule(args)?)
+        .temperature(temperature)
+        .seed(args.seed)
+        .init(Init::Normal {
+            scale: args.init_scale,
+        })
+        .method(method(args)?)
+        .gradient_noise(args.gradient_noise);
+    if let Some(shard) = args.shard {
+        builder = builder.shard(shard);
+    }
+    builder = builder.divergence(match args.divergence {
+        DivergenceArg::Freeze => langevin::sampler::DivergencePolicy::Freeze,
+        DivergenceArg::Reset => langevin::sampler::DivergencePolicy::Reset,
+    });
+    let builder = builder.tuning(Tuning {
+        data_path: args.data_path.into(),
+        draws_buffer_bytes: draws_buffer_bytes(args.draws_buffer_mib)?,
+        ..Tuning::default()
+    });
+    Ok(Planned {
+        target,
+        test,
+        mlp_shape,
+        builder,
+    })
+}
+
+/// `--draws-buffer-mib` in bytes.
+fn draws_buffer_bytes(mib: f64) -> Result<u64> {
+    if !(mib.is_finite() && mib > 0.0) {
+        bail!("--draws-buffer-mib {mib} must be a positive number of MiB");
+    }
+    Ok((mib * (1u64 << 20) as f64) as u64)
+}
+
+/// One value for every dimension, or exactly `dim` values.
+fn per_dimension(name: &str, values: &[f64], dim: usize) -> Result<Vec<f64>> {
+    match values.len() {
+        1 => Ok(vec![values[0]; dim]),
+        n if n == dim => Ok(values.to_vec()),
+        n => bail!("--{name} has {n} values; give one value or --dim = {dim} values"),
+    }
+}
+
+fn read_data(
+    path: &Path,
+    args: &SampleArgs,
+    features: Option<usize>,
+    extra: ExtraFeatures,
+) -> Result<Dataset> {
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    Ok(if is_csv {
+        let label = match &args.label {
+            Some(name) => LabelColumn::Named(name.clone()),
+            None => LabelColumn::Last,
+        };
+        Dataset::read_csv(path, &label)?
+    } else {
+        Dataset::read_libsvm(path, features, extra)?
+    })
+}
+
+/// The --data set, and the --test set read with the training feature count (LIBSVM's
+/// semantics: absent features are zero, extra ones are dropped).
+fn training_and_test(args: &SampleArgs) -> Result<(Dataset, Option<Dataset>)> {
+    let Some(path) = &args.data else {
+        bail!("--model {} needs --data FILE", model_name(args.model));
+    };
+    let mut train = read_data(path, args, args.features, ExtraFeatures::Error)?;
+    if let Some(features) = args.features {
+        train = train.with_features(features)?;
+    }
+    let test = match &args.test {
+        Some(path) => {
+            let test = read_data(path, args, Some(train.features()), ExtraFeatures::Ignore)?;
+            let test = if test.features() != train.features() {
+                test.with_features(train.features())?
+            } else {
+                test
+            };
+            // The test labels are held to the training labels' rules.
+            Some(langevin::model::binary_labels(test)?)
+        }
+        None => None,
+    };
+    Ok((train, test))
+}
+
+/// The regression model on --data, with the --test set.
+fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
+    let (train, test) = training_and_test(args)?;
+    let model = match args.model {
+        Model::Linear => Regression::linear(train, args.noise_var, args.prior_var)?,
+        _ => Regression::logistic(train, args.prior_var)?,
+    };
+    let model = if args.no_intercept {
+        model.without_intercept()
+    } else {
+        model
+    };
+    Ok((model, test))
+}
+
+pub(crate) fn model_name(model: Model) -> &'static str {
+    match model {
+        Model::Gaussian => "gaussian",
+        Model::Linear => "linear",
+        Model::Logistic => "logistic",
+        Model::Mixture => "mixture",
+        Model::Mlp => "mlp",
+        Model::DoubleWell => "double-well",
+        Model::GridMixture => "grid-mixture",
+    }
+}
+
+fn gaussian(gpu: &Gpu, args: &SampleArgs) -> Result<Gaussian> {
+    if args.dim == 0 {
+        bail!(langevin::Error::InvalidSetting {
+            name: "dimension",
+            reason: "--dim must be at least 1".into()
+        });
+    }
+    if args.dim > langevin::data::MAX_FEATURES {
+        bail!(
+            "--dim {}: more than the {} dimensions a target can have",
+            args.dim,
+            langevin::data::MAX_FEATURES
+        );
+    }
+    gpu.check_dimensions(args.dim)?;
+    // The target and the two lists it is built from, before any of them is allocated.
+    let bytes = args.dim as u64 * (langevin::model::DIAGONAL_BYTES_PER_DIMENSION + 16);
+    langevin::error::check_host_memory(bytes, &format!("a Gaussian of {} dimensions", args.dim))?;
+    let mean = per_dimension("mean", &args.mean, args.dim)?;
+    let var = per_dimension("var", &args.var, args.dim)?;
+    if let Some(v) = var.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        bail!("--var {v}: variances must be positive and finite");
+    }
+    if args.corr == 0.0 {
+        let precision: Vec<f64> = var.iter().map(|v| 1.0 / v).collect();
+        return Ok(Gaussian::diagonal(&mean, &precision)?);
+    }
+    Ok(Gaussian::correlated(&mean, &var, args.corr)?)
+}
+
+fn schedule(args: &SampleArgs) -> Result<StepSize> {
+    let warmup = args.warmup_steps.unwrap_or(0);
+    let schedule = match args.schedule {
+        Schedule::Constant => StepSize::constant(args.step_size)?,
+        Schedule::Poly => match (args.a, args.b, args.gamma) {
+            (Some(a), Some(b), Some(gamma)) => StepSize::polynomial(a, b, gamma)?,
+            _ => bail!("--schedule poly needs --a, --b and --gamma"),
+        },
+        Schedule::Cyclical => {
+            let after_warmup = u64::from(args.steps).saturating_sub(warmup);
+            StepSize::cyclical(args.step_size, args.cycles, after_warmup, args.explore)?
+        }
+    };
+    Ok(match args.warmup_steps {
+        Some(steps) => {
+            schedule.after_warmup(steps, args.warmup_step_size.unwrap_or(args.step_size))?
+        }
+        None => schedule,
+    })
+}
+
+fn method(args: &SampleArgs) -> Result<Method> {
+    Ok(match args.sampler {
+        SamplerKind::Sgld => Method::Sgld,
+        SamplerKind::Psgld => Method::Psgld {
+            decay: args.decay,
+            epsilon: args.rms_epsilon,
+        },
+        SamplerKind::Sghmc => {
+            let friction = match (args.friction, args.momentum_decay) {
+                (Some(friction), _) => friction,
+                (None, Some(decay)) => 1.0 - decay,
+                (None, None) => bail!("--sampler sghmc needs --friction α or --momentum-decay"),
+            };
+            Method::Sghmc {
+                friction,
+                noise_estimate: args.noise_estimate,
+            }
+        }
+        SamplerKind::Sgnht => Method::Sgnht {
+            diffusion: args.diffusion,
+        },
+    })
+}

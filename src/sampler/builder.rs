@@ -1,0 +1,255 @@
+//! The front: [`Sampler`], a target with validated settings, and its [`SamplerBuilder`]. It
+//! validates once and hands plain values down; everything it runs goes through
+//! [`crate::Run`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::draws::Draws;
+use crate::engine::job::Job;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::minibatch::Minibatch;
+use crate::model::Target;
+use crate::run::Run;
+use crate::sampler::control_variate::{Centre, ModeSearch};
+use crate::sampler::ladder::TemperatureLadder;
+use crate::sampler::method::Method;
+use crate::sampler::settings::{default_burn_in, DivergencePolicy, Init, Settings, Tuning};
+use crate::schedule::{StepSize, TemperatureSchedule};
+use crate::shard::Shard;
+
+/// A target with validated settings, ready to run on a [`Gpu`].
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    /// Shared, so that a run's chain groups (and clones) do not copy a large model.
+    target: Arc<Target>,
+    settings: Settings,
+    tuning: Tuning,
+}
+
+impl Sampler {
+    /// Validates `settings` against `target` (a [`crate::Gaussian`], a [`crate::Regression`],
+    /// a [`crate::model::CustomModel`], …).
+    pub fn new(target: impl Into<Target>, settings: Settings) -> Result<Sampler> {
+        let target = target.into();
+        settings.validate(&target)?;
+        Ok(Sampler {
+            target: Arc::new(target),
+            settings,
+            tuning: Tuning::default(),
+        })
+    }
+
+    /// A builder starting from [`Settings::default`].
+    pub fn builder(target: impl Into<Target>) -> SamplerBuilder {
+        SamplerBuilder {
+            target: target.into(),
+            settings: Settings::default(),
+            tuning: Tuning::default(),
+            burn_in: None,
+            init: None,
+        }
+    }
+
+    /// Replaces the [`Tuning`]; it never changes the draws.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Sampler> {
+        tuning.validate()?;
+        self.tuning = tuning;
+        Ok(self)
+    }
+
+    /// The run-wide ids of the chains this sampler runs: its shard's, or all.
+    pub fn chain_window(&self) -> std::ops::Range<u32> {
+        match self.settings.shard {
+            Some(shard) => shard.chains(self.settings.chains),
+            None => 0..self.settings.chains,
+        }
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The tuning.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
+    /// What the engine runs: this sampler's chains as plain values.
+    pub(crate) fn job(&self) -> Job {
+        Job {
+            target: Arc::clone(&self.target),
+            settings: self.settings.clone(),
+            tuning: self.tuning.clone(),
+            window: self.chain_window(),
+        }
+    }
+
+    /// Runs every chain on `gpu` and reads the kept draws back into memory.
+    pub fn run(&self, gpu: &Gpu) -> Result<Draws> {
+        self.runner(gpu).draws()
+    }
+
+    /// A run to configure: stream the draws into a [`crate::sink::Sink`], checkpoint, resume,
+    /// keep statistics only.
+    pub fn runner<'a>(&'a self, gpu: &'a Gpu) -> Run<'a> {
+        Run::new(self.job(), gpu)
+    }
+
+    /// The centre for control variates (Baker et al. 2019): `search`'s steps of plain SGD on
+    /// the GPU (SGLD at T = 0 on one chain, started where this run's first chain starts, with
+    /// this run's mini-batches and seed) find the mode θ̂, and the full-data gradient ∇L(θ̂) is
+    /// computed there once on the CPU. Pass it to [`SamplerBuilder::control_variate`].
+    pub fn find_centre(&self, gpu: &Gpu, search: &ModeSearch) -> Result<Centre> {
+        let dim = self.target.dim();
+        let sgd = Sampler {
+            target: Arc::clone(&self.target),
+            settings: search.sgd_settings(&self.settings, dim)?,
+            tuning: self.tuning.clone(),
+        };
+        let draws = sgd.run(gpu)?;
+        Centre::at(&self.target, draws.values()[..dim].to_vec())
+    }
+
+    /// Reads this run's draws back from an NPY file that [`Draws::write_npy`] or a
+    /// [`crate::sink::NpyStream`] wrote, checking that its shape is this run's.
+    pub fn read_draws(&self, path: impl AsRef<Path>) -> Result<Draws> {
+        let path = path.as_ref();
+        let settings = &self.settings;
+        let window = self.chain_window();
+        let shape = [
+            u64::from(settings.kept_draws()),
+            u64::from(window.end - window.start),
+            self.target.dim() as u64,
+        ];
+        let steps = (0..settings.steps)
+            .filter(|&t| settings.keeps(t))
+            .map(|t| t + 1)
+            .collect();
+        Draws::read_npy(path, shape, steps, self.job().chain_temperatures())
+    }
+}
+
+/// Builds a [`Sampler`] field by field; [`SamplerBuilder::build`] validates.
+///
+/// Unless set, the burn-in is half the steps ([`crate::sampler::default_burn_in`]), and with
+/// control variates the chains start at the centre θ̂, as Baker et al. do.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SamplerBuilder {
+    target: Target,
+    settings: Settings,
+    tuning: Tuning,
+    burn_in: Option<u32>,
+    init: Option<Init>,
+}
+
+impl SamplerBuilder {
+    /// Number of chains.
+    pub fn chains(mut self, chains: u32) -> Self {
+        self.settings.chains = chains;
+        self
+    }
+    /// Total steps, burn-in included.
+    pub fn steps(mut self, steps: u32) -> Self {
+        self.settings.steps = steps;
+        self
+    }
+    /// Steps discarded before the first kept draw (default: half the steps).
+    pub fn burn_in(mut self, burn_in: u32) -> Self {
+        self.burn_in = Some(burn_in);
+        self
+    }
+    /// Keep every `thin`-th state after burn-in.
+    pub fn thin(mut self, thin: u32) -> Self {
+        self.settings.thin = thin;
+        self
+    }
+    /// The step size schedule.
+    pub fn step_size(mut self, step_size: StepSize) -> Self {
+        self.settings.step_size = step_size;
+        self
+    }
+    /// The temperature `T` (1: posterior; 0: gradient descent).
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.settings.temperature = temperature;
+        self
+    }
+    /// The run's seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+    /// Where the chains start.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = Some(init);
+        self
+    }
+    /// The update rule.
+    pub fn method(mut self, method: Method) -> Self {
+        self.settings.method = method;
+        self
+    }
+    /// Temperature over the steps; see [`TemperatureSchedule`].
+    pub fn temperature_schedule(mut self, schedule: TemperatureSchedule) -> Self {
+        self.settings.temperature_schedule = Some(schedule);
+        self
+    }
+    /// Control variates for the mini-batch gradient around `centre` (from
+    /// [`Sampler::find_centre`]); the chains start there unless [`SamplerBuilder::init`]
+    /// says otherwise.
+    pub fn control_variate(mut self, centre: Centre) -> Self {
+        self.settings.control_variate = Some(centre);
+        self
+    }
+    /// A temperature per chain; see [`TemperatureLadder`].
+    pub fn temperature_ladder(mut self, ladder: TemperatureLadder) -> Self {
+        self.settings.temperature_ladder = Some(ladder);
+        self
+    }
+    /// What happens to a divergent chain.
+    pub fn divergence(mut self, policy: DivergencePolicy) -> Self {
+        self.settings.divergence = policy;
+        self
+    }
+    /// Run only `shard`'s slice of the chains.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.settings.shard = Some(shard);
+        self
+    }
+    /// Synthetic gradient noise `N(0, σ² I)` added to every gradient.
+    pub fn gradient_noise(mut self, sd: f64) -> Self {
+        self.settings.gradient_noise = sd;
+        self
+    }
+    /// Mini-batches for a data model's gradient: [`Minibatch::shared`] or
+    /// [`Minibatch::per_chain`].
+    pub fn minibatch(mut self, minibatch: Minibatch) -> Self {
+        self.settings.minibatch = Some(minibatch);
+        self
+    }
+    /// How the work is cut up on the GPU (never changes the draws).
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+    /// Validates and returns the sampler.
+    pub fn build(mut self) -> Result<Sampler> {
+        self.settings.burn_in = self
+            .burn_in
+            .unwrap_or_else(|| default_burn_in(self.settings.steps));
+        self.settings.init = match (self.init, &self.settings.control_variate) {
+            (Some(init), _) => init,
+            (None, Some(centre)) => Init::Point(centre.theta().to_vec()),
+            (None, None) => Init::default(),
+        };
+        Sampler::new(self.target, self.settings)?.with_tuning(self.tuning)
+    }
+}
