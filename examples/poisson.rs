@@ -76,11 +76,7 @@ fn main() -> anyhow::Result<()> {
         .burn_in(1000)
         .thin(50)
         .step_size(StepSize::constant(2e-4)?)
-        .minibatch(Minibatch {
-            size: 50,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(50).expect("valid"))
         .build()?
         .run(&gpu)?;
     let summary = draws.summary();

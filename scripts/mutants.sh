@@ -23,7 +23,7 @@ mutants=(
   "src/sampler/sgld.rs|s/\(2\.0 \* factor \* eta \* temperature\)\.sqrt\(\)/(factor * eta * temperature).sqrt()/|noise √(cηT) instead of √(2cηT), computed once on the host for both twins"
   "src/sampler/sgld.rs|s/eta: eta as f32,/eta: (eta * 1.05) as f32,/|host-side step size 5% off, shared by the GPU and its CPU twin"
   "shaders/glm.wgsl|s/return param\(0u\) \* theta_at\(d\);/return 0.0;/|the prior's gradient dropped from the GLM kernel"
-  "src/run.rs|s/scale: \(rows as f64 \/ f64::from\(size\)\) as f32,/scale: 1.0,/|the likelihood gradient not scaled by N\/n"
+  "src/engine/target.rs|s/scale: \(rows as f64 \/ f64::from\(size\)\) as f32,/scale: 1.0,/|the likelihood gradient not scaled by N\/n"
   "shaders/rules.wgsl|s/philox4x32_10\(vec4<u32>\(global_chain\(run, chain\), step, block, STREAM_NOISE\)/philox4x32_10(vec4<u32>(0u, step, block, STREAM_NOISE)/|one noise stream for all chains"
   "shaders/rules.wgsl|s/philox4x32_10\(vec4<u32>\(global_chain\(run, chain\), step, block, STREAM_NOISE\)/philox4x32_10(vec4<u32>(global_chain(run, chain), 0u, block, STREAM_NOISE)/|the noise counter does not advance with the step"
   "shaders/rules.wgsl|s/vec4<f32>\(1\.0 - run\.method_a\) \* \*aux/vec4<f32>((1.0 - run.method_a) * (1.0 - run.method_a)) * *aux/|SGHMC's friction applied twice"

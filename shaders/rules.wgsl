@@ -15,7 +15,7 @@ fn step_block(x: vec4<f32>, aux: ptr<function, vec4<f32>>, g: vec4<f32>, z: vec4
     let eta = scalars.eta;
     let s = scalars.noise_scale;
     switch METHOD {
-        case 1u: {
+        case METHOD_PSGLD: {
             let alpha = run.method_a;
             let per_datum = g * run.per_datum;
             let v = fma(vec4<f32>(alpha), *aux, vec4<f32>(1.0 - alpha) * (per_datum * per_datum));
@@ -24,13 +24,13 @@ fn step_block(x: vec4<f32>, aux: ptr<function, vec4<f32>>, g: vec4<f32>, z: vec4
             let moved = fma(-eta * preconditioner, g, x);
             return fma(s * sqrt(preconditioner), z, moved);
         }
-        case 2u: {
+        case METHOD_SGHMC: {
             let v = fma(vec4<f32>(s), z,
                         fma(vec4<f32>(-eta), g, vec4<f32>(1.0 - run.method_a) * *aux));
             *aux = v;
             return x + v;
         }
-        case 3u: {
+        case METHOD_SGNHT: {
             let v = fma(vec4<f32>(s), z,
                         fma(vec4<f32>(-eta), g, fma(vec4<f32>(-zeta * eta), *aux, *aux)));
             *aux = v;

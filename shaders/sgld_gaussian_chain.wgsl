@@ -2,7 +2,7 @@
 //! for rules whose step needs the whole chain at once (SGNHT's thermostat).
 //!
 //! ∇U(θ) = P(θ − μ), with P dense (D × D) or diagonal (D values), then the rule's move
-//! (move.wgsl). The gradient of a step is formed completely (into `gradient`) before any
+//! (rules.wgsl). The gradient of a step is formed completely (into `gradient`) before any
 //! coordinate moves, so every coordinate sees the same θ.
 
 /// Whether `target_precision` holds a dense D × D matrix (else its diagonal).

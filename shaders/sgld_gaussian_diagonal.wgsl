@@ -1,6 +1,6 @@
 //! Fused steps on a Gaussian with diagonal precision: gradient, update and noise in one pass,
 //! with a thread's four coordinates (and the rule's state for them) held in registers across
-//! all steps of a dispatch. ∇U(θ) = Λ(θ − μ), then the rule's step (move.wgsl: SGLD, pSGLD or
+//! all steps of a dispatch. ∇U(θ) = Λ(θ − μ), then the rule's step (rules.wgsl: SGLD, pSGLD or
 //! SGHMC; SGNHT's thermostat needs the whole chain and runs in sgld_gaussian_chain.wgsl).
 
 @compute @workgroup_size(WORKGROUP_SIZE)

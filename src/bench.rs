@@ -99,8 +99,11 @@ fn all_methods() -> Vec<Method> {
     vec![
         Method::Sgld,
         Method::psgld(),
-        Method::sghmc(0.1),
-        Method::sgnht(1.0),
+        Method::Sghmc {
+            friction: 0.1,
+            noise_estimate: 0.0,
+        },
+        Method::Sgnht { diffusion: 1.0 },
     ]
 }
 

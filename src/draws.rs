@@ -5,7 +5,6 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::npy::{draws_header, DrawsFile, Extent};
-use crate::summary::Summary;
 
 /// Draws kept from every chain: `values[(i · C + c) · D + d]` is dimension `d` of chain `c` at
 /// kept draw `i`. The same layout as the NPY export, shape `[draws, chains, dim]`.
@@ -81,23 +80,6 @@ impl Draws {
                 .filter(|&c| temperatures[c] == 1.0)
                 .collect(),
         }
-    }
-
-    /// Per-dimension summaries with R-hat and ESS over the chains at temperature 1 (all
-    /// chains without a ladder; all chains, with a warning, when no rung is at 1) that stayed
-    /// finite.
-    pub fn summary(&self) -> Summary {
-        let chains = self.posterior_chains();
-        if chains.is_empty() {
-            log::warn!("no chain of the temperature ladder is at T = 1; summarising all chains");
-            return self.summary_all_chains();
-        }
-        Summary::of(self, &chains)
-    }
-
-    /// Per-dimension summaries over every chain, whatever its temperature.
-    pub fn summary_all_chains(&self) -> Summary {
-        Summary::of(self, &(0..self.chains).collect::<Vec<_>>())
     }
 
     /// Reads draws of `shape` (`[draws, chains, dim]`) back from an NPY file that

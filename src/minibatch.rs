@@ -12,20 +12,70 @@
 //!   Philox block `(owner, e, 0, Stream::Permutation)`, cycle-walked back into `[0, N)` (Black &
 //!   Rogaway 2002). Every index appears exactly once per epoch. Needs `steps · n < 2³²`.
 
+use crate::error::{Error, Result};
 use crate::rng::{self, Stream};
 
 /// The owner of a batch shared by all chains (chain ids stay below it).
 pub const SHARED: u32 = u32::MAX;
 
-/// How mini-batches are drawn.
+/// How mini-batches are drawn: [`Minibatch::shared`] or [`Minibatch::per_chain`], with
+/// replacement unless [`Minibatch::without_replacement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Minibatch {
-    /// Examples per batch `n` (`1 ≤ n ≤ N`).
-    pub size: u32,
+    /// Examples per batch `n` (`1 ≤ n ≤ N`; the upper bound is checked against the data).
+    pub(crate) size: u32,
     /// One batch for all chains in a step, or one per chain.
-    pub per_chain: bool,
+    pub(crate) per_chain: bool,
     /// Draw indices with replacement (uniform), or without (a permutation per epoch).
-    pub replacement: bool,
+    pub(crate) replacement: bool,
+}
+
+impl Minibatch {
+    /// One batch of `size ≥ 1` examples per step, shared by all chains, drawn with
+    /// replacement.
+    pub fn shared(size: u32) -> Result<Minibatch> {
+        Minibatch::new(size, false)
+    }
+
+    /// One batch of `size ≥ 1` examples per chain and step, drawn with replacement.
+    pub fn per_chain(size: u32) -> Result<Minibatch> {
+        Minibatch::new(size, true)
+    }
+
+    fn new(size: u32, per_chain: bool) -> Result<Minibatch> {
+        if size == 0 {
+            return Err(Error::invalid("batch size", "must be at least 1"));
+        }
+        Ok(Minibatch {
+            size,
+            per_chain,
+            replacement: true,
+        })
+    }
+
+    /// The same batches drawn without replacement: every example once per epoch, through a
+    /// keyed permutation.
+    pub fn without_replacement(self) -> Minibatch {
+        Minibatch {
+            replacement: false,
+            ..self
+        }
+    }
+
+    /// Examples per batch.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Whether each chain draws its own batch.
+    pub fn is_per_chain(&self) -> bool {
+        self.per_chain
+    }
+
+    /// Whether indices are drawn with replacement.
+    pub fn with_replacement(&self) -> bool {
+        self.replacement
+    }
 }
 
 /// Bob Jenkins-style 32-bit finaliser (`lowbias32`, Wellons 2018): the Feistel round function.

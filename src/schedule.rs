@@ -11,9 +11,11 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepSize {
     /// `η_t = η`.
+    #[non_exhaustive]
     Constant(f64),
     /// `η_t = a (b + t)^(−γ)` (Welling & Teh 2011), with `a > 0`, `b ≥ 0`, `γ ∈ (0.5, 1]` so
     /// that `Σ η_t = ∞` and `Σ η_t² < ∞`.
+    #[non_exhaustive]
     Polynomial {
         /// Scale `a`.
         a: f64,
@@ -27,6 +29,7 @@ pub enum StepSize {
     /// `r = (t mod L)/L` is below `β` *explore*: they inject no noise (the rule runs as its
     /// optimiser: SGD, RMSprop, SGD with momentum) and keep no draw; steps with `r ≥ β`
     /// sample.
+    #[non_exhaustive]
     Cyclical {
         /// `η₀ > 0`, the step size at the start of each cycle.
         initial: f64,
@@ -39,6 +42,7 @@ pub enum StepSize {
     },
     /// `steps` steps at the constant `eta`, then `then` with its own step counter starting
     /// from 0.
+    #[non_exhaustive]
     Warmup {
         /// Steps of warm-up.
         steps: u64,
@@ -258,6 +262,7 @@ impl StepSize {
 pub enum TemperatureSchedule {
     /// Geometric annealing: `T_t = from · (to/from)^(t/steps)` for `t < steps`, then `to`.
     /// Starting hot lets chains cross barriers early; `to = 1` then samples the posterior.
+    #[non_exhaustive]
     Anneal {
         /// `T_0 > 0`.
         from: f64,

@@ -58,6 +58,25 @@ pub struct MomentSummary {
     pub divergent_chains: usize,
 }
 
+impl std::fmt::Display for MomentSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} chains (running statistics, no draws kept); {} divergent chains",
+            self.chains, self.divergent_chains
+        )?;
+        writeln!(f, "{:>5} {:>11} {:>10} {:>7}", "dim", "mean", "sd", "R-hat")?;
+        for d in 0..self.mean.len() {
+            writeln!(
+                f,
+                "{:>5} {:>11.5} {:>10.5} {:>7.4}",
+                d, self.mean[d], self.sd[d], self.rhat[d]
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl ChainStatistics {
     /// Builds them from the GPU's arrays (means then sums of squares laid out like θ,
     /// `[d · C + c]`; status words `[count, first divergence, divergences, frozen]`).

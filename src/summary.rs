@@ -124,6 +124,25 @@ impl fmt::Display for Summary {
     }
 }
 
+impl Draws {
+    /// Per-dimension summaries with R-hat and ESS over the chains at temperature 1 (all
+    /// chains without a ladder; all chains, with a warning, when no rung is at 1) that stayed
+    /// finite.
+    pub fn summary(&self) -> Summary {
+        let chains = self.posterior_chains();
+        if chains.is_empty() {
+            log::warn!("no chain of the temperature ladder is at T = 1; summarising all chains");
+            return self.summary_all_chains();
+        }
+        Summary::of(self, &chains)
+    }
+
+    /// Per-dimension summaries over every chain, whatever its temperature.
+    pub fn summary_all_chains(&self) -> Summary {
+        Summary::of(self, &(0..self.chains).collect::<Vec<_>>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::quantile;

@@ -218,7 +218,7 @@ fn toy_models_and_their_samplers() {
             "--momentum-decay",
             "0.7",
         ],
-        with(double_well().expect("valid")).method(Method::sghmc(0.3)),
+        with(double_well().expect("valid")).method(Method::sghmc(0.3).expect("valid")),
         &["--model", "double-well"],
     );
     assert_flag(
@@ -231,7 +231,7 @@ fn toy_models_and_their_samplers() {
             "--diffusion",
             "1",
         ],
-        with(double_well().expect("valid")).method(Method::sgnht(1.0)),
+        with(double_well().expect("valid")).method(Method::sgnht(1.0).expect("valid")),
         &["--model", "double-well"],
     );
     assert_flag(
@@ -264,10 +264,7 @@ fn sampler_flags() {
                 "--rms-epsilon",
                 "0.001",
             ],
-            Method::Psgld {
-                decay: 0.9,
-                epsilon: 1e-3,
-            },
+            Method::psgld_with(0.9, 1e-3).expect("valid"),
         ),
         (
             "sghmc",
@@ -279,20 +276,17 @@ fn sampler_flags() {
                 "--noise-estimate",
                 "0.1",
             ],
-            Method::Sghmc {
-                friction: 0.3,
-                noise_estimate: 0.1,
-            },
+            Method::sghmc_with(0.3, 0.1).expect("valid"),
         ),
         (
             "sghmc-decay",
             vec!["--sampler", "sghmc", "--momentum-decay", "0.7"],
-            Method::sghmc(0.3),
+            Method::sghmc(0.3).expect("valid"),
         ),
         (
             "sgnht",
             vec!["--sampler", "sgnht", "--diffusion", "1.5"],
-            Method::sgnht(1.5),
+            Method::sgnht(1.5).expect("valid"),
         ),
     ];
     for (name, args, method) in cases {
@@ -356,6 +350,52 @@ fn ladder_shard_and_divergence_flags() {
             .divergence(DivergencePolicy::Reset),
         &["--var", "0.01", "--step-size", "1"],
     );
+}
+
+/// `--statistics-only` writes the library's running statistics and keeps no draws.
+#[test]
+fn statistics_only_summarises_without_draws() {
+    let dir = scratch("flags-statistics-only");
+    let json = dir.join("s.json");
+    let mut args = vec![
+        "sample",
+        "--quiet",
+        "--statistics-only",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(BASE);
+    let output = langevin(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("JSON");
+    let report = with(gaussian())
+        .build()
+        .expect("valid")
+        .runner(common::gpu())
+        .statistics()
+        .expect("run");
+    let want = report.statistics.summary();
+    let means: Vec<f64> = summary["mean"]
+        .as_array()
+        .expect("means")
+        .iter()
+        .map(|m| m.as_f64().expect("number"))
+        .collect();
+    assert_eq!(means, want.mean);
+    assert_eq!(summary["statistics_only"], true);
+    let refused = langevin(&[
+        "sample",
+        "--statistics-only",
+        "--out",
+        dir.join("d.npy").to_str().expect("utf-8"),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("keeps no draws"));
 }
 
 #[test]
@@ -493,11 +533,11 @@ fn data_model_flags() {
         &per_chain,
         with(logistic())
             .step_size(StepSize::constant(1e-4).expect("valid"))
-            .minibatch(Minibatch {
-                size: 50,
-                per_chain: true,
-                replacement: false,
-            }),
+            .minibatch(
+                Minibatch::per_chain(50)
+                    .expect("valid")
+                    .without_replacement(),
+            ),
         &batch,
     );
     let mut features = batch.to_vec();
@@ -511,11 +551,7 @@ fn data_model_flags() {
         &features,
         with(Regression::logistic(wide, 1.0).expect("valid"))
             .step_size(StepSize::constant(1e-4).expect("valid"))
-            .minibatch(Minibatch {
-                size: 50,
-                per_chain: false,
-                replacement: true,
-            }),
+            .minibatch(Minibatch::shared(50).expect("valid")),
         &[
             "--model",
             "logistic",
@@ -576,11 +612,7 @@ fn data_model_flags() {
         &five,
         with(mlp)
             .step_size(StepSize::constant(1e-4).expect("valid"))
-            .minibatch(Minibatch {
-                size: 50,
-                per_chain: false,
-                replacement: true,
-            }),
+            .minibatch(Minibatch::shared(50).expect("valid")),
         &[
             "--model",
             "mlp",
@@ -604,11 +636,7 @@ fn data_model_flags() {
     cv.extend_from_slice(&["--cv", "--cv-steps", "100", "--cv-step-size", "2e-5"]);
     let plain = with(logistic())
         .step_size(StepSize::constant(1e-4).expect("valid"))
-        .minibatch(Minibatch {
-            size: 50,
-            per_chain: false,
-            replacement: true,
-        });
+        .minibatch(Minibatch::shared(50).expect("valid"));
     let centre = plain
         .clone()
         .build()

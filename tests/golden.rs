@@ -39,11 +39,7 @@ fn on_data(model: impl Into<langevin::model::Target>) -> SamplerBuilder {
 }
 
 fn batch(size: u32, per_chain: bool, replacement: bool) -> Minibatch {
-    Minibatch {
-        size,
-        per_chain,
-        replacement,
-    }
+    common::batch(size, per_chain, replacement)
 }
 
 fn path(data_path: DataPath) -> Tuning {
@@ -59,8 +55,8 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
     let rules = [
         ("sgld", Method::Sgld),
         ("psgld", Method::psgld()),
-        ("sghmc", Method::sghmc(0.2)),
-        ("sgnht", Method::sgnht(1.0)),
+        ("sghmc", Method::sghmc(0.2).expect("valid")),
+        ("sgnht", Method::sgnht(1.0).expect("valid")),
     ];
     for (name, method) in rules {
         runs.push((
@@ -87,7 +83,7 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
     runs.push((
         "anneal-sghmc".into(),
         small(Sampler::builder(gaussian()))
-            .method(Method::sghmc(0.3))
+            .method(Method::sghmc(0.3).expect("valid"))
             .temperature_schedule(TemperatureSchedule::anneal(4.0, 1.0, 20).expect("valid")),
     ));
     runs.push((
@@ -117,7 +113,10 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
         ("fused", DataPath::Fused),
         ("tiled", DataPath::Tiled),
     ] {
-        for (rule, method) in [("sgld", Method::Sgld), ("sghmc", Method::sghmc(0.2))] {
+        for (rule, method) in [
+            ("sgld", Method::Sgld),
+            ("sghmc", Method::sghmc(0.2).expect("valid")),
+        ] {
             runs.push((
                 format!("a9a-{name}-{rule}"),
                 on_data(logistic())
@@ -130,7 +129,7 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
     runs.push((
         "a9a-sgnht-per-chain".into(),
         on_data(logistic())
-            .method(Method::sgnht(1.0))
+            .method(Method::sgnht(1.0).expect("valid"))
             .minibatch(batch(20, true, true)),
     ));
     // Control variates: the centre found first, explicitly, by 30 SGD steps; chains start at

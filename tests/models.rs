@@ -102,22 +102,10 @@ fn cpu_twin_parity(model: &CustomModel, batch: Minibatch, eta: f64) {
 #[test]
 fn mixture_gpu_steps_match_the_cpu_twin() {
     let model = welling_teh_mixture(mixture_data()).expect("model");
+    cpu_twin_parity(&model, Minibatch::per_chain(7).expect("valid"), 1e-3);
     cpu_twin_parity(
         &model,
-        Minibatch {
-            size: 7,
-            per_chain: true,
-            replacement: true,
-        },
-        1e-3,
-    );
-    cpu_twin_parity(
-        &model,
-        Minibatch {
-            size: 30,
-            per_chain: false,
-            replacement: false,
-        },
+        Minibatch::shared(30).expect("valid").without_replacement(),
         1e-3,
     );
 }
@@ -129,22 +117,12 @@ fn user_model_matches_its_cpu_gradient() {
         poisson::poisson_model(poisson::synthetic_counts(500).expect("data")).expect("model");
     cpu_twin_parity(
         &model,
-        Minibatch {
-            size: 40,
-            per_chain: true,
-            replacement: false,
-        },
+        Minibatch::per_chain(40)
+            .expect("valid")
+            .without_replacement(),
         1e-4,
     );
-    cpu_twin_parity(
-        &model,
-        Minibatch {
-            size: 25,
-            per_chain: false,
-            replacement: true,
-        },
-        1e-4,
-    );
+    cpu_twin_parity(&model, Minibatch::shared(25).expect("valid"), 1e-4);
 }
 
 /// An error in user WGSL comes back typed, with the compiler's message and the line in the
@@ -283,22 +261,10 @@ fn mlp_gpu_steps_match_the_cpu_twin() {
     let data = Dataset::from_dense(x, 4, y).expect("data");
     let (model, shape) = mlp_classifier(data, 3, 2.0).expect("model");
     assert_eq!(model.dim(), shape.dim());
+    cpu_twin_parity(&model, Minibatch::per_chain(9).expect("valid"), 1e-3);
     cpu_twin_parity(
         &model,
-        Minibatch {
-            size: 9,
-            per_chain: true,
-            replacement: true,
-        },
-        1e-3,
-    );
-    cpu_twin_parity(
-        &model,
-        Minibatch {
-            size: 12,
-            per_chain: false,
-            replacement: false,
-        },
+        Minibatch::shared(12).expect("valid").without_replacement(),
         1e-3,
     );
 }
@@ -315,11 +281,7 @@ fn mlp_on_a9a_predicts_the_test_split() {
         .burn_in(700)
         .thin(50)
         .step_size(StepSize::constant(5e-5).expect("valid"))
-        .minibatch(Minibatch {
-            size: 20,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(20).expect("valid"))
         .seed(7)
         .build()
         .expect("valid")
@@ -345,10 +307,6 @@ fn mixture_with_welling_and_teh_schedule_matches_quadrature() {
             .burn_in(500_000)
             .thin(50_000)
             .step_size(StepSize::polynomial(0.1996, 231.07, 0.55).expect("valid"))
-            .minibatch(Minibatch {
-                size: 1,
-                per_chain: true,
-                replacement: true,
-            })
+            .minibatch(Minibatch::per_chain(1).expect("valid"))
     });
 }

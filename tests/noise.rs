@@ -98,7 +98,7 @@ fn one_step_of_every_rule_has_its_equations_drift_and_noise() {
             Box::new(move |d| (-eta * g[d], (2.0 * eta * temperature).sqrt())),
         ),
         (
-            Method::Psgld { decay, epsilon },
+            Method::psgld_with(decay, epsilon).expect("valid"),
             Box::new({
                 let g = gradient(&START);
                 move |d| {
@@ -109,10 +109,7 @@ fn one_step_of_every_rule_has_its_equations_drift_and_noise() {
             }),
         ),
         (
-            Method::Sghmc {
-                friction,
-                noise_estimate,
-            },
+            Method::sghmc_with(friction, noise_estimate).expect("valid"),
             Box::new({
                 let g = gradient(&START);
                 move |d| {
@@ -122,7 +119,7 @@ fn one_step_of_every_rule_has_its_equations_drift_and_noise() {
             }),
         ),
         (
-            Method::Sgnht { diffusion },
+            Method::sgnht(diffusion).expect("valid"),
             Box::new({
                 let g = gradient(&START);
                 move |d| {

@@ -45,20 +45,12 @@ fn minibatch_steps_match_the_cpu_reference() {
         // 7 steps of 16 cross three epochs of the 50-point data without replacement.
         parity(
             linear.clone(),
-            Some(Minibatch {
-                size: 16,
-                per_chain,
-                replacement,
-            }),
+            Some(common::batch(16, per_chain, replacement)),
             7,
         );
         parity(
             logistic.clone(),
-            Some(Minibatch {
-                size: 100,
-                per_chain,
-                replacement,
-            }),
+            Some(common::batch(100, per_chain, replacement)),
             3,
         );
     }
@@ -140,11 +132,7 @@ fn shared_and_per_chain_batches_give_the_same_posterior() {
             .burn_in(500)
             .thin(100)
             .step_size(StepSize::constant(2e-4).expect("valid"))
-            .minibatch(Minibatch {
-                size: 20,
-                per_chain,
-                replacement: false,
-            })
+            .minibatch(common::batch(20, per_chain, false))
             .seed(13)
             .build()
             .expect("valid")
@@ -208,11 +196,7 @@ fn logistic_regression_on_a9a_predicts_the_test_split() {
         .burn_in(500)
         .thin(50)
         .step_size(StepSize::constant(1e-4).expect("valid"))
-        .minibatch(Minibatch {
-            size: 100,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(100).expect("valid"))
         .seed(2011)
         .build()
         .expect("valid")
@@ -281,11 +265,7 @@ fn every_data_path_gives_the_same_draws() {
                 .burn_in(40)
                 .thin(10)
                 .step_size(StepSize::constant(1e-4).expect("valid"))
-                .minibatch(Minibatch {
-                    size,
-                    per_chain: false,
-                    replacement,
-                })
+                .minibatch(common::batch(size, false, replacement))
                 .seed(5)
         };
         let global = run_on_path(&model, DataPath::Global, configure);
@@ -308,8 +288,8 @@ fn every_data_path_runs_every_rule_like_the_global_path() {
     for method in [
         Method::Sgld,
         Method::psgld(),
-        Method::sghmc(0.2),
-        Method::sgnht(1.0),
+        Method::sghmc(0.2).expect("valid"),
+        Method::sgnht(1.0).expect("valid"),
     ] {
         let configure = |builder: langevin::sampler::SamplerBuilder| {
             builder
@@ -320,11 +300,7 @@ fn every_data_path_runs_every_rule_like_the_global_path() {
                 .method(method)
                 .gradient_noise(50.0)
                 .temperature_ladder(ladder)
-                .minibatch(Minibatch {
-                    size: 50,
-                    per_chain: false,
-                    replacement: true,
-                })
+                .minibatch(Minibatch::shared(50).expect("valid"))
                 .seed(8)
         };
         let global = run_on_path(&logistic, DataPath::Global, configure);
@@ -372,11 +348,7 @@ fn forced_path_error(
 fn forced_data_paths_refuse_what_they_cannot_run() {
     use langevin::sampler::Method;
     let linear = Regression::linear(linear_data(50), 0.25, 10.0).expect("valid");
-    let per_chain = Minibatch {
-        size: 10,
-        per_chain: true,
-        replacement: true,
-    };
+    let per_chain = Minibatch::per_chain(10).expect("valid");
     for data_path in [DataPath::Staged, DataPath::Fused, DataPath::Tiled] {
         let error = forced_path_error(linear.clone(), data_path, Some(per_chain), Method::Sgld);
         assert!(
@@ -392,7 +364,12 @@ fn forced_data_paths_refuse_what_they_cannot_run() {
             error.contains("linear and logistic regression only"),
             "{data_path:?}: {error}"
         );
-        let error = forced_path_error(linear.clone(), data_path, None, Method::sgnht(1.0));
+        let error = forced_path_error(
+            linear.clone(),
+            data_path,
+            None,
+            Method::sgnht(1.0).expect("valid"),
+        );
         assert!(error.contains("neither SGNHT"), "{data_path:?}: {error}");
     }
 }
@@ -496,11 +473,7 @@ fn sgld_on_a9a(prior_variance: f64) -> langevin::Summary {
         .burn_in(6_000)
         .thin(20)
         .step_size(StepSize::constant(5e-5).expect("valid"))
-        .minibatch(Minibatch {
-            size: 100,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(100).expect("valid"))
         .seed(2011)
         // Two workgroups of 32 chains: one per core of a software adapter.
         .tuning(Tuning {
@@ -575,11 +548,7 @@ fn gradient_moments(
         .burn_in(0)
         .temperature(0.0)
         .step_size(StepSize::constant(eta).expect("valid"))
-        .minibatch(Minibatch {
-            size: 100,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(100).expect("valid"))
         .seed(77)
         .init(langevin::Init::Positions(start.repeat(chains)));
     if let Some(cv) = control_variate {
@@ -623,11 +592,7 @@ fn control_variates_cut_the_gradient_variance_on_a9a() {
         .burn_in(search.steps() - 1)
         .temperature(0.0)
         .step_size(StepSize::constant(search.step_size()).expect("valid"))
-        .minibatch(Minibatch {
-            size: 100,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(100).expect("valid"))
         .seed(77)
         .build()
         .expect("valid")
@@ -646,11 +611,7 @@ fn control_variates_cut_the_gradient_variance_on_a9a() {
     model.gradient(&start, &all_rows, &mut exact);
     // The centre from the library's search, started (as gradient_moments' chains) at `start`.
     let centre = Sampler::builder(model.clone())
-        .minibatch(Minibatch {
-            size: 100,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(100).expect("valid"))
         .seed(77)
         .init(langevin::Init::Point(start.clone()))
         .build()
@@ -878,11 +839,7 @@ fn a_strong_prior_with_per_chain_batches_gives_the_exact_discretised_law() {
         .burn_in(200)
         .thin(thin)
         .step_size(StepSize::constant(eta).expect("valid"))
-        .minibatch(Minibatch {
-            size: batch as u32,
-            per_chain: true,
-            replacement: true,
-        })
+        .minibatch(Minibatch::per_chain(batch as u32).expect("valid"))
         .seed(17)
         .build()
         .expect("valid")

@@ -244,11 +244,11 @@ fn a_resumed_library_run_equals_the_uninterrupted_one_for_a_data_model() {
         .thin(3)
         .step_size(StepSize::constant(1e-3).expect("valid"))
         .method(langevin::sampler::Method::psgld())
-        .minibatch(Minibatch {
-            size: 8,
-            per_chain: true,
-            replacement: false,
-        })
+        .minibatch(
+            Minibatch::per_chain(8)
+                .expect("valid")
+                .without_replacement(),
+        )
         .tuning(langevin::Tuning {
             draws_buffer_bytes: 32 * dim * 4 * 3 * 5,
             ..langevin::Tuning::default()
@@ -268,7 +268,7 @@ fn a_run_in_chain_groups_resumes_bit_identically() {
         .burn_in(0)
         .thin(5)
         .step_size(StepSize::constant(0.05).expect("valid"))
-        .method(langevin::sampler::Method::Sgnht { diffusion: 1.0 })
+        .method(langevin::sampler::Method::sgnht(1.0).expect("valid"))
         .tuning(langevin::Tuning {
             max_chains_per_group: Some(7),
             draws_buffer_bytes: 7 * 3 * 4 * 3 * 4,

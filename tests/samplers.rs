@@ -4,7 +4,6 @@
 mod common;
 
 use common::Twin;
-use langevin::minibatch::Minibatch;
 use langevin::model::Regression;
 use langevin::sampler::Method;
 use langevin::Gaussian;
@@ -12,15 +11,9 @@ use langevin::Gaussian;
 fn rules() -> [Method; 4] {
     [
         Method::Sgld,
-        Method::Psgld {
-            decay: 0.9,
-            epsilon: 1e-3,
-        },
-        Method::Sghmc {
-            friction: 0.3,
-            noise_estimate: 0.05,
-        },
-        Method::sgnht(1.5),
+        Method::psgld_with(0.9, 1e-3).expect("valid"),
+        Method::sghmc_with(0.3, 0.05).expect("valid"),
+        Method::sgnht(1.5).expect("valid"),
     ]
 }
 
@@ -73,11 +66,7 @@ fn every_rule_matches_its_cpu_reference_on_data() {
             let twin = Twin {
                 method,
                 rows,
-                batch: Some(Minibatch {
-                    size: 20,
-                    per_chain,
-                    replacement: true,
-                }),
+                batch: Some(common::batch(20, per_chain, true)),
                 eta: 2e-5,
                 temperature,
                 steps: 4,
@@ -132,10 +121,7 @@ fn psgld_gets_ill_conditioned_variances_right_and_mixes_faster_than_sgld() {
     let eta = 0.1 * 2.0 / 10.0;
     let psgld = run_gaussian(
         &target,
-        Method::Psgld {
-            decay: 0.999,
-            epsilon: 1e-5,
-        },
+        Method::psgld_with(0.999, 1e-5).expect("valid"),
         eta,
         1024,
         8000,
@@ -169,10 +155,7 @@ fn psgld_gets_ill_conditioned_variances_right_and_mixes_faster_than_sgld() {
 #[test]
 fn psgld_without_the_gamma_term_is_biased_when_the_preconditioner_tracks_theta() {
     let target = Gaussian::diagonal(&[0.0], &[1.0]).expect("valid");
-    let method = Method::Psgld {
-        decay: 0.0,
-        epsilon: 1.0,
-    };
+    let method = Method::psgld_with(0.0, 1.0).expect("valid");
     let variance = run_gaussian(&target, method, 0.01, 4096, 8000).summary().sd[0].powi(2);
     let root = (2.0 * std::f64::consts::PI).sqrt();
     let biased = (root + 4.0) / (root + 2.0);
@@ -307,14 +290,7 @@ fn sghmc_samples_the_double_well_where_naive_sghmc_does_not() {
             "T = {other}: KS distance {ks} inside the band"
         );
     }
-    let sghmc = run_double_well(
-        Method::Sghmc {
-            friction: 0.3,
-            noise_estimate: 0.02,
-        },
-        4096,
-        10_000,
-    );
+    let sghmc = run_double_well(Method::sghmc_with(0.3, 0.02).expect("valid"), 4096, 10_000);
     assert_eq!(sghmc.summary().divergent_chains, 0);
     let values = sghmc.values();
     let quartic: Vec<f64> = values.iter().map(|&x| f64::from(x).powi(4)).collect();
@@ -335,14 +311,7 @@ fn sghmc_samples_the_double_well_where_naive_sghmc_does_not() {
 
     // Without friction the chains heat up until they blow up (measured: a third diverge, and
     // the rest are far from exp(−U)).
-    let naive = run_double_well(
-        Method::Sghmc {
-            friction: 0.0,
-            noise_estimate: 0.0,
-        },
-        4096,
-        10_000,
-    );
+    let naive = run_double_well(Method::sghmc_with(0.0, 0.0).expect("valid"), 4096, 10_000);
     let divergent = naive.summary().divergent_chains;
     let naive_ks = ks_distance(naive.values(), &cdf);
     assert!(
@@ -513,7 +482,7 @@ fn a_temperature_ladder_runs_each_rung_at_its_temperature() {
     let target = Gaussian::isotropic(4, 0.0, 1.0).expect("valid");
     let ladder = TemperatureLadder::new(1.0, 8.0, 4).expect("valid");
     let (eta, thin) = (0.05, 20);
-    for method in [Method::Sgld, Method::sghmc(0.3)] {
+    for method in [Method::Sgld, Method::sghmc(0.3).expect("valid")] {
         let draws = langevin::Sampler::builder(target.clone())
             .chains(4096)
             .steps(3000)

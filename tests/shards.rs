@@ -37,7 +37,7 @@ fn gaussian_run() -> langevin::sampler::SamplerBuilder {
         .burn_in(20)
         .thin(4)
         .step_size(StepSize::constant(0.02).expect("valid"))
-        .method(Method::sghmc(0.2))
+        .method(Method::sghmc(0.2).expect("valid"))
         .gradient_noise(0.3)
         .temperature_ladder(TemperatureLadder::new(1.0, 4.0, 3).expect("valid"))
 }
@@ -51,11 +51,11 @@ fn data_run() -> langevin::sampler::SamplerBuilder {
         .burn_in(10)
         .thin(5)
         .step_size(StepSize::constant(5e-5).expect("valid"))
-        .minibatch(Minibatch {
-            size: 16,
-            per_chain: true,
-            replacement: false,
-        })
+        .minibatch(
+            Minibatch::per_chain(16)
+                .expect("valid")
+                .without_replacement(),
+        )
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn chains_split_into_groups_draw_exactly_what_one_group_draws() {
     // must land in the right group.
     let positions: Vec<f32> = (0..37 * 5).map(|i| (i % 11) as f32 * 0.1 - 0.5).collect();
     let builder = gaussian_run()
-        .method(Method::Sgnht { diffusion: 1.0 })
+        .method(Method::sgnht(1.0).expect("valid"))
         .init(Init::Positions(positions));
     let whole = common::run(builder.clone());
     for cap in [7, 36] {

@@ -17,7 +17,7 @@ fn running_statistics_agree_with_the_draws() {
         .burn_in(500)
         .thin(5)
         .step_size(StepSize::constant(0.05).expect("valid"))
-        .method(Method::sghmc(0.3))
+        .method(Method::sghmc(0.3).expect("valid"))
         .temperature_ladder(TemperatureLadder::new(1.0, 4.0, 3).expect("valid"))
         .build()
         .expect("valid");
@@ -158,4 +158,26 @@ fn a_divergent_chain_is_flagged_and_the_others_are_untouched() {
             summary.mean[0]
         );
     }
+}
+
+/// A statistics-only run keeps no draw and reports exactly the running statistics of the same
+/// run with its draws read back.
+#[test]
+fn a_statistics_only_run_reports_what_a_full_run_does() {
+    let sampler = Sampler::builder(langevin::Gaussian::isotropic(3, 0.5, 2.0).expect("valid"))
+        .chains(128)
+        .steps(300)
+        .thin(3)
+        .step_size(StepSize::constant(0.05).expect("valid"))
+        .seed(8)
+        .build()
+        .expect("valid");
+    let (_, full) = sampler
+        .runner(common::gpu())
+        .draws_and_report()
+        .expect("run");
+    let only = sampler.runner(common::gpu()).statistics().expect("run");
+    assert_eq!(only.statistics, full.statistics);
+    assert_eq!(only.draws_delivered, 0, "no draw was read back");
+    assert_eq!(full.draws_delivered, 50);
 }

@@ -130,10 +130,7 @@ mod tests {
             thin,
             step_size: crate::StepSize::cyclical(0.1, 2, u64::from(steps), 0.25).expect("valid"),
             temperature_schedule: Some(TemperatureSchedule::anneal(4.0, 1.0, 50).expect("valid")),
-            method: Method::Sghmc {
-                friction: 0.3,
-                noise_estimate: 0.1,
-            },
+            method: Method::sghmc_with(0.3, 0.1).expect("valid"),
             ..Settings::default()
         }
     }

@@ -174,7 +174,13 @@ impl Kernel {
                 contract::INIT.to_vec(),
             ),
             Kernel::ChainStatistics { reset } => KernelSpec {
-                constants: vec![("DIVERGENCE_POLICY", f64::from(u8::from(*reset)))],
+                constants: vec![(
+                    "DIVERGENCE_POLICY",
+                    f64::from(match reset {
+                        true => contract::POLICY_RESET,
+                        false => contract::POLICY_FREEZE,
+                    }),
+                )],
                 ..spec(
                     "chain_statistics",
                     "chain_statistics",
@@ -543,11 +549,12 @@ mod tests {
         list
     }
 
-    #[test]
-    fn every_kernel_builds_with_both_multiplies() {
-        let gpu = crate::gpu::tests::shared_gpu();
-        let kernels = [
+    /// One of every kernel shape, with every built-in model's code.
+    fn all_kernels() -> Vec<Kernel> {
+        vec![
             Kernel::Init,
+            Kernel::ChainStatistics { reset: false },
+            Kernel::ChainStatistics { reset: true },
             Kernel::SgldGaussianDiagonal,
             Kernel::SgldGaussianChain { dense: true },
             Kernel::SgldGaussianChain { dense: false },
@@ -596,14 +603,90 @@ mod tests {
                 shape: DataShape::Global,
             },
             Kernel::RngProbe,
-        ];
-        for kernel in &kernels {
+        ]
+    }
+
+    #[test]
+    fn every_kernel_builds_with_both_multiplies() {
+        let gpu = crate::gpu::tests::shared_gpu();
+        for kernel in &all_kernels() {
             for multiply in [RngMultiply::Portable, RngMultiply::Auto] {
                 for method in 0..4 {
                     if let Err(error) = Pipeline::new(gpu, kernel, 64, multiply, method) {
                         panic!("{kernel:?} with {multiply:?}, rule {method}: {error}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Every composed kernel parses, declares exactly the bindings its table row lists (name,
+    /// slot, address space and type), and has its entry point; and no file of `shaders/`
+    /// declares a binding or a contract struct of its own (they are generated).
+    #[test]
+    fn every_composed_kernel_matches_the_contract() {
+        for kernel in all_kernels() {
+            for multiply in [RngMultiply::Portable, RngMultiply::Int64] {
+                let source = kernel.source(multiply);
+                let module = naga::front::wgsl::parse_str(&source)
+                    .unwrap_or_else(|e| panic!("{kernel:?}: {}", e.emit_to_string(&source)));
+                let spec = kernel.spec();
+                let mut bound: Vec<(u32, String, bool)> = module
+                    .global_variables
+                    .iter()
+                    .filter_map(|(_, var)| {
+                        let binding = var.binding.as_ref()?;
+                        assert_eq!(binding.group, 0, "{kernel:?}");
+                        let uniform = matches!(var.space, naga::AddressSpace::Uniform);
+                        Some((
+                            binding.binding,
+                            var.name.clone().unwrap_or_default(),
+                            uniform,
+                        ))
+                    })
+                    .collect();
+                bound.sort();
+                let want: Vec<(u32, String, bool)> = spec
+                    .bindings
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let uniform = matches!(b.access, Access::Uniform | Access::DynamicUniform);
+                        (i as u32, b.name.to_owned(), uniform)
+                    })
+                    .collect();
+                assert_eq!(bound, want, "{kernel:?}");
+                assert!(
+                    module
+                        .entry_points
+                        .iter()
+                        .any(|e| e.name == spec.entry_point),
+                    "{kernel:?} lacks {}",
+                    spec.entry_point
+                );
+            }
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+        for entry in std::fs::read_dir(dir).expect("shaders") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            assert!(
+                !text.contains("@binding"),
+                "{}: bindings are generated",
+                path.display()
+            );
+            for name in [
+                "RunParams",
+                "DispatchRecord",
+                "StepScalars",
+                "DataParams",
+                "ChainStatus",
+            ] {
+                assert!(
+                    !text.contains(&format!("struct {name}")),
+                    "{}: {name} is generated from gpu/contract.rs",
+                    path.display()
+                );
             }
         }
     }

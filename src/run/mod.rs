@@ -180,10 +180,20 @@ impl<'a> Run<'a> {
         self
     }
 
-    /// Skips the readback of draws (the sink receives none); for timing the kernels alone.
-    pub fn without_readback(mut self) -> Self {
+    /// Skips the readback of draws (the sink receives none): what [`Run::statistics`] runs,
+    /// and the benchmarks time.
+    pub(crate) fn without_readback(mut self) -> Self {
         self.readback = false;
         self
+    }
+
+    /// Runs to the end keeping no draw: nothing is read back, and the report's running
+    /// statistics (pooled means and sds, R-hat from each chain's moments, nested R-hat,
+    /// divergences; [`ChainStatistics`]) are the run's summary. For runs whose draws would
+    /// not fit the host, or are not needed.
+    pub fn statistics(self) -> Result<RunReport> {
+        let mut sink = NoDraws;
+        self.without_readback().into_sink(&mut sink)
     }
 
     /// Runs to the end with the draws kept in memory.
@@ -422,6 +432,23 @@ impl<'a> Run<'a> {
                 .collect(),
         };
         Ok(report)
+    }
+}
+
+/// The sink of a statistics-only run: it receives no draw and keeps none.
+struct NoDraws;
+
+impl Sink for NoDraws {
+    fn begin(&mut self, _: &DrawLayout, _: Received) -> Result<()> {
+        Ok(())
+    }
+
+    fn write(&mut self, _: crate::sink::DrawBlock<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -111,7 +111,7 @@ impl Sampler {
         let dim = self.target.dim();
         let sgd = Sampler {
             target: Arc::clone(&self.target),
-            settings: search.sgd_settings(&self.settings, dim)?,
+            settings: sgd_settings(search, &self.settings, dim)?,
             tuning: self.tuning.clone(),
         };
         let draws = sgd.run(gpu)?;
@@ -252,4 +252,30 @@ impl SamplerBuilder {
         };
         Sampler::new(self.target, self.settings)?.with_tuning(self.tuning)
     }
+}
+
+/// The run that finds θ̂ from a run's settings: plain SGD (SGLD at T = 0 throughout, no
+/// ladder, no gradient noise, no control variate, no shard) on one chain, started where the
+/// run's first chain starts, with the run's mini-batches and seed; its one kept draw is the
+/// state after the last step.
+fn sgd_settings(search: &ModeSearch, run: &Settings, dim: usize) -> Result<Settings> {
+    Ok(Settings {
+        chains: 1,
+        steps: search.steps(),
+        burn_in: search.steps() - 1,
+        thin: 1,
+        step_size: StepSize::constant(search.step_size())?,
+        temperature: 0.0,
+        temperature_schedule: None,
+        method: Method::Sgld,
+        gradient_noise: 0.0,
+        temperature_ladder: None,
+        control_variate: None,
+        shard: None,
+        init: match &run.init {
+            Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
+            other => other.clone(),
+        },
+        ..run.clone()
+    })
 }

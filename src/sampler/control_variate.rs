@@ -15,9 +15,6 @@
 
 use crate::error::{Error, Result};
 use crate::model::Target;
-use crate::sampler::method::Method;
-use crate::sampler::settings::{Init, Settings};
-use crate::schedule::StepSize;
 
 /// How [`crate::Sampler::find_centre`] finds the mode θ̂: `steps` of SGD at a constant step
 /// size (SGLD at T = 0 on one chain, with the run's mini-batches).
@@ -53,32 +50,6 @@ impl ModeSearch {
     /// SGD's constant step size.
     pub fn step_size(&self) -> f64 {
         self.step_size
-    }
-
-    /// The run that finds θ̂ from a run's settings: plain SGD (SGLD at T = 0 throughout, no
-    /// ladder, no gradient noise, no control variate, no shard) on one chain, started where the
-    /// run's first chain starts, with the run's mini-batches and seed; its one kept draw is
-    /// the state after the last step.
-    pub(crate) fn sgd_settings(&self, run: &Settings, dim: usize) -> Result<Settings> {
-        Ok(Settings {
-            chains: 1,
-            steps: self.steps,
-            burn_in: self.steps - 1,
-            thin: 1,
-            step_size: StepSize::constant(self.step_size)?,
-            temperature: 0.0,
-            temperature_schedule: None,
-            method: Method::Sgld,
-            gradient_noise: 0.0,
-            temperature_ladder: None,
-            control_variate: None,
-            shard: None,
-            init: match &run.init {
-                Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),
-                other => other.clone(),
-            },
-            ..run.clone()
-        })
     }
 }
 

@@ -9,14 +9,19 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TemperatureLadder {
     /// `T_min > 0`, the first rung's temperature (1 to sample the posterior there).
-    pub min: f64,
+    pub(crate) min: f64,
     /// `T_max ≥ T_min`, the last rung's.
-    pub max: f64,
+    pub(crate) max: f64,
     /// `R ≥ 1` rungs; `R = 1` needs `T_min = T_max`.
-    pub rungs: u32,
+    pub(crate) rungs: u32,
 }
 
 impl TemperatureLadder {
+    /// The number of rungs `R`.
+    pub fn rungs(&self) -> u32 {
+        self.rungs
+    }
+
     /// A validated ladder; see the type's docs.
     pub fn new(min: f64, max: f64, rungs: u32) -> Result<TemperatureLadder> {
         let ladder = TemperatureLadder { min, max, rungs };

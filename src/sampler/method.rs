@@ -16,7 +16,8 @@ pub enum Method {
     #[default]
     Sgld,
     /// Preconditioned SGLD with an RMSprop preconditioner (Li et al. 2016), without the Γ
-    /// correction term (see [`psgld`]).
+    /// correction term (see [`psgld`]). Made by [`Method::psgld`] or [`Method::psgld_with`].
+    #[non_exhaustive]
     Psgld {
         /// `α ∈ [0, 1)`: decay of the running mean square `V` (paper: 0.99).
         decay: f64,
@@ -24,6 +25,8 @@ pub enum Method {
         epsilon: f64,
     },
     /// Stochastic gradient Hamiltonian Monte Carlo in its practical form (Chen et al. 2014).
+    /// Made by [`Method::sghmc`] or [`Method::sghmc_with`].
+    #[non_exhaustive]
     Sghmc {
         /// Friction `α ∈ [0, 1]`, one minus the momentum decay. `α = 0` with `β̂ = 0` is
         /// Chen et al.'s naive stochastic-gradient HMC: nothing removes the energy the gradient
@@ -32,7 +35,9 @@ pub enum Method {
         /// `β̂ ∈ [0, α]`: the estimated gradient-noise term, subtracted from the injected noise.
         noise_estimate: f64,
     },
-    /// Stochastic gradient Nosé–Hoover thermostat (Ding et al. 2014).
+    /// Stochastic gradient Nosé–Hoover thermostat (Ding et al. 2014). Made by
+    /// [`Method::sgnht`].
+    #[non_exhaustive]
     Sgnht {
         /// Diffusion `A > 0` of the injected noise; the thermostat starts at `ζ = A`.
         diffusion: f64,
@@ -48,17 +53,33 @@ impl Method {
         }
     }
 
-    /// SGHMC with friction `α` and no noise estimate.
-    pub fn sghmc(friction: f64) -> Method {
-        Method::Sghmc {
-            friction,
-            noise_estimate: 0.0,
-        }
+    /// pSGLD with decay `α ∈ [0, 1)` and `λ > 0`; an error outside those ranges.
+    pub fn psgld_with(decay: f64, epsilon: f64) -> Result<Method> {
+        let method = Method::Psgld { decay, epsilon };
+        method.validate()?;
+        Ok(method)
     }
 
-    /// SGNHT with diffusion `A`.
-    pub fn sgnht(diffusion: f64) -> Method {
-        Method::Sgnht { diffusion }
+    /// SGHMC with friction `α ∈ [0, 1]` and no noise estimate; an error outside it.
+    pub fn sghmc(friction: f64) -> Result<Method> {
+        Method::sghmc_with(friction, 0.0)
+    }
+
+    /// SGHMC with friction `α ∈ [0, 1]` and gradient-noise estimate `β̂ ∈ [0, α]`.
+    pub fn sghmc_with(friction: f64, noise_estimate: f64) -> Result<Method> {
+        let method = Method::Sghmc {
+            friction,
+            noise_estimate,
+        };
+        method.validate()?;
+        Ok(method)
+    }
+
+    /// SGNHT with diffusion `A > 0`; an error otherwise.
+    pub fn sgnht(diffusion: f64) -> Result<Method> {
+        let method = Method::Sgnht { diffusion };
+        method.validate()?;
+        Ok(method)
     }
 
     /// The rule's name as the CLI spells it.
@@ -351,8 +372,20 @@ mod tests {
                 },
                 "> 0",
             ),
-            (Method::sghmc(-0.1), "[0, 1]"),
-            (Method::sghmc(1.5), "[0, 1]"),
+            (
+                Method::Sghmc {
+                    friction: -0.1,
+                    noise_estimate: 0.0,
+                },
+                "[0, 1]",
+            ),
+            (
+                Method::Sghmc {
+                    friction: 1.5,
+                    noise_estimate: 0.0,
+                },
+                "[0, 1]",
+            ),
             (
                 Method::Sghmc {
                     friction: 0.3,
@@ -360,8 +393,13 @@ mod tests {
                 },
                 "[0, α",
             ),
-            (Method::sgnht(-1.0), "> 0"),
-            (Method::sgnht(f64::NAN), "finite"),
+            (Method::Sgnht { diffusion: -1.0 }, "> 0"),
+            (
+                Method::Sgnht {
+                    diffusion: f64::NAN,
+                },
+                "finite",
+            ),
         ] {
             let error = method.validate().expect_err("refused");
             assert!(error.to_string().contains(words), "{method:?}: {error}");
@@ -369,10 +407,12 @@ mod tests {
         for method in [
             Method::Sgld,
             Method::psgld(),
-            Method::sghmc(0.3),
-            Method::sgnht(1.0),
+            Method::sghmc(0.3).expect("valid"),
+            Method::sgnht(1.0).expect("valid"),
         ] {
             method.validate().expect("valid");
         }
+        assert!(Method::sghmc(1.5).is_err() && Method::sgnht(0.0).is_err());
+        assert!(Method::psgld_with(1.0, 1e-5).is_err());
     }
 }

@@ -15,7 +15,7 @@
 
 use super::method::{for_each_coordinate, StepContext};
 
-/// One pSGLD step of one chain on the CPU, twin of `psgld_move` in `shaders/move.wgsl`:
+/// One pSGLD step of one chain on the CPU, twin of case `METHOD_PSGLD` of `step_block` in `shaders/rules.wgsl`:
 /// `V_d ← fma(α, V_d, (1 − α)(ḡ_d ḡ_d))`, `G_d = 1/(λ + sqrt(V_d))`,
 /// `θ_d ← fma(−η G_d, g_d, θ_d)`, then `θ_d ← fma(s sqrt(G_d), ξ_d, θ_d)`.
 /// `constants` = `[α, λ]`.

@@ -11,7 +11,7 @@
 
 use super::method::{for_each_coordinate, StepContext};
 
-/// One SGHMC step of one chain on the CPU, twin of `sghmc_move` in `shaders/move.wgsl`:
+/// One SGHMC step of one chain on the CPU, twin of case `METHOD_SGHMC` of `step_block` in `shaders/rules.wgsl`:
 /// `v_d ← fma(−η, g_d, (1 − α) v_d)`, `v_d ← fma(s, ξ_d, v_d)`, `θ_d ← θ_d + v_d`.
 pub fn reference_step(
     theta: &mut [f32],

@@ -11,7 +11,7 @@
 
 use super::method::{for_each_coordinate, StepContext};
 
-/// One SGNHT step of one chain on the CPU, twin of `sgnht_move` in `shaders/move.wgsl`:
+/// One SGNHT step of one chain on the CPU, twin of case `METHOD_SGNHT` of `step_block` in `shaders/rules.wgsl`:
 /// per coordinate `v_d ← fma(−h, g_d, fma(−ζh, v_d, v_d))`, `v_d ← fma(s, ξ_d, v_d)`,
 /// `θ_d ← fma(h, v_d, θ_d)`, summing `v_d²` in coordinate order; then
 /// `ζ ← fma(Σ/D − T, h, ζ)`.
@@ -65,7 +65,7 @@ mod tests {
                 .thin(50)
                 .step_size(StepSize::constant(0.02).expect("valid"))
                 .temperature(temperature)
-                .method(Method::sgnht(1.0))
+                .method(Method::sgnht(1.0).expect("valid"))
                 .seed(17)
                 .build()
                 .expect("valid")

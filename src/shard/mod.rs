@@ -18,12 +18,22 @@ pub use manifest::{manifest_path, merge, ShardManifest};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shard {
     /// Which shard, `0 ≤ index < count`.
-    pub index: u32,
+    pub(crate) index: u32,
     /// How many shards the run is cut into, ≥ 1.
-    pub count: u32,
+    pub(crate) count: u32,
 }
 
 impl Shard {
+    /// Which shard, `0 ≤ index < count`.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// How many shards the run is cut into.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
     /// Shard `index` of `count`; an error unless `index < count`.
     pub fn new(index: u32, count: u32) -> Result<Shard> {
         if count == 0 || index >= count {

@@ -194,8 +194,8 @@ pub fn assert_rule_twin(
             let indices: Vec<u32> = match &twin.batch {
                 None => (0..twin.rows).collect(),
                 Some(b) => {
-                    let owner = if b.per_chain { c } else { SHARED };
-                    (0..b.size)
+                    let owner = if b.is_per_chain() { c } else { SHARED };
+                    (0..b.size())
                         .map(|j| batch_index(key, b, twin.rows, owner, step, j))
                         .collect()
                 }
@@ -250,4 +250,17 @@ pub fn assert_rule_twin(
 pub fn fraction_positive(draws: &langevin::Draws, dim: usize) -> f64 {
     let values = draws.dimension(dim);
     values.iter().filter(|&&v| v > 0.0).count() as f64 / values.len() as f64
+}
+
+/// A mini-batch of `size` examples, per chain or shared, with or without replacement.
+pub fn batch(size: u32, per_chain: bool, replacement: bool) -> langevin::Minibatch {
+    let batch = match per_chain {
+        true => langevin::Minibatch::per_chain(size),
+        false => langevin::Minibatch::shared(size),
+    }
+    .expect("a valid batch size");
+    match replacement {
+        true => batch,
+        false => batch.without_replacement(),
+    }
 }

@@ -382,6 +382,11 @@ pub(crate) struct SampleArgs {
     /// No progress bar.
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Keep no draws: summarise the run from the running statistics the GPU keeps (pooled
+    /// means and sds, R-hat from each chain's moments, divergences), for runs whose draws
+    /// would not fit the host or are not needed.
+    #[arg(long)]
+    pub(crate) statistics_only: bool,
     /// GPU memory for draws between readbacks, in MiB (split over the readback ring); smaller
     /// means more, shorter submits. Never changes the draws.
     #[arg(long, default_value_t = 256.0, value_name = "MIB")]

@@ -213,6 +213,16 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
         ("cv_steps", args.cv, "--cv-steps needs --cv"),
         ("cv_step_size", args.cv, "--cv-step-size needs --cv"),
         (
+            "out",
+            !args.statistics_only,
+            "--statistics-only keeps no draws to write to --out",
+        ),
+        (
+            "test",
+            !args.statistics_only || !matches!(model, Model::Logistic | Model::Mlp),
+            "--test needs draws, which --statistics-only does not keep",
+        ),
+        (
             "checkpoint_every",
             args.checkpoint.is_some() || args.resume.is_some(),
             "--checkpoint-every needs --checkpoint DIR",

@@ -40,6 +40,9 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
     }
     let sampler = builder.build()?;
     let stop = signals::StopRequest::install()?;
+    if args.statistics_only {
+        return statistics_only(&gpu, &sampler, args, &stop);
+    }
     let start = Instant::now();
     let Some(finished) = run_sampler(&gpu, &sampler, args, &stop)? else {
         return Ok(stop.exit_code());
@@ -309,4 +312,75 @@ fn spread_draws(draws: &langevin::Draws, count: usize) -> Vec<Vec<f32>> {
         })
         .filter(|theta| theta.iter().all(|v| v.is_finite()))
         .collect()
+}
+
+/// `--statistics-only`: the run keeps no draws; its summary is the GPU's running statistics.
+fn statistics_only(
+    gpu: &Gpu,
+    sampler: &Sampler,
+    args: &SampleArgs,
+    stop: &signals::StopRequest,
+) -> Result<i32> {
+    if args.checkpoint.is_some() || args.resume.is_some() || args.shard.is_some() {
+        bail!("--statistics-only runs keep no draws file: they take no --checkpoint, --resume or --shard");
+    }
+    let start = Instant::now();
+    let mut bar = progress::Bar::new(args.quiet);
+    let report = sampler
+        .runner(gpu)
+        .stop_when(std::sync::Arc::clone(&stop.flag))
+        .on_progress(|p| bar.update(p))
+        .statistics()?;
+    drop(bar);
+    if let Some(step) = report.stopped_at {
+        note!(
+            "stopped by {} after {step} of {} steps",
+            stop.name(),
+            args.steps
+        );
+        return Ok(stop.exit_code());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let chain_steps = f64::from(args.chains) * f64::from(args.steps);
+    say!(
+        "{} chain-steps in {seconds:.2} s ({:.3e} chain-steps/s)",
+        chain_steps,
+        chain_steps / seconds
+    );
+    let summary = report.statistics.summary();
+    say_text!("{summary}");
+    if let Some(k) = args.superchains {
+        let values: Vec<String> = report
+            .statistics
+            .nested_rhat(k)
+            .iter()
+            .map(|r| format!("{r:.4}"))
+            .collect();
+        say!("nested R-hat ({k} superchains): {}", values.join(" "));
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "adapter": gpu.describe(),
+            "model": model_name(args.model),
+            "statistics_only": true,
+            "chains": summary.chains,
+            "mean": summary.mean,
+            "sd": summary.sd,
+            "rhat": summary.rhat,
+            "divergent_chains": summary.divergent_chains,
+            "divergences": report.statistics.divergences(),
+            "seconds": seconds,
+        });
+        let mut commit = langevin::output::Commit::new();
+        commit.stage(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &json)?;
+            std::io::Write::write_all(w, b"\n")
+        })?;
+        commit.commit()?;
+    }
+    if summary.divergent_chains > 0 && summary.chains == 0 {
+        note!("error: every chain diverged; use a smaller step size");
+        return Ok(EXIT_ALL_DIVERGED);
+    }
+    Ok(0)
 }

@@ -69,7 +69,8 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
             );
         }
         let ladder = TemperatureLadder::new(range[0], range[1], args.rungs)?;
-        if !args.all_temperatures && (0..ladder.rungs).all(|r| ladder.rung_temperature(r) != 1.0) {
+        if !args.all_temperatures && (0..ladder.rungs()).all(|r| ladder.rung_temperature(r) != 1.0)
+        {
             bail!(
                 "the temperature ladder {}..{} has no rung at T = 1, so no chain samples the \
                  posterior; start it at 1 or pass --all-temperatures",
@@ -80,10 +81,13 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         builder = builder.temperature_ladder(ladder);
     }
     if let Some(size) = args.batch {
-        builder = builder.minibatch(Minibatch {
-            size,
-            per_chain: matches!(args.batch_mode, BatchMode::PerChain),
-            replacement: matches!(args.replacement, OnOff::On),
+        let batch = match args.batch_mode {
+            BatchMode::PerChain => Minibatch::per_chain(size)?,
+            BatchMode::Shared => Minibatch::shared(size)?,
+        };
+        builder = builder.minibatch(match args.replacement {
+            OnOff::On => batch,
+            OnOff::Off => batch.without_replacement(),
         });
     }
     builder = builder
@@ -263,23 +267,15 @@ fn schedule(args: &SampleArgs) -> Result<StepSize> {
 fn method(args: &SampleArgs) -> Result<Method> {
     Ok(match args.sampler {
         SamplerKind::Sgld => Method::Sgld,
-        SamplerKind::Psgld => Method::Psgld {
-            decay: args.decay,
-            epsilon: args.rms_epsilon,
-        },
+        SamplerKind::Psgld => Method::psgld_with(args.decay, args.rms_epsilon)?,
         SamplerKind::Sghmc => {
             let friction = match (args.friction, args.momentum_decay) {
                 (Some(friction), _) => friction,
                 (None, Some(decay)) => 1.0 - decay,
                 (None, None) => bail!("--sampler sghmc needs --friction α or --momentum-decay"),
             };
-            Method::Sghmc {
-                friction,
-                noise_estimate: args.noise_estimate,
-            }
+            Method::sghmc_with(friction, args.noise_estimate)?
         }
-        SamplerKind::Sgnht => Method::Sgnht {
-            diffusion: args.diffusion,
-        },
+        SamplerKind::Sgnht => Method::sgnht(args.diffusion)?,
     })
 }
