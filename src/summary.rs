@@ -33,6 +33,9 @@ pub struct Summary {
     pub ess_bulk: Vec<f64>,
 }
 
+/// Memory the summary's threads may use together (see [`Summary::of`]).
+const SUMMARY_MEMORY: usize = 2 << 30;
+
 /// The `p` quantile by linear interpolation between order statistics (Hyndman & Fan type 7,
 /// numpy's default); NaN for no values. Reorders `values`.
 fn quantile(values: &mut [f64], p: f64) -> f64 {
@@ -66,7 +69,13 @@ impl Summary {
             rhat: Vec::with_capacity(dim),
             ess_bulk: Vec::with_capacity(dim),
         };
-        for d in 0..dim {
+        // Dimensions are independent: summarise them on every core (each dimension's
+        // arithmetic is the same whichever thread does it, so the figures do not depend on
+        // the core count), as many at once as SUMMARY_MEMORY holds: a dimension's values,
+        // their copy and the rank sort take about 64 bytes per draw.
+        let per_dimension = 64 * n_draws * kept;
+        let at_once = (SUMMARY_MEMORY / per_dimension.max(1)).max(1);
+        let rows = diagnostics::parallel_map(dim, at_once, |d| {
             let all = draws.dimension(d);
             let values: Vec<f64> = if kept == n_chains {
                 all
@@ -80,15 +89,24 @@ impl Summary {
             let mean = values.iter().sum::<f64>() / n;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
             let mut scratch = values.clone();
+            [
+                mean,
+                var.sqrt(),
+                quantile(&mut scratch, 0.05),
+                quantile(&mut scratch, 0.50),
+                quantile(&mut scratch, 0.95),
+                diagnostics::rhat(&values, n_draws, kept),
+                diagnostics::ess_bulk(&values, n_draws, kept),
+            ]
+        });
+        for [mean, sd, q05, q50, q95, rhat, ess] in rows {
             summary.mean.push(mean);
-            summary.sd.push(var.sqrt());
-            summary.q05.push(quantile(&mut scratch, 0.05));
-            summary.q50.push(quantile(&mut scratch, 0.50));
-            summary.q95.push(quantile(&mut scratch, 0.95));
-            summary.rhat.push(diagnostics::rhat(&values, n_draws, kept));
-            summary
-                .ess_bulk
-                .push(diagnostics::ess_bulk(&values, n_draws, kept));
+            summary.sd.push(sd);
+            summary.q05.push(q05);
+            summary.q50.push(q50);
+            summary.q95.push(q95);
+            summary.rhat.push(rhat);
+            summary.ess_bulk.push(ess);
         }
         summary
     }

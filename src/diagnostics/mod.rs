@@ -422,3 +422,44 @@ pub(crate) fn quantile_type7(x: &mut [f64], p: f64) -> f64 {
     let next = above.iter().copied().fold(f64::INFINITY, f64::min);
     (1.0 - gamma) * below + gamma * next
 }
+
+/// `f(0), …, f(count − 1)` in order, computed on up to `most_threads` of the available cores.
+pub(crate) fn parallel_map<T: Send>(
+    count: usize,
+    most_threads: usize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(count)
+        .min(most_threads);
+    if threads <= 1 {
+        return (0..count).map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= count {
+                            return mine;
+                        }
+                        mine.push((i, f(i)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(mine) => mine,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, value)| value).collect()
+}
