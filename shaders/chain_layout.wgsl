@@ -38,7 +38,9 @@ fn draw_index(run: RunParams, slot: u32, dim: u32, chain: u32) -> u32 {
 }
 
 /// A thread's share of the diagonal-style kernels: one chain, one block of four dimensions.
-/// Threads are chain-fastest, so neighbouring threads touch neighbouring words.
+/// The grid is 3-D (`Threads::ChainBlocks` on the host): chains along x (continued along z
+/// past the x limit), blocks along y, so neighbouring threads touch neighbouring words and no
+/// thread divides by the chain count.
 struct ChainBlock {
     chain: u32,
     block: u32,
@@ -46,6 +48,7 @@ struct ChainBlock {
     in_range: bool,
 }
 
-fn chain_block(run: RunParams, index: u32) -> ChainBlock {
-    return ChainBlock(index % run.chains, index / run.chains, index < run.chains * run.blocks);
+fn chain_block(run: RunParams, id: vec3<u32>, groups: vec3<u32>) -> ChainBlock {
+    let chain = id.x + id.z * groups.x * WORKGROUP_SIZE;
+    return ChainBlock(chain, id.y, chain < run.chains && id.y < run.blocks);
 }

@@ -10,6 +10,8 @@ override STAGE_ROW_WIDTH: u32 = 1u;
 override STAGE_ENTRIES: u32 = 1u;
 
 var<workgroup> staged_length: array<u32, STAGE_ROWS>;
+/// Where each slot's row starts in the data's CSR arrays.
+var<workgroup> staged_start: array<u32, STAGE_ROWS>;
 var<workgroup> staged_label: array<f32, STAGE_ROWS>;
 var<workgroup> staged_column: array<u32, STAGE_ENTRIES>;
 var<workgroup> staged_value: array<f32, STAGE_ENTRIES>;
@@ -34,19 +36,43 @@ fn label(slot: u32) -> f32 {
     return staged_label[slot];
 }
 
-/// The workgroup draws the step's shared batch once and copies its rows into workgroup
-/// memory; every thread takes slots lid, lid + WORKGROUP_SIZE, …
-fn stage_batch(key: vec2<u32>, step: u32, lid: u32) {
-    var cursor = batch_cursor(key, SHARED_BATCH, step);
-    for (var j = lid; j < data.batch; j += WORKGROUP_SIZE) {
-        let row = next_batch_index(&cursor, key, data.mode, data.batch, data.rows, j);
-        let start = row_offsets[row];
-        let length = row_offsets[row + 1u] - start;
-        staged_length[j] = length;
-        staged_label[j] = labels[row];
-        for (var k = 0u; k < length; k++) {
-            staged_column[j * STAGE_ROW_WIDTH + k] = columns[start + k];
-            staged_value[j * STAGE_ROW_WIDTH + k] = values[start + k];
+/// Records example `row` of the data in batch slot `slot`.
+fn stage_row(slot: u32, row: u32) {
+    let start = row_offsets[row];
+    staged_start[slot] = start;
+    staged_length[slot] = row_offsets[row + 1u] - start;
+    staged_label[slot] = labels[row];
+}
+
+/// The workgroup draws `owner`'s batch at `step` once and copies its rows into workgroup
+/// memory: first the slots (with replacement, one thread per Philox call and its four
+/// indices), then the stored entries, one thread per (slot, entry) so that neighbouring
+/// threads read neighbouring words. Call from uniform control flow: it ends with a barrier.
+fn stage_batch(key: vec2<u32>, owner: u32, step: u32, lid: u32) {
+    if (data.mode == BATCH_WITH_REPLACEMENT) {
+        for (var quad = lid; quad < (data.batch + 3u) / 4u; quad += WORKGROUP_SIZE) {
+            let words = philox4x32_10(vec4<u32>(owner, step, quad, STREAM_BATCH), key);
+            for (var lane = 0u; lane < 4u; lane++) {
+                let slot = quad * 4u + lane;
+                if (slot < data.batch) {
+                    stage_row(slot, mulhilo(words[lane], data.rows).x);
+                }
+            }
+        }
+    } else {
+        var cursor = batch_cursor(key, owner, step);
+        for (var slot = lid; slot < data.batch; slot += WORKGROUP_SIZE) {
+            stage_row(slot, next_batch_index(&cursor, key, data.mode, data.batch, data.rows, slot));
         }
     }
+    workgroupBarrier();
+    for (var entry = lid; entry < data.batch * STAGE_ROW_WIDTH; entry += WORKGROUP_SIZE) {
+        let slot = entry / STAGE_ROW_WIDTH;
+        let k = entry % STAGE_ROW_WIDTH;
+        if (k < staged_length[slot]) {
+            staged_column[entry] = columns[staged_start[slot] + k];
+            staged_value[entry] = values[staged_start[slot] + k];
+        }
+    }
+    workgroupBarrier();
 }

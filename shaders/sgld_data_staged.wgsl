@@ -15,8 +15,7 @@ fn sgld_data_staged(@builtin(global_invocation_id) id: vec3<u32>,
     for (var s = 0u; s < dispatch.step_count; s++) {
         let step = dispatch.first_step + s;
         let scalars = schedule[dispatch.table_offset + s];
-        stage_batch(key, step, lid);
-        workgroupBarrier();
+        stage_batch(key, SHARED_BATCH, step, lid);
         if (has_chain) {
             for (var d = 0u; d < run.dim; d++) {
                 gradient[state_index(run, d, chain)] = gradient_before_batch(d);

@@ -6,7 +6,7 @@
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgld_gaussian_diagonal(@builtin(global_invocation_id) id: vec3<u32>,
                           @builtin(num_workgroups) groups: vec3<u32>) {
-    let me = chain_block(run, thread_index(id, groups));
+    let me = chain_block(run, id, groups);
     if (!me.in_range) {
         return;
     }

@@ -538,6 +538,26 @@ impl Dataset {
 }
 
 impl Dataset {
+    /// The features with every row padded to `width ≥ max_row_entries` entries, for kernels
+    /// whose loops need a constant trip count: (each row's stored length, columns, values),
+    /// the padding entries column 0 and value 0.
+    pub(crate) fn padded_rows(&self, width: usize) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+        let width = width.max(1);
+        let mut lengths = Vec::with_capacity(self.rows);
+        let mut columns = vec![0u32; self.rows * width];
+        let mut values = vec![0.0f32; self.rows * width];
+        for row in 0..self.rows {
+            let mut j = 0;
+            self.for_row(row, |column, value| {
+                columns[row * width + j] = column as u32;
+                values[row * width + j] = value;
+                j += 1;
+            });
+            lengths.push(j as u32);
+        }
+        (lengths, columns, values)
+    }
+
     /// The features in CSR form for the GPU: (offsets, columns, values).
     pub(crate) fn csr(&self) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
         match self.storage() {

@@ -202,3 +202,94 @@ mod tests {
         assert!(chi2 < 30.0, "chi² = {chi2}, counts {counts:?}");
     }
 }
+
+#[cfg(test)]
+mod known_answers {
+    use super::*;
+
+    /// The first two steps' indices (8 per step) of chains 0, 1 and 4095 and of the shared
+    /// batch, from seed 2026 over a9a's 32561 rows. Every data path draws these (the GPU's
+    /// twin is checked against this code in tests/regression.rs), four indices from each
+    /// Philox call; a change to either stream must say so in the README and update these.
+    #[test]
+    fn batch_index_streams_are_pinned() {
+        let key = crate::rng::key_for_seed(2026);
+        let expected: [(bool, u32, [u32; 16]); 8] = [
+            (
+                true,
+                0,
+                [
+                    4386, 18883, 13821, 21154, 684, 2990, 6264, 24904, 15806, 3280, 10710, 27038,
+                    10779, 22839, 27515, 9982,
+                ],
+            ),
+            (
+                true,
+                1,
+                [
+                    12787, 16365, 2049, 15873, 20700, 30716, 4771, 14765, 13330, 3239, 4509, 14926,
+                    3043, 3791, 31521, 6078,
+                ],
+            ),
+            (
+                true,
+                4095,
+                [
+                    29532, 28024, 10327, 18442, 4099, 11117, 13116, 22032, 21451, 1884, 9289,
+                    16922, 16942, 30357, 10814, 13750,
+                ],
+            ),
+            (
+                true,
+                SHARED,
+                [
+                    21299, 9686, 26634, 29055, 12421, 19508, 17346, 11220, 13352, 11721, 32539,
+                    25339, 3197, 28277, 11043, 16037,
+                ],
+            ),
+            (
+                false,
+                0,
+                [
+                    16979, 9375, 7626, 3969, 4633, 20333, 5693, 30602, 26544, 12813, 25335, 16921,
+                    20588, 22059, 13256, 22695,
+                ],
+            ),
+            (
+                false,
+                1,
+                [
+                    4642, 30642, 30571, 14868, 14442, 3395, 4565, 10895, 10267, 22228, 31467,
+                    28013, 29142, 1515, 6812, 32199,
+                ],
+            ),
+            (
+                false,
+                4095,
+                [
+                    10442, 21838, 20335, 8741, 30091, 29788, 5606, 29567, 7920, 18277, 1601, 23228,
+                    31083, 29036, 18453, 29030,
+                ],
+            ),
+            (
+                false,
+                SHARED,
+                [
+                    19418, 27895, 25512, 7795, 3691, 8739, 20060, 4160, 21269, 12932, 13846, 7344,
+                    2064, 11164, 9784, 24694,
+                ],
+            ),
+        ];
+        for (replacement, owner, indices) in expected {
+            let mut batch = Minibatch::per_chain(8).expect("valid");
+            if !replacement {
+                batch = batch.without_replacement();
+            }
+            let drawn: Vec<u32> = (0..2)
+                .flat_map(|step| (0..8).map(move |j| (step, j)))
+                .map(|(step, j)| batch_index(key, &batch, 32561, owner, step, j))
+                .collect();
+            assert_eq!(drawn, indices, "replacement {replacement}, owner {owner}");
+        }
+    }
+}

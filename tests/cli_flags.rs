@@ -572,7 +572,9 @@ fn data_model_flags() {
         "{}",
         path.json
     );
-    let global = cli("data-path-global", &batch);
+    let mut global = batch.to_vec();
+    global.extend_from_slice(&["--data-path", "global"]);
+    let global = cli("data-path-global", &global);
     assert_eq!(global.json["groups"][0]["data_path"], "global");
     let close = path
         .draws

@@ -112,6 +112,7 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
         ("staged", DataPath::Staged),
         ("fused", DataPath::Fused),
         ("tiled", DataPath::Tiled),
+        ("register", DataPath::Register),
     ] {
         for (rule, method) in [
             ("sgld", Method::Sgld),
@@ -125,6 +126,14 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
                     .tuning(path(data_path)),
             ));
         }
+    }
+    for (name, data_path) in [("fused", DataPath::Fused), ("register", DataPath::Register)] {
+        runs.push((
+            format!("a9a-{name}-per-chain"),
+            on_data(logistic())
+                .minibatch(batch(20, true, true))
+                .tuning(path(data_path)),
+        ));
     }
     runs.push((
         "a9a-sgnht-per-chain".into(),

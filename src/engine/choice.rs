@@ -3,9 +3,10 @@
 //! budget of software adapters.
 
 use crate::engine::job::Job;
+use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
-use crate::gpu::contract::TILE;
-use crate::gpu::kernels::{DataShape, Kernel, DEFAULT_WORKGROUP_SIZE};
+use crate::gpu::contract::{BATCH_WITHOUT_REPLACEMENT, TILE};
+use crate::gpu::kernels::{DataShape, FusedShape, Kernel, DEFAULT_WORKGROUP_SIZE};
 use crate::gpu::Gpu;
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::sampler::settings::DataPath;
@@ -29,8 +30,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         && job.settings.control_variate.is_none();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
-    // Per slot: length and label (8 bytes) and width × (column, value).
-    let staged_bytes = |rows: u32| u64::from(rows) * (8 + 8 * width);
+    // Per slot: length, start and label (12 bytes) and width × (column, value).
+    let staged_bytes = |rows: u32| u64::from(rows) * (12 + 8 * width);
     let staged = shared_batch
         .filter(|&rows| staged_bytes(rows) <= memory)
         .map(|rows| DataShape::Staged {
@@ -38,27 +39,29 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             width: width as u32,
         });
     let dim = job.target.dim() as u64;
-    // The fused kernel adds the batch column-major ((F + 1) starts, n·w entries of slot and
-    // value), θ and ∇ (G × D each) and g (G × n); the most chains that fit.
-    let features = data.features() as u64;
-    let fused = match (shared_batch, &staged) {
-        (Some(rows), Some(_)) if glm => [8u32, 4, 2, 1]
-            .into_iter()
-            .find(|&g| {
-                let columns = 4 * (features + 1) + 8 * u64::from(rows) * width;
-                let state = 4 * u64::from(g) * (2 * dim + u64::from(rows));
-                staged_bytes(rows) + columns + state <= memory
-            })
-            .map(|g| DataShape::Fused {
-                rows,
-                width: width as u32,
-                chains: g,
-                dim: dim as u32,
-                features: features as u32,
-            }),
-        _ => None,
-    };
+    let (batch, mode, per_chain) = batch_law(job, data.rows());
+    // The fused kernel: a shared batch for G chains, G as large as workgroup memory holds and
+    // as leaves FUSED_MIN_WORKGROUPS workgroups (so that every multiprocessor has work); or a
+    // workgroup per chain drawing its own batch.
+    let fused = [8u32, 4, 2, 1]
+        .into_iter()
+        .filter(|&g| g == 1 || !per_chain)
+        .map(|g| FusedShape {
+            rows: batch,
+            width: width as u32,
+            chains: g,
+            dim: dim as u32,
+            features: data.features() as u32,
+            per_chain,
+        })
+        .filter(|shape| shape.workgroup_bytes() <= memory)
+        .find(|shape| {
+            shape.chains == 1 || chains.div_ceil(u64::from(shape.chains)) >= FUSED_MIN_WORKGROUPS
+        })
+        .filter(|_| glm)
+        .map(DataShape::Fused);
     // The tiled kernel holds the features dense in one binding and R (n × C) in another.
+    let features = data.features() as u64;
     let tiled_fits = |batch: u32| -> Result<DataShape> {
         let dense = data.rows() as u64 * features * 4;
         gpu.check_binding(
@@ -74,6 +77,38 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         )?;
         Ok(DataShape::Tiled { batch })
     };
+    // The register kernel keeps a few chains' θ and ∇ in private memory. A shared batch's
+    // rows serve every chain of an invocation, so as many chains as keep
+    // REGISTER_MIN_INVOCATIONS invocations busy and one step's loops within a software
+    // adapter's budget; per-chain batches share nothing, so one chain each.
+    let walks = match mode {
+        BATCH_WITHOUT_REPLACEMENT => PERMUTATION_WALKS,
+        _ => 0,
+    };
+    let register = register_chains_per_invocation(per_chain, chains)
+        .into_iter()
+        .find(|&k| {
+            let (per_step, fixed) = register_loop_iterations(
+                u64::from(k),
+                dim,
+                width,
+                u64::from(batch),
+                walks,
+                per_chain,
+            );
+            !gpu.is_software() || per_step + fixed <= SOFTWARE_LOOP_BUDGET
+        })
+        .filter(|_| glm && dim <= MAX_REGISTER_DIM)
+        .map(|k| DataShape::Register {
+            chains: k,
+            dim: dim as u32,
+            width: width as u32,
+            batch,
+            per_chain,
+            mode,
+            dense: matches!(data.storage(), crate::data::Features::Dense(_)),
+            intercept: parts.params.get(2).is_some_and(|&flag| flag == 1.0),
+        });
     let refuse = |path: &str, why: String| {
         Err(Error::invalid(
             "data path",
@@ -89,36 +124,74 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 // and the draws stay bit-identical to a single run's.
                 .filter(|_| auto_tiles(glm && fusable, whole_run, data.density()))
                 .and_then(|batch| tiled_fits(batch).ok());
-            return Ok(
-                match auto_path(gpu.is_software(), tiled.is_some(), staged.is_some()) {
-                    DataPath::Tiled => tiled.unwrap_or(DataShape::Global),
-                    DataPath::Staged => staged.unwrap_or(DataShape::Global),
-                    _ => DataShape::Global,
+            let register = register.clone().filter(|_| fusable);
+            let fused = fused.clone().filter(|_| fusable);
+            let choice = auto_path(
+                gpu.is_software(),
+                Applicable {
+                    register: register.is_some(),
+                    fused: fused.is_some(),
+                    tiled: tiled.is_some(),
+                    staged: staged.is_some(),
                 },
             );
+            return Ok(match choice {
+                DataPath::Register => register.unwrap_or(DataShape::Global),
+                DataPath::Fused => fused.unwrap_or(DataShape::Global),
+                DataPath::Tiled => tiled.unwrap_or(DataShape::Global),
+                DataPath::Staged => staged.unwrap_or(DataShape::Global),
+                _ => DataShape::Global,
+            });
         }
-        (_, None) => {
-            return refuse(
-                path.name(),
-                "needs one mini-batch shared by all chains".into(),
-            )
-        }
-        (DataPath::Fused | DataPath::Tiled, _) if !glm => {
+        (DataPath::Register | DataPath::Fused | DataPath::Tiled, _) if !glm => {
             return refuse(
                 path.name(),
                 "is written for linear and logistic regression only".into(),
             )
         }
-        (DataPath::Fused | DataPath::Tiled, _) if !fusable => {
+        (DataPath::Register | DataPath::Fused | DataPath::Tiled, _) if !fusable => {
             return refuse(
                 path.name(),
                 format!(
-                    "runs neither SGNHT (its thermostat needs a thread per chain) nor control \
+                    "runs neither SGNHT (its thermostat needs the whole chain) nor control \
                      variates (asked: {}, control variate {:?}); use DataPath::Global, Staged \
                      or Auto",
                     job.settings.method.name(),
                     job.settings.control_variate
                 ),
+            )
+        }
+        (DataPath::Register, _) => {
+            return register.ok_or_else(|| {
+                Error::invalid(
+                    "data path",
+                    format!(
+                        "the register path holds θ of a few chains in private memory, at most \
+                         {MAX_REGISTER_DIM} coordinates each, with one step's loops within \
+                         the software adapter's budget; this model has {dim} coordinates and \
+                         batches of {batch}; use DataPath::Global or Auto"
+                    ),
+                )
+            })
+        }
+        (DataPath::Fused, _) => {
+            return fused.ok_or_else(|| {
+                Error::invalid(
+                    "data path",
+                    format!(
+                        "the fused path needs the batch's {batch} rows × {width} entries, \
+                         their column-major copy and θ of at least one chain in workgroup \
+                         memory, more than the {memory} bytes of adapter `{}`; use \
+                         DataPath::Global or Auto",
+                        gpu.name()
+                    ),
+                )
+            })
+        }
+        (_, None) => {
+            return refuse(
+                path.name(),
+                "needs one mini-batch shared by all chains".into(),
             )
         }
         _ => {}
@@ -139,31 +212,67 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             || too_big(format!("the batch's {rows} rows × {width} entries")),
             Ok,
         ),
-        DataPath::Fused => fused.map_or_else(
-            || {
-                too_big(format!(
-                    "the batch's {rows} rows × {width} entries and θ of at least one chain"
-                ))
-            },
-            Ok,
-        ),
         _ => tiled_fits(rows),
     }
 }
 
-/// `DataPath::Auto`'s choice among the paths that apply: software adapters run workgroups one
-/// after another on a core, where barriers only cost, and the global path measured fastest;
-/// on GPUs the tiled products where they apply (see [`auto_tiles`]), else a shared batch
-/// drawn once per workgroup where it fits, else global. (A provisional rule until the paths
-/// are timed on an NVIDIA card.)
-fn auto_path(software: bool, tiled_applies: bool, staged_fits: bool) -> DataPath {
-    match (software, tiled_applies, staged_fits) {
-        (true, _, _) => DataPath::Global,
-        (false, true, _) => DataPath::Tiled,
-        (false, false, true) => DataPath::Staged,
-        (false, false, false) => DataPath::Global,
+/// Which data paths can run a job (see [`auto_path`]).
+#[derive(Debug, Clone, Copy)]
+struct Applicable {
+    register: bool,
+    fused: bool,
+    tiled: bool,
+    staged: bool,
+}
+
+/// `DataPath::Auto`'s choice among the paths that apply. On software adapters (llvmpipe:
+/// workgroups run one after another on a core, loads with computed addresses cost a loop over
+/// the lanes, barriers a pass over the workgroup) the register kernel where it applies, else
+/// global: the order `langevin bench` measured (README, Performance). On GPUs the fused
+/// kernel (a shared batch staged once for a few chains, or a workgroup per chain), else the
+/// tiled products (see [`auto_tiles`]), else a shared batch staged per workgroup, else
+/// global: the order the arithmetic in docs/performance-notes.md predicts, until the paths
+/// are timed on an NVIDIA card.
+fn auto_path(software: bool, applicable: Applicable) -> DataPath {
+    let Applicable {
+        register,
+        fused,
+        tiled,
+        staged,
+    } = applicable;
+    match software {
+        true if register => DataPath::Register,
+        true => DataPath::Global,
+        false if fused => DataPath::Fused,
+        false if tiled => DataPath::Tiled,
+        false if staged => DataPath::Staged,
+        false => DataPath::Global,
     }
 }
+
+/// Loop iterations budgeted for one index drawn without replacement: cycle-walking a domain
+/// under 4N takes 4 walks on average, 5 loop iterations each; twice that.
+const PERMUTATION_WALKS: u64 = 40;
+
+/// Chains per invocation of the register kernel, at most.
+const REGISTER_CHAINS: u32 = 8;
+/// The fewest invocations the register kernel is given chains for: eight workgroups of 32,
+/// so that every core of a software adapter has several.
+const REGISTER_MIN_INVOCATIONS: u64 = 256;
+
+/// The register kernel's candidate chains per invocation, most first: one for per-chain
+/// batches; for a shared batch the powers of two up to [`REGISTER_CHAINS`] that leave at
+/// least [`REGISTER_MIN_INVOCATIONS`] invocations (at least one candidate, 1).
+fn register_chains_per_invocation(per_chain: bool, chains: u64) -> Vec<u32> {
+    let mut candidates: Vec<u32> = [REGISTER_CHAINS, REGISTER_CHAINS / 2, REGISTER_CHAINS / 4]
+        .into_iter()
+        .filter(|&k| !per_chain && chains.div_ceil(u64::from(k)) >= REGISTER_MIN_INVOCATIONS)
+        .collect();
+    candidates.push(1);
+    candidates
+}
+/// The most coordinates the register kernel holds per chain (twice, θ and ∇, per chain).
+const MAX_REGISTER_DIM: u64 = 512;
 
 /// Whether `DataPath::Auto` takes the tiled kernel for a GLM the fused kernels can step: with
 /// many chains on dense features, where it wastes little arithmetic on zeros.
@@ -172,6 +281,10 @@ fn auto_tiles(fusable_glm: bool, whole_run_chains: u64, density: f64) -> bool {
         && whole_run_chains >= u64::from(TILED_AUTO_MIN_CHAINS)
         && density >= TILED_AUTO_MIN_DENSITY
 }
+
+/// The fewest workgroups the fused kernel is given chains for: about two per multiprocessor
+/// of an H100 (132), so that every one has work at 1024 chains (G = 4 there).
+const FUSED_MIN_WORKGROUPS: u64 = 256;
 
 /// The least chains for which `DataPath::Auto` picks the tiled kernel: 128 workgroups.
 const TILED_AUTO_MIN_CHAINS: u32 = 128 * TILE;
@@ -198,7 +311,10 @@ pub(crate) fn kernel_for(gpu: &Gpu, job: &Job) -> Result<Kernel> {
         Some(parts) => {
             let shape = data_shape(gpu, job, &parts)?;
             let model = match (&shape, parts.glm_likelihood) {
-                (DataShape::Fused { .. } | DataShape::Tiled { .. }, Some(likelihood)) => {
+                (
+                    DataShape::Fused(_) | DataShape::Tiled { .. } | DataShape::Register { .. },
+                    Some(likelihood),
+                ) => {
                     vec![likelihood]
                 }
                 (_, _) => parts.wgsl,
@@ -248,16 +364,28 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             let (size, walks) = match job.settings.minibatch {
                 None => (parts.data.rows() as u64, 0),
                 Some(b) if b.replacement => (u64::from(b.size), 0),
-                // Cycle-walking a domain under 4N takes 4 walks on average, 5 loop iterations
-                // each; budget twice that.
-                Some(b) => (u64::from(b.size), 40),
+                Some(b) => (u64::from(b.size), PERMUTATION_WALKS),
             };
-            if let Kernel::SgldData {
-                shape: DataShape::Tiled { .. },
-                ..
-            } = kernel
-            {
-                return (tiled_loop_iterations(size, walks, dim), 1);
+            if let Kernel::SgldData { shape, .. } = kernel {
+                match *shape {
+                    DataShape::Tiled { .. } => return (tiled_loop_iterations(size, walks, dim), 1),
+                    DataShape::Register {
+                        chains,
+                        width,
+                        per_chain,
+                        ..
+                    } => {
+                        return register_loop_iterations(
+                            u64::from(chains),
+                            dim,
+                            u64::from(width),
+                            size,
+                            walks,
+                            per_chain,
+                        )
+                    }
+                    _ => {}
+                }
             }
             // A GLM runs two loops over a row's entries; a custom model says, or is charged
             // one pass over the row's entries and one over the parameters.
@@ -270,6 +398,45 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             (dim + size * per_row + moves, dim)
         }
     }
+}
+
+/// Iterations llvmpipe's loop limiter counts for a loop of `trip` iterations whose body
+/// counts `body`: NIR unrolls loops with a constant trip count of at most
+/// [`UNROLLED_TRIP_COUNT`] (llvmpipe's `max_unroll_iterations`), which then count nothing
+/// themselves.
+fn counted(trip: u64, body: u64) -> u64 {
+    let own = if trip > UNROLLED_TRIP_COUNT { trip } else { 0 };
+    own + trip * body
+}
+
+/// The longest constant-count loop NIR unrolls for llvmpipe.
+const UNROLLED_TRIP_COUNT: u64 = 32;
+
+/// (Per step, per dispatch) loop iterations of the register kernel per invocation of `chains`
+/// chains (every trip count but the steps' a constant): the prior over K·D values; the batch
+/// (quads of four indices from one Philox call, or one index at a time with `walks` for the
+/// permutation), each example's row load and its two passes per chain over W entries; the
+/// move of each chain, ⌈D/4⌉ blocks; per dispatch, the loads and stores of θ.
+fn register_loop_iterations(
+    chains: u64,
+    dim: u64,
+    width: u64,
+    batch: u64,
+    walks: u64,
+    per_chain: bool,
+) -> (u64, u64) {
+    let example = |k: u64| counted(width, 0) + counted(k, 2 * counted(width, 0) + 1);
+    let draws = |k: u64| match walks {
+        0 => counted(batch.div_ceil(4), counted(4, example(k)) + 1),
+        _ => counted(batch, walks + example(k)),
+    };
+    let batches = match per_chain {
+        true => counted(chains, draws(1)),
+        false => draws(chains),
+    };
+    let moves = counted(chains, counted(dim.div_ceil(4), 1));
+    let per_step = 1 + counted(chains * dim, 0) + batches + moves;
+    (per_step, 2 * counted(chains, counted(dim, 0)))
 }
 
 /// One step of the tiled kernel per thread: the batch indices, then for H each 64-example tile
@@ -312,15 +479,30 @@ mod tests {
     /// The Auto rule as the README states it, on every combination.
     #[test]
     fn the_auto_data_path_follows_its_rule() {
-        for tiled in [false, true] {
-            for staged in [false, true] {
-                assert_eq!(auto_path(true, tiled, staged), DataPath::Global);
+        let all = |register, fused, tiled, staged| Applicable {
+            register,
+            fused,
+            tiled,
+            staged,
+        };
+        for fused in [false, true] {
+            for tiled in [false, true] {
+                for staged in [false, true] {
+                    let software = |register| auto_path(true, all(register, fused, tiled, staged));
+                    assert_eq!(software(true), DataPath::Register);
+                    assert_eq!(software(false), DataPath::Global);
+                }
             }
         }
-        assert_eq!(auto_path(false, true, true), DataPath::Tiled);
-        assert_eq!(auto_path(false, true, false), DataPath::Tiled);
-        assert_eq!(auto_path(false, false, true), DataPath::Staged);
-        assert_eq!(auto_path(false, false, false), DataPath::Global);
+        for register in [false, true] {
+            let gpu = |fused, tiled, staged| auto_path(false, all(register, fused, tiled, staged));
+            assert_eq!(gpu(true, true, true), DataPath::Fused);
+            assert_eq!(gpu(true, false, false), DataPath::Fused);
+            assert_eq!(gpu(false, true, true), DataPath::Tiled);
+            assert_eq!(gpu(false, true, false), DataPath::Tiled);
+            assert_eq!(gpu(false, false, true), DataPath::Staged);
+            assert_eq!(gpu(false, false, false), DataPath::Global);
+        }
         assert!(auto_tiles(true, 8192, 0.25));
         assert!(!auto_tiles(true, 8191, 1.0), "too few chains");
         assert!(!auto_tiles(true, 1 << 20, 0.24), "too sparse");

@@ -5,7 +5,8 @@ use crate::engine::choice::workgroup_size;
 use crate::engine::job::Job;
 use crate::error::Result;
 use crate::gpu::contract::{ChainStatus, DispatchRecord};
-use crate::gpu::kernels::{Kernel, Pipeline};
+use crate::gpu::kernels::Kernel;
+use crate::gpu::pipeline::Pipeline;
 use crate::gpu::Gpu;
 use crate::sampler::settings::DivergencePolicy;
 

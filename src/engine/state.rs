@@ -10,7 +10,8 @@ use crate::engine::plan::{Batch, MAX_DISPATCHES_PER_BATCH, MAX_STEPS_PER_BATCH};
 use crate::engine::target::target_buffers;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{DispatchRecord, RunParams, StepScalars, NO_DRAW, TILE};
-use crate::gpu::kernels::{DataShape, Kernel, Pipeline};
+use crate::gpu::kernels::{DataShape, Kernel};
+use crate::gpu::pipeline::{Pipeline, Threads};
 use crate::gpu::{Copy, Dispatch, Gpu};
 use crate::sampler::settings::Init;
 use crate::sampler::Method;
@@ -38,9 +39,10 @@ pub(crate) struct ChainState {
     monitor: Monitor,
     /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for Gaussians.
     pub(crate) data_path: Option<&'static str>,
-    /// Threads per dispatch: one per (chain, block) for the diagonal kernel, one per chain
-    /// for the dense one.
-    threads: u64,
+    /// Threads per dispatch: one per (chain, block) for the diagonal kernel, a workgroup per
+    /// few chains for the fused and tiled ones, one per few chains for the register one, one
+    /// per chain for the rest.
+    threads: Threads,
     record_stride: u64,
     slot_bytes: u64,
     pub(crate) slots: usize,
@@ -101,9 +103,16 @@ impl ChainState {
             Kernel::SgldGaussianDiagonal => u64::from(params.blocks),
             _ => 1,
         };
+        let invocations = match &kernel {
+            Kernel::SgldData {
+                shape: DataShape::Register { chains: group, .. },
+                ..
+            } => u64::from(chains.div_ceil(*group)),
+            _ => u64::from(chains) * per_chain_threads,
+        };
         let workgroup_size = kernel
             .fixed_workgroup_size()
-            .unwrap_or_else(|| workgroup_size(job, u64::from(chains) * per_chain_threads));
+            .unwrap_or_else(|| workgroup_size(job, invocations));
         let step_pipeline = Pipeline::new(
             gpu,
             &kernel,
@@ -187,15 +196,21 @@ impl ChainState {
             step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
         let chains_per_workgroup = match &kernel {
             Kernel::SgldData { shape, .. } => match *shape {
-                DataShape::Fused { chains, .. } => Some(chains),
+                DataShape::Fused(fused) => Some(fused.chains),
                 DataShape::Tiled { .. } => Some(TILE),
                 _ => None,
             },
             _ => None,
         };
-        let threads = match chains_per_workgroup {
-            Some(group) => u64::from(chains.div_ceil(group)) * u64::from(workgroup_size),
-            None => u64::from(chains) * per_chain_threads,
+        let threads = match (chains_per_workgroup, &kernel) {
+            (Some(group), _) => {
+                Threads::Linear(u64::from(chains.div_ceil(group)) * u64::from(workgroup_size))
+            }
+            (None, Kernel::SgldGaussianDiagonal) => Threads::ChainBlocks {
+                chains: u64::from(chains),
+                blocks: u64::from(params.blocks),
+            },
+            (None, _) => Threads::Linear(invocations),
         };
         let data_path = match &kernel {
             Kernel::SgldData { shape, .. } => Some(shape.name()),
@@ -255,11 +270,17 @@ impl ChainState {
                 gpu.write(&self.theta, 0, bytemuck::cast_slice(&dimension_major));
             }
             Init::Normal { .. } => {
-                let threads = u64::from(self.params.chains) * u64::from(self.params.blocks);
+                let threads = Threads::ChainBlocks {
+                    chains: u64::from(self.params.chains),
+                    blocks: u64::from(self.params.blocks),
+                };
                 let pipeline = Pipeline::new(
                     gpu,
                     &Kernel::Init,
-                    workgroup_size(job, threads),
+                    workgroup_size(
+                        job,
+                        u64::from(self.params.chains) * u64::from(self.params.blocks),
+                    ),
                     job.tuning.rng_multiply,
                     0,
                 )?;
@@ -290,7 +311,7 @@ impl ChainState {
         let statistics = self
             .monitor
             .pipeline
-            .grid(gpu, u64::from(self.params.chains))?;
+            .grid(gpu, Threads::Linear(u64::from(self.params.chains)))?;
         let mut dispatches = Vec::with_capacity(2 * batch.records.len());
         for (i, record) in batch.records.iter().enumerate() {
             let offset = Some((i as u64 * self.record_stride) as u32);

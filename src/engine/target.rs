@@ -35,6 +35,13 @@ pub(crate) fn target_buffers(
                 data.to_dense(),
                 u64::from(*batch) * u64::from(job.chains()) * 4,
             ),
+            Kernel::SgldData {
+                shape: DataShape::Register { width, .. },
+                ..
+            } => {
+                let (lengths, columns, values) = data.padded_rows(*width as usize);
+                (lengths, columns, values, 4)
+            }
             _ => {
                 let (offsets, columns, values) = data.csr();
                 (offsets, columns, values, state_bytes)
@@ -48,19 +55,7 @@ pub(crate) fn target_buffers(
             values.len() as u64 * 4,
         )?;
         let rows = data.rows();
-        // Batch modes as minibatch.wgsl numbers them; no mini-batch is the full data.
-        let (size, mode, per_chain) = match job.settings.minibatch {
-            None => (rows as u32, BATCH_FULL, false),
-            Some(batch) => (
-                batch.size,
-                if batch.replacement {
-                    BATCH_WITH_REPLACEMENT
-                } else {
-                    BATCH_WITHOUT_REPLACEMENT
-                },
-                batch.per_chain,
-            ),
-        };
+        let (size, mode, per_chain) = batch_law(job, rows);
         let params = DataParams {
             rows: rows as u32,
             batch: size,
@@ -109,4 +104,21 @@ pub(crate) fn target_buffers(
         buffers.push(scratch(state_bytes));
     }
     Ok(buffers)
+}
+
+/// (examples per batch, batch mode as minibatch.wgsl numbers it, per-chain) of `job` on data
+/// of `rows` examples; no mini-batch is the full data.
+pub(crate) fn batch_law(job: &Job, rows: usize) -> (u32, u32, bool) {
+    match job.settings.minibatch {
+        None => (rows as u32, BATCH_FULL, false),
+        Some(batch) => (
+            batch.size,
+            if batch.replacement {
+                BATCH_WITH_REPLACEMENT
+            } else {
+                BATCH_WITHOUT_REPLACEMENT
+            },
+            batch.per_chain,
+        ),
+    }
 }

@@ -2,7 +2,7 @@
 //! encoders. The engine asks for buffers by purpose and submits lists of dispatches and copies.
 
 use crate::error::Result;
-use crate::gpu::kernels::Pipeline;
+use crate::gpu::pipeline::{Grid, Pipeline, Threads};
 use crate::gpu::Gpu;
 
 /// One kernel dispatch: a pipeline, its bind group (at a dynamic offset, if it has one) and
@@ -11,7 +11,7 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) pipeline: &'a Pipeline,
     pub(crate) group: &'a wgpu::BindGroup,
     pub(crate) offset: Option<u32>,
-    pub(crate) grid: (u32, u32),
+    pub(crate) grid: Grid,
 }
 
 /// A buffer-to-buffer copy: `bytes` from the start of `source` to the start of `destination`.
@@ -96,7 +96,7 @@ impl Gpu {
                     Some(offset) => pass.set_bind_group(0, dispatch.group, &[offset]),
                     None => pass.set_bind_group(0, dispatch.group, &[]),
                 }
-                pass.dispatch_workgroups(dispatch.grid.0, dispatch.grid.1, 1);
+                pass.dispatch_workgroups(dispatch.grid.x, dispatch.grid.y, dispatch.grid.z);
             }
         }
         for copy in copies {
@@ -105,12 +105,12 @@ impl Gpu {
         self.queue.submit([encoder.finish()])
     }
 
-    /// Runs one dispatch of `pipeline` over `threads` invocations and submits it.
+    /// Runs one dispatch of `pipeline` over `threads` and submits it.
     pub(crate) fn run_kernel(
         &self,
         pipeline: &Pipeline,
         group: &wgpu::BindGroup,
-        threads: u64,
+        threads: Threads,
     ) -> Result<wgpu::SubmissionIndex> {
         let grid = pipeline.grid(self, threads)?;
         let dispatch = Dispatch {

@@ -200,9 +200,14 @@ pub(crate) const TILE: u32 = 64;
 /// register block.
 pub(crate) const TILE_THREADS: u32 = 256;
 
+/// Threads per workgroup of the fused GLM kernel.
+pub(crate) const FUSED_THREADS: u32 = 256;
+/// Entries per chunk of a column in the fused GLM kernel's gradient.
+pub(crate) const FUSED_CHUNK: u32 = 16;
+
 /// Every shared constant as a WGSL `const` declaration.
 fn constants() -> String {
-    let u32s: [(&str, u32); 21] = [
+    let u32s: [(&str, u32); 22] = [
         ("NO_DRAW", NO_DRAW),
         ("NO_LADDER", NO_LADDER),
         ("NOT_DIVERGED", NOT_DIVERGED),
@@ -224,6 +229,7 @@ fn constants() -> String {
         ("TILE", TILE),
         ("TILE_THREADS", TILE_THREADS),
         ("QUADS", TILE / 4),
+        ("FUSED_CHUNK", FUSED_CHUNK),
     ];
     u32s.iter()
         .map(|(name, value)| format!("const {name}: u32 = {value}u;\n"))

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
-use crate::gpu::contract::{self, Access, Binding};
+use crate::gpu::contract::{self, Binding};
 use crate::gpu::Gpu;
 
 const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
@@ -26,6 +26,7 @@ const SGLD_DATA: &str = include_str!("../../shaders/sgld_data.wgsl");
 const SGLD_DATA_STAGED: &str = include_str!("../../shaders/sgld_data_staged.wgsl");
 const SGLD_GLM_FUSED: &str = include_str!("../../shaders/sgld_glm_fused.wgsl");
 const SGLD_GLM_TILED: &str = include_str!("../../shaders/sgld_glm_tiled.wgsl");
+const SGLD_GLM_REGISTER: &str = include_str!("../../shaders/sgld_glm_register.wgsl");
 const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.wgsl");
 const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
@@ -43,18 +44,89 @@ pub(crate) enum DataShape {
     Global,
     /// A shared batch of `rows` rows, at most `width` entries each, staged in workgroup memory.
     Staged { rows: u32, width: u32 },
-    /// Staged, with θ of `chains` chains in workgroup memory across the steps of a dispatch
-    /// (GLMs; `features` = F, `dim` = D).
-    Fused {
-        rows: u32,
-        width: u32,
-        chains: u32,
-        dim: u32,
-        features: u32,
-    },
+    /// Staged, with θ of a few chains in workgroup memory across the steps of a dispatch and
+    /// the gradient through the batch's column-major copy (GLMs).
+    Fused(FusedShape),
     /// The gradient as two tiled products over the chain axis, features dense (GLMs; `batch`
     /// = n).
     Tiled { batch: u32 },
+    /// `chains` chains per invocation with θ and ∇ in private memory, rows padded to `width`
+    /// entries, every trip count a constant (GLMs; `dim` = D, `batch` = n; `dense`: the
+    /// features are dense, entry j is column j).
+    Register {
+        chains: u32,
+        dim: u32,
+        width: u32,
+        batch: u32,
+        per_chain: bool,
+        /// The batch mode, numbered as in the contract (`BATCH_FULL`, …).
+        mode: u32,
+        dense: bool,
+        /// Whether coordinate 0 is an intercept.
+        intercept: bool,
+    },
+}
+
+/// The fused GLM kernel's shape (`sgld_glm_fused.wgsl`): a workgroup of
+/// [`contract::FUSED_THREADS`] per `chains` chains, the batch of `rows` examples staged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FusedShape {
+    /// Examples per batch, n.
+    pub(crate) rows: u32,
+    /// The most stored entries of any row, w.
+    pub(crate) width: u32,
+    /// Chains per workgroup, G.
+    pub(crate) chains: u32,
+    /// Coordinates, D.
+    pub(crate) dim: u32,
+    /// Features, F.
+    pub(crate) features: u32,
+    /// Whether each chain draws its own batch (then G = 1).
+    pub(crate) per_chain: bool,
+}
+
+impl FusedShape {
+    /// The most chunks one step's gradient can have: the intercept's, one per column, and
+    /// one more per FUSED_CHUNK stored entries.
+    fn chunks(&self) -> u64 {
+        let chunk = u64::from(contract::FUSED_CHUNK);
+        u64::from(self.rows).div_ceil(chunk)
+            + u64::from(self.features)
+            + u64::from(self.rows) * u64::from(self.width) / chunk
+    }
+
+    fn mask_words(&self) -> u64 {
+        u64::from(self.features) * u64::from(self.rows).div_ceil(32)
+    }
+
+    /// Workgroup memory the kernel declares: the staged batch (length, start and label per
+    /// slot, column and value per entry), its column-major copy and masks, the column and
+    /// chunk starts, the scan's totals, and per chain θ, ∇, g and the chunk sums.
+    pub(crate) fn workgroup_bytes(&self) -> u64 {
+        let rows = u64::from(self.rows);
+        let entries = rows * u64::from(self.width);
+        let staged = 12 * rows + 8 * entries;
+        let columns = 2 * 4 * (u64::from(self.features) + 1) + 8 * entries + 4 * self.mask_words();
+        let chunks = 4 * self.chunks();
+        let scan = 8 * u64::from(contract::FUSED_THREADS);
+        let per_chain = 4 * (2 * u64::from(self.dim) + rows + self.chunks());
+        staged + columns + chunks + scan + u64::from(self.chains) * per_chain
+    }
+
+    /// The pipeline constants of `sgld_glm_fused.wgsl` (the staged ones apart).
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        let chains = f64::from(self.chains);
+        vec![
+            ("FUSED_CHAINS", chains),
+            ("FUSED_PER_CHAIN", f64::from(u8::from(self.per_chain))),
+            ("FUSED_STATE", chains * f64::from(self.dim)),
+            ("FUSED_PAIRS", chains * f64::from(self.rows)),
+            ("FUSED_COLUMNS", f64::from(self.features) + 1.0),
+            ("FUSED_MASK_WORDS", self.mask_words().max(1) as f64),
+            ("FUSED_CHUNKS", self.chunks() as f64),
+            ("FUSED_PARTIALS", chains * self.chunks() as f64),
+        ]
+    }
 }
 
 impl DataShape {
@@ -63,8 +135,9 @@ impl DataShape {
         match self {
             DataShape::Global => "global",
             DataShape::Staged { .. } => "staged",
-            DataShape::Fused { .. } => "fused",
+            DataShape::Fused(_) => "fused",
             DataShape::Tiled { .. } => "tiled",
+            DataShape::Register { .. } => "register",
         }
     }
 }
@@ -152,6 +225,8 @@ pub(crate) struct KernelSpec<'a> {
     pub(crate) constants: Vec<(&'static str, f64)>,
     /// Threads per workgroup when the kernel's shape fixes them.
     pub(crate) fixed_workgroup_size: Option<u32>,
+    /// WGSL constants generated for this kernel (sizes its loops and private arrays use).
+    pub(crate) generated: String,
 }
 
 impl Kernel {
@@ -165,6 +240,7 @@ impl Kernel {
             bindings,
             constants: Vec::new(),
             fixed_workgroup_size: None,
+            generated: String::new(),
         };
         match self {
             Kernel::Init => spec(
@@ -220,6 +296,7 @@ impl Kernel {
                         ("STAGE_ENTRIES", f64::from(rows) * f64::from(width)),
                     ]
                 };
+                let mut generated = String::new();
                 let (entry_point, files, constants, fixed) = match *shape {
                     DataShape::Global => (
                         "sgld_data",
@@ -245,26 +322,11 @@ impl Kernel {
                         staged(rows, width),
                         None,
                     ),
-                    DataShape::Fused {
-                        rows,
-                        width,
-                        chains,
-                        dim,
-                        features,
-                    } => (
+                    DataShape::Fused(fused) => (
                         "sgld_glm_fused",
                         vec![DATA_ACCESS_STAGED, RULES, SGLD_GLM_FUSED],
-                        [
-                            staged(rows, width),
-                            vec![
-                                ("FUSED_CHAINS", f64::from(chains)),
-                                ("FUSED_STATE", f64::from(chains) * f64::from(dim)),
-                                ("FUSED_PAIRS", f64::from(chains) * f64::from(rows)),
-                                ("FUSED_COLUMNS", f64::from(features) + 1.0),
-                            ],
-                        ]
-                        .concat(),
-                        None,
+                        [staged(fused.rows, fused.width), fused.constants()].concat(),
+                        Some(contract::FUSED_THREADS),
                     ),
                     DataShape::Tiled { batch } => (
                         "sgld_glm_tiled",
@@ -272,6 +334,35 @@ impl Kernel {
                         vec![("TILE_BATCH", f64::from(batch))],
                         Some(contract::TILE_THREADS),
                     ),
+                    DataShape::Register {
+                        chains,
+                        dim,
+                        width,
+                        batch,
+                        per_chain,
+                        mode,
+                        dense,
+                        intercept,
+                    } => {
+                        generated = format!(
+                            "const REG_CHAINS: u32 = {chains}u;\nconst REG_DIM: u32 = {dim}u;\n\
+                             const REG_STATE: u32 = {}u;\nconst REG_WIDTH: u32 = {}u;\n\
+                             const REG_BATCH: u32 = {batch}u;\n\
+                             const REG_PER_CHAIN: bool = {per_chain};\n\
+                             const REG_MODE: u32 = {mode}u;\n\
+                             const REG_DENSE: bool = {dense};\n\
+                             const REG_INTERCEPT: u32 = {}u;\n",
+                            chains * dim,
+                            width.max(1),
+                            u32::from(intercept)
+                        );
+                        (
+                            "sgld_glm_register",
+                            vec![RULES, SGLD_GLM_REGISTER],
+                            Vec::new(),
+                            None,
+                        )
+                    }
                 };
                 KernelSpec {
                     label,
@@ -285,6 +376,7 @@ impl Kernel {
                     bindings: step_and(&contract::DATA),
                     constants,
                     fixed_workgroup_size: fixed,
+                    generated,
                 }
             }
             #[cfg(test)]
@@ -315,7 +407,9 @@ impl Kernel {
             _ => 0,
         };
         let (model, own) = spec.code.split_at(model_files);
-        let generated = contract::declarations() + &contract::binding_declarations(&spec.bindings);
+        let generated = contract::declarations()
+            + &contract::binding_declarations(&spec.bindings)
+            + &spec.generated;
         [
             model,
             &[generated.as_str(), mulhilo, PHILOX, NORMAL, CHAIN_LAYOUT][..],
@@ -326,166 +420,12 @@ impl Kernel {
     }
 }
 
-/// A compiled kernel and the layout its bind groups must follow.
-pub(crate) struct Pipeline {
-    pub(crate) pipeline: wgpu::ComputePipeline,
-    pub(crate) layout: wgpu::BindGroupLayout,
-    pub(crate) workgroup_size: u32,
-    pub(crate) label: String,
-    /// The multiply the kernel was built with (never `Auto`).
-    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
-    pub(crate) multiply: RngMultiply,
-}
-
-impl Pipeline {
-    /// Compiles `kernel` with `workgroup_size` threads per workgroup.
-    pub(crate) fn new(
-        gpu: &Gpu,
-        kernel: &Kernel,
-        workgroup_size: u32,
-        multiply: RngMultiply,
-        method: u32,
-    ) -> Result<Pipeline> {
-        let spec = kernel.spec();
-        let label = spec.label.to_owned();
-        let multiply = multiply.resolve(gpu)?;
-        let workgroup_size = spec.fixed_workgroup_size.unwrap_or(workgroup_size);
-        let max = gpu
-            .limits()
-            .max_compute_workgroup_size_x
-            .min(gpu.limits().max_compute_invocations_per_workgroup);
-        if workgroup_size == 0 || workgroup_size > max {
-            return Err(Error::invalid(
-                "workgroup size",
-                format!("{workgroup_size} is outside 1..={max} for this adapter"),
-            ));
-        }
-        let device = &gpu.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(kernel.source(multiply).into()),
-        });
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = spec
-            .bindings
-            .iter()
-            .enumerate()
-            .map(|(binding, slot)| layout_entry(binding as u32, slot.access))
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(&label),
-            entries: &entries,
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(&label),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&label),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some(spec.entry_point),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &[
-                    &[
-                        ("WORKGROUP_SIZE", f64::from(workgroup_size)),
-                        ("METHOD", f64::from(method)),
-                    ][..],
-                    &spec.constants,
-                ]
-                .concat(),
-                ..Default::default()
-            },
-            cache: None,
-        });
-        if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(Error::Shader {
-                shader: label.to_owned(),
-                message: error.to_string(),
-            });
-        }
-        Ok(Pipeline {
-            pipeline,
-            layout,
-            workgroup_size,
-            label,
-            multiply,
-        })
-    }
-
-    /// A bind group whose binding `i` is `buffers[i]`; a dynamic uniform binding sees
-    /// `record_size` bytes at the offset given when it is set.
-    pub(crate) fn bind(
-        &self,
-        gpu: &Gpu,
-        buffers: &[&wgpu::Buffer],
-        record_size: u64,
-    ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                binding: binding as u32,
-                resource: if binding == 1 && record_size > 0 {
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(record_size),
-                    })
-                } else {
-                    buffer.as_entire_binding()
-                },
-            })
-            .collect();
-        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&self.label),
-            layout: &self.layout,
-            entries: &entries,
-        })
-    }
-
-    /// The workgroup grid that covers `threads` invocations (see `thread_index` in WGSL).
-    pub(crate) fn grid(&self, gpu: &Gpu, threads: u64) -> Result<(u32, u32)> {
-        let groups = threads.div_ceil(u64::from(self.workgroup_size)).max(1);
-        let per_dim = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
-        let x = groups.min(per_dim);
-        let y = groups.div_ceil(x);
-        if y > per_dim {
-            return Err(Error::ExceedsLimits {
-                what: format!("{threads} GPU threads"),
-                needed: threads,
-                limit: per_dim * per_dim * u64::from(self.workgroup_size),
-                limit_name: "max_compute_workgroups_per_dimension²·workgroup size",
-                adapter: gpu.name().to_owned(),
-            });
-        }
-        Ok((x as u32, y as u32))
-    }
-}
-
-fn layout_entry(binding: u32, access: Access) -> wgpu::BindGroupLayoutEntry {
-    let ty = match access {
-        Access::Uniform | Access::DynamicUniform => wgpu::BufferBindingType::Uniform,
-        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
-        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-    };
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: access == Access::DynamicUniform,
-            min_binding_size: None,
-        },
-        count: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::contract::Access;
     use crate::gpu::contract::RunParams;
+    use crate::gpu::pipeline::{Pipeline, Threads};
     use crate::model::shaders::{GLM, GLM_LINEAR, GLM_LOGISTIC, MIXTURE, MLP};
     use crate::rng;
     use wgpu::BufferUsages as U;
@@ -523,13 +463,15 @@ mod tests {
         gpu.queue
             .write_buffer(&input, 0, bytemuck::cast_slice(counters));
         let group = pipeline.bind(gpu, &[&uniform, &input, &words, &normals], 0);
-        let (x, y) = pipeline.grid(gpu, counters.len() as u64).expect("grid");
+        let grid = pipeline
+            .grid(gpu, Threads::Linear(counters.len() as u64))
+            .expect("grid");
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_pipeline(&pipeline.pipeline);
             pass.set_bind_group(0, &group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
+            pass.dispatch_workgroups(grid.x, grid.y, grid.z);
         }
         gpu.queue.submit([encoder.finish()]);
         let w = gpu.read_buffer(&words, bytes).expect("words");
@@ -574,12 +516,39 @@ mod tests {
             Kernel::SgldData {
                 label: "logistic_fused".into(),
                 model: vec![GLM_LOGISTIC.into()],
-                shape: DataShape::Fused {
+                shape: DataShape::Fused(FusedShape {
                     rows: 100,
                     width: 14,
                     chains: 4,
                     dim: 124,
                     features: 123,
+                    per_chain: false,
+                }),
+            },
+            Kernel::SgldData {
+                label: "logistic_fused_per_chain".into(),
+                model: vec![GLM_LOGISTIC.into()],
+                shape: DataShape::Fused(FusedShape {
+                    rows: 100,
+                    width: 14,
+                    chains: 1,
+                    dim: 124,
+                    features: 123,
+                    per_chain: true,
+                }),
+            },
+            Kernel::SgldData {
+                label: "logistic_register".into(),
+                model: vec![GLM_LOGISTIC.into()],
+                shape: DataShape::Register {
+                    chains: 8,
+                    dim: 124,
+                    width: 14,
+                    batch: 100,
+                    per_chain: false,
+                    mode: contract::BATCH_WITH_REPLACEMENT,
+                    dense: false,
+                    intercept: true,
                 },
             },
             Kernel::SgldData {

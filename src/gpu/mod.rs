@@ -6,6 +6,7 @@ mod buffers;
 mod context;
 pub(crate) mod contract;
 pub(crate) mod kernels;
+pub(crate) mod pipeline;
 
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
 pub(crate) use buffers::{Copy, Dispatch};

@@ -398,6 +398,12 @@ pub enum DataPath {
     /// SGNHT and for control variates.
     /// It runs 256 threads per workgroup whatever [`Tuning::workgroup_size`] says.
     Tiled,
+    /// Linear and logistic regression, shared or per-chain batches: a few chains per thread
+    /// with θ and ∇ in private memory across every step of a dispatch, rows padded to a fixed
+    /// width and read once per example for both passes, every trip count a constant — the
+    /// shape a CPU (llvmpipe) vectorises; at most 512 coordinates; an error for SGNHT and
+    /// control variates.
+    Register,
 }
 
 impl DataPath {
@@ -409,6 +415,7 @@ impl DataPath {
             DataPath::Staged => "staged",
             DataPath::Fused => "fused",
             DataPath::Tiled => "tiled",
+            DataPath::Register => "register",
         }
     }
 }

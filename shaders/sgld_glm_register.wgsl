@@ -1,0 +1,171 @@
+//! Multi-step SGLD (any per-coordinate rule) for generalised linear models, REG_CHAINS chains
+//! per invocation with θ and ∇ in private memory across every step of a dispatch. Shaped for
+//! CPUs (llvmpipe), where each load whose address is not a compile-time constant costs a loop
+//! over the lanes and barriers cost a pass over the workgroup:
+//!   * every trip count and the batch mode are constants generated with the module
+//!     (REG_CHAINS, REG_DIM, REG_WIDTH, REG_BATCH, REG_PER_CHAIN, REG_MODE), so loops over
+//!     chains, coordinates and row entries fold and the batch's branches vanish;
+//!   * rows are padded to REG_WIDTH entries (lengths in `row_offsets`), and each example's row
+//!     is read once into private memory and serves both passes (η = θ₀·[intercept] + xᵀθ and
+//!     ∇ += −(N/n) g(y, η) x) of every chain of the invocation (a shared batch) — with dense
+//!     features (REG_DENSE) the column of entry j is j itself, a constant;
+//!   * the shared batch's indices come four from each Philox call, the same counters as
+//!     minibatch.wgsl;
+//!   * the intercept is a constant too (REG_INTERCEPT), so with dense features every index into
+//!     θ and ∇ folds and they live in registers;
+//!   * no barrier: each invocation is independent.
+//! Per coordinate the gradient is summed in the same order and with the same operations as the
+//! per-chain kernel (sgld_data.wgsl with glm.wgsl), so the draws are the global path's up to
+//! the driver's choice to fuse a multiply-add.
+
+var<private> reg_theta: array<f32, REG_STATE>;
+var<private> reg_gradient: array<f32, REG_STATE>;
+var<private> reg_x: array<f32, REG_WIDTH>;
+var<private> reg_column: array<u32, REG_WIDTH>;
+
+/// The column of entry `j` of the loaded row: `j` itself for dense features, a constant the
+/// compiler folds into the private array's index.
+fn reg_col(j: u32) -> u32 {
+    if (REG_DENSE) {
+        return j;
+    }
+    return reg_column[j];
+}
+
+/// Reads example `row`'s padded entries into private memory; returns its stored length
+/// (dense rows have no padding: REG_WIDTH, a constant).
+fn reg_load_row(row: u32) -> u32 {
+    for (var j = 0u; j < REG_WIDTH; j++) {
+        reg_x[j] = values[row * REG_WIDTH + j];
+        if (!REG_DENSE) {
+            reg_column[j] = columns[row * REG_WIDTH + j];
+        }
+    }
+    if (REG_DENSE) {
+        return REG_WIDTH;
+    }
+    return row_offsets[row];
+}
+
+/// Adds example `row`'s likelihood term to chain `k`'s gradient (row already loaded).
+fn reg_add_example(k: u32, y: f32, len: u32) {
+    let base = k * REG_DIM;
+    var eta = 0.0;
+    if (REG_INTERCEPT == 1u) {
+        eta = reg_theta[base];
+    }
+    for (var j = 0u; j < REG_WIDTH; j++) {
+        let next = fma(reg_x[j], reg_theta[base + reg_col(j) + REG_INTERCEPT], eta);
+        eta = select(eta, next, REG_DENSE || j < len);
+    }
+    let g = dloglik_deta(y, eta);
+    if (REG_INTERCEPT == 1u) {
+        reg_gradient[base] = fma(-data.scale, g, reg_gradient[base]);
+    }
+    for (var j = 0u; j < REG_WIDTH; j++) {
+        let i = base + reg_col(j) + REG_INTERCEPT;
+        let next = fma(-data.scale, g * reg_x[j], reg_gradient[i]);
+        reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
+    }
+}
+
+/// Example `row` for chain `k` of the invocation, or (k = REG_CHAINS) for all of them.
+fn reg_example(row: u32, k: u32) {
+    let len = reg_load_row(row);
+    let y = labels[row];
+    if (k < REG_CHAINS) {
+        reg_add_example(k, y, len);
+        return;
+    }
+    for (var each = 0u; each < REG_CHAINS; each++) {
+        reg_add_example(each, y, len);
+    }
+}
+
+/// The batch of `owner` at `step` for chain `k` of the invocation, or (k = REG_CHAINS) for
+/// all of them.
+fn reg_batch(key: vec2<u32>, owner: u32, step: u32, k: u32) {
+    if (REG_MODE == BATCH_WITH_REPLACEMENT) {
+        for (var quad = 0u; quad < (REG_BATCH + 3u) / 4u; quad++) {
+            let words = philox4x32_10(vec4<u32>(owner, step, quad, STREAM_BATCH), key);
+            for (var lane = 0u; lane < 4u; lane++) {
+                if (quad * 4u + lane < REG_BATCH) {
+                    reg_example(mulhilo(words[lane], data.rows).x, k);
+                }
+            }
+        }
+        return;
+    }
+    var cursor = batch_cursor(key, owner, step);
+    for (var j = 0u; j < REG_BATCH; j++) {
+        reg_example(next_batch_index(&cursor, key, REG_MODE, data.batch, data.rows, j), k);
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
+                     @builtin(num_workgroups) groups: vec3<u32>) {
+    let first = thread_index(id, groups) * REG_CHAINS;
+    if (first >= run.chains) {
+        return;
+    }
+    // A last invocation with fewer chains computes the missing ones from the last chain's
+    // state and stores nothing of them: every loop keeps its constant trip count.
+    let key = run_key(run);
+    for (var k = 0u; k < REG_CHAINS; k++) {
+        let chain = min(first + k, run.chains - 1u);
+        for (var d = 0u; d < REG_DIM; d++) {
+            reg_theta[k * REG_DIM + d] = theta[state_index(run, d, chain)];
+        }
+    }
+    for (var s = 0u; s < dispatch.step_count; s++) {
+        let step = dispatch.first_step + s;
+        let scalars = schedule[dispatch.table_offset + s];
+        for (var i = 0u; i < REG_STATE; i++) {
+            reg_gradient[i] = param(0u) * reg_theta[i];
+        }
+        if (REG_PER_CHAIN) {
+            for (var k = 0u; k < REG_CHAINS; k++) {
+                reg_batch(key, global_chain(run, first + k), step, k);
+            }
+        } else {
+            reg_batch(key, SHARED_BATCH, step, REG_CHAINS);
+        }
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            if (first + k >= run.chains) {
+                continue;
+            }
+            let base = k * REG_DIM;
+            for (var block = 0u; block < (REG_DIM + 3u) / 4u; block++) {
+                var x = vec4<f32>(0.0);
+                var g = vec4<f32>(0.0);
+                for (var lane = 0u; lane < 4u; lane++) {
+                    let d = block * 4u + lane;
+                    if (d < REG_DIM) {
+                        x[lane] = reg_theta[base + d];
+                        g[lane] = reg_gradient[base + d];
+                    }
+                }
+                let moved = step_chain_block(first + k, step, block, x, g, scalars);
+                for (var lane = 0u; lane < 4u; lane++) {
+                    let d = block * 4u + lane;
+                    if (d < REG_DIM) {
+                        reg_theta[base + d] = moved[lane];
+                    }
+                }
+            }
+        }
+    }
+    for (var k = 0u; k < REG_CHAINS; k++) {
+        if (first + k >= run.chains) {
+            continue;
+        }
+        for (var d = 0u; d < REG_DIM; d++) {
+            let value = reg_theta[k * REG_DIM + d];
+            theta[state_index(run, d, first + k)] = value;
+            if (dispatch.draw_slot != NO_DRAW) {
+                draws[draw_index(run, dispatch.draw_slot, d, first + k)] = value;
+            }
+        }
+    }
+}
