@@ -1,18 +1,13 @@
 //! `cargo bench`: workload W1 (fused SGLD update against a device copy) on the default adapter.
-//! Set `LANGEVIN_ADAPTER` to pick one; software adapters run the quick sizes.
+//! Set `LANGEVIN_ADAPTER` to pick one; software adapters run the software sizes.
 
-use langevin::bench::{run_w1, W1Config};
+use langevin::bench::{run_w1, BenchPlan};
 use langevin::Gpu;
 
 fn main() -> langevin::Result<()> {
     let gpu = Gpu::from_env()?;
     println!("adapter: {}", gpu.describe());
-    let config = if gpu.is_software() {
-        W1Config::quick()
-    } else {
-        W1Config::full()
-    };
-    for row in run_w1(&gpu, &config)? {
+    for row in run_w1(&gpu, &BenchPlan::for_adapter(&gpu, false).w1)? {
         println!(
             "{:>11} params, {:>2} steps/dispatch, {:>8}: {:.3e} updates/s, {:7.1} GB/s, copy {:7.1} GB/s, ratio {:.3}",
             row.params,

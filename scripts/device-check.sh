@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/stage-gpu.sh staged target/gpu.
-# Confirms the adapter, runs the test binaries on it, then W1–W4 and the JAX peers on the same card.
+# Confirms the adapter, runs the test binaries on it, then W1–W5 with the JAX peer's figures for
+# the same jobs on the same card.
 # Results go to $OUT (the device tool returns them) or ./gpu-out.
 set -uo pipefail
 out=${OUT:-gpu-out}
@@ -15,11 +16,12 @@ export LANGEVIN_BIN=$PWD/target/gpu/langevin
 for t in target/gpu/tests/*; do
   echo "== $t"; $run "$t" --test-threads 4 2>&1 | grep -E "test result|FAILED|panicked|adapter:"
 done | tee "$out/tests.txt"
-$run target/gpu/langevin bench --a9a data/a9a --json "$out/bench.json" 2>&1 | tee "$out/bench.txt"
-# The peers: JAX's W1 and JAX/BlackJAX's W2/W3 on the same card.
-if [ -f target/gpu/jax_gaussian.py ]; then
-  PYTHONUNBUFFERED=1 timeout 180 python3 target/gpu/jax_gaussian.py 2>&1 | tee "$out/jax_gaussian.txt"
-fi
-if [ -f target/gpu/jax_logreg.py ]; then
-  PYTHONUNBUFFERED=1 timeout 180 python3 target/gpu/jax_logreg.py 1024 10240 102400 2>&1 | tee "$out/jax_logreg.txt"
-fi
+# The bench's plan first, then the JAX peer on exactly those jobs, then the bench with the
+# peer's figures joined as ratios: one machine, one sitting (scripts/bench-vs-jax.sh, staged).
+$run target/gpu/langevin bench --plan "$out/plan.json" 2>&1 | tee "$out/plan.txt"
+PYTHONUNBUFFERED=1 timeout 300 python3 benches/peers/sgld_jax.py "$out/plan.json" "$out/peers.json" \
+  --a9a data/a9a 2>&1 | tee "$out/peers.txt"
+peers=()
+[ -f "$out/peers.json" ] && peers=(--peers "$out/peers.json")
+$run target/gpu/langevin bench --a9a data/a9a "${peers[@]}" --json "$out/bench.json" 2>&1 \
+  | tee "$out/bench.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release binary and test binaries here and stages them, with the Vulkan loader and
 # libGLdispatch that the GPU machine's image lacks, into target/gpu/ (see ../shared/gpu/stage.sh).
-# The JAX peer script is copied too, so langevin and its peer run on the same card in one call.
+# The JAX peer (benches/peers/sgld_jax.py) travels with the working tree.
 # Then, on the GPU machine:  scripts/device-check.sh   (carry: target/gpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,3 @@ for t in $tests; do mv "target/gpu/$(basename "$t")" target/gpu/tests/; done
 # The device call carries at most 64 MiB: drop debug info.
 strip target/gpu/langevin target/gpu/tests/*
 du -sh target/gpu | sed "s/^/stripped: /"
-for peer in jax_gaussian.py jax_logreg.py; do
-  cp "../shared/peers/$peer" target/gpu/ 2>/dev/null || echo "no peer $peer beside the checkout"
-done

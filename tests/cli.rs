@@ -201,23 +201,82 @@ fn bad_input_exits_non_zero_and_leaves_no_output() {
     );
 }
 
+/// A peers file as `benches/peers/sgld_jax.py` writes it, for the smoke plan's sizes (W1 at
+/// 65536 parameters, W2 and W3 at 64 chains) and one size the smoke run does not have.
+const PEERS: &str = r#"{"peer": "jax 0.0-test", "device": "cpu: test", "rows": [
+  {"workload": "W1", "implementation": "jax-fused", "params": 65536, "steps": 16, "rate": 1e8},
+  {"workload": "W2", "implementation": "jax-hand", "chains": 64, "steps": 8, "rate": 2e5},
+  {"workload": "W3", "implementation": "jax-hand", "chains": 64, "steps": 8, "rate": 5e4},
+  {"workload": "W2", "implementation": "jax-hand", "chains": 99, "steps": 8, "rate": 1e5}
+]}"#;
+
 #[test]
 fn bench_quick_reports_w1_against_a_copy() {
     let dir = scratch("bench");
     let json = dir.join("bench.json");
+    let peers = dir.join("peers.json");
+    std::fs::write(&peers, PEERS).expect("peers file");
     let a9a = concat!(env!("CARGO_MANIFEST_DIR"), "/data/a9a");
     let output = langevin(&[
         "bench",
         "--quick",
         "--a9a",
         a9a,
+        "--peers",
+        peers.to_str().expect("utf-8"),
         "--json",
         json.to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).starts_with("adapter: "));
+    assert!(
+        stderr(&output).contains("not measurements"),
+        "{}",
+        stderr(&output)
+    );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
+    assert_eq!(report["measurement"], false);
+    assert_eq!(report["profile"], "smoke");
+    // The peers' rows meet ours of the same workload and size, SGLD only, as ratios; the size
+    // the smoke run lacks meets nothing.
+    let comparisons = report["comparisons"].as_array().expect("comparisons");
+    let ours = |workload: &str, size: u64| -> Vec<f64> {
+        let (table, key, rate) = match workload {
+            "W1" => ("rows", "params", "updates_per_s"),
+            _ => ("regression", "chains", "chain_steps_per_s"),
+        };
+        report[table]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| {
+                r["sampler"] == "sgld"
+                    && r[key].as_u64() == Some(size)
+                    && (workload == "W1" || r["workload"] == workload)
+            })
+            .map(|r| r[rate].as_f64().expect("rate"))
+            .collect()
+    };
+    for (workload, size, peer_rate) in [("W1", 65536, 1e8), ("W2", 64, 2e5), ("W3", 64, 5e4)] {
+        let mut expected = ours(workload, size);
+        assert!(!expected.is_empty(), "{workload} {size}");
+        let mut found: Vec<f64> = comparisons
+            .iter()
+            .filter(|c| c["workload"] == workload && c["size"].as_u64() == Some(size))
+            .map(|c| {
+                assert_eq!(c["peer_rate"].as_f64(), Some(peer_rate), "{c}");
+                let ratio = c["ratio"].as_f64().expect("ratio");
+                let rate = c["our_rate"].as_f64().expect("rate");
+                assert!((ratio - rate / peer_rate).abs() <= 1e-12 * ratio, "{c}");
+                rate
+            })
+            .collect();
+        expected.sort_by(f64::total_cmp);
+        found.sort_by(f64::total_cmp);
+        assert_eq!(found, expected, "{workload} {size}");
+    }
+    assert!(!comparisons.iter().any(|c| c["size"] == 99), "{report}");
     let rows = report["rows"].as_array().expect("rows");
     let number = |row: &serde_json::Value, key: &str| {
         row[key]
@@ -261,7 +320,11 @@ fn bench_quick_reports_w1_against_a_copy() {
         .collect();
     paths.sort_unstable();
     paths.dedup();
-    assert_eq!(paths, ["fused", "global", "staged", "tiled"], "{report}");
+    assert_eq!(
+        paths,
+        ["fused", "global", "register", "staged", "tiled"],
+        "{report}"
+    );
     for row in regression {
         let rate = number(row, "chain_steps_per_s");
         assert!(rate.is_finite() && rate > 0.0, "{row}");
@@ -275,7 +338,7 @@ fn bench_quick_reports_w1_against_a_copy() {
     }
     // W5: readback on and off, one row per thinning, the ratio the two rates'.
     let readback = report["readback"].as_array().expect("readback rows");
-    assert_eq!(readback.len(), 2, "{report}");
+    assert_eq!(readback.len(), 1, "{report}");
     for row in readback {
         let ratio = number(row, "ratio");
         assert!(
@@ -286,6 +349,67 @@ fn bench_quick_reports_w1_against_a_copy() {
             "{row}"
         );
         assert!(number(row, "readback_gb_per_s") > 0.0, "{row}");
+    }
+}
+
+/// `--plan` writes the sizes and times nothing; a bad peers file is refused before any timing.
+#[test]
+fn bench_plan_and_bad_peers() {
+    let dir = scratch("bench-plan");
+    let plan = dir.join("plan.json");
+    let output = langevin(&["bench", "--quick", "--plan", plan.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).expect("plan")).expect("valid JSON");
+    assert_eq!(written["profile"], "smoke");
+    assert_eq!(written["regression"]["shared_chains"][0], 64);
+    assert_eq!(written["w1"]["sizes"][0], 65536);
+    let json = dir.join("never.json");
+    let with_json = langevin(&[
+        "bench",
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert!(!with_json.status.success());
+    assert!(
+        stderr(&with_json).contains("would be ignored"),
+        "{}",
+        stderr(&with_json)
+    );
+    assert!(!json.exists());
+    for (name, text, says) in [
+        ("garbage", "not json", "not a peers file"),
+        (
+            "no-rate",
+            r#"{"peer": "x", "device": "y", "rows": [{"workload": "W2", "implementation": "h", "chains": 64, "steps": 8, "rate": 0}]}"#,
+            "no positive rate",
+        ),
+    ] {
+        let peers = dir.join(format!("{name}.json"));
+        std::fs::write(&peers, text).expect("peers");
+        let output = langevin(&[
+            "bench",
+            "--quick",
+            "--peers",
+            peers.to_str().expect("utf-8"),
+            "--json",
+            json.to_str().expect("utf-8"),
+        ]);
+        assert!(!output.status.success(), "{name}");
+        assert!(
+            stderr(&output).contains(says),
+            "{name}: {}",
+            stderr(&output)
+        );
+        assert!(!json.exists());
+        // Refused before the first timing (the smoke run takes several seconds).
+        assert!(
+            !stdout(&output).contains("W1:"),
+            "{name}: {}",
+            stdout(&output)
+        );
     }
 }
 

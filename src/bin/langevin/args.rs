@@ -140,6 +140,8 @@ pub(crate) enum DataPathArg {
     Fused,
     /// Linear/logistic, shared batch: tiled products over the chain axis, features dense.
     Tiled,
+    /// Linear/logistic: a few chains per thread, θ and ∇ in private memory (the CPU shape).
+    Register,
 }
 
 impl From<DataPathArg> for DataPath {
@@ -150,6 +152,7 @@ impl From<DataPathArg> for DataPath {
             DataPathArg::Staged => DataPath::Staged,
             DataPathArg::Fused => DataPath::Fused,
             DataPathArg::Tiled => DataPath::Tiled,
+            DataPathArg::Register => DataPath::Register,
         }
     }
 }
@@ -398,10 +401,19 @@ pub(crate) struct BenchArgs {
     /// Write the results as JSON.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
-    /// Small sizes only (for software adapters).
+    /// A smoke run: every workload at small sizes for a few steps. Checks that everything
+    /// runs; its figures are not measurements.
     #[arg(long)]
     pub(crate) quick: bool,
     /// The a9a training file for the sparse W2/W3 rows.
     #[arg(long, default_value = "data/a9a")]
     pub(crate) a9a: PathBuf,
+    /// The JAX figures for the same jobs (the JSON `benches/peers/sgld_jax.py` writes): adds
+    /// a table of our rates against theirs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) peers: Option<PathBuf>,
+    /// Write the sizes this adapter's bench runs to FILE as JSON (the peers script's input)
+    /// and exit without timing anything.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: Option<PathBuf>,
 }

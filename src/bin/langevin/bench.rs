@@ -1,8 +1,9 @@
-//! `langevin bench`: W1–W5, printed as tables and written as JSON.
+//! `langevin bench`: W1–W5 (and the peers' figures beside them), printed as tables and written
+//! as JSON.
 
 use anyhow::Result;
 use langevin::bench::{
-    run_readback, run_regression, run_w1, synthetic_a9a_dense, RegressionConfig, W1Config,
+    compare, run_readback, run_regression, run_w1, synthetic_a9a_dense, BenchPlan, Peers,
 };
 use langevin::data::{Dataset, ExtraFeatures};
 use langevin::Gpu;
@@ -11,15 +12,28 @@ use crate::args::BenchArgs;
 use crate::console::{note, say};
 
 pub(crate) fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
-    let config = if args.quick || gpu.is_software() {
-        if !args.quick {
-            note!("software adapter: running the quick sizes (pass a GPU with --adapter for the full run)");
-        }
-        W1Config::quick()
-    } else {
-        W1Config::full()
-    };
-    let rows = run_w1(&gpu, &config)?;
+    let plan = BenchPlan::for_adapter(&gpu, args.quick);
+    if let Some(path) = &args.plan {
+        langevin::output::write_atomically(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &plan)?;
+            Ok(())
+        })?;
+        say!(
+            "wrote the {:?} bench plan to {}",
+            plan.profile,
+            path.display()
+        );
+        return Ok(());
+    }
+    // Read the peers first: a bad file should fail before minutes of timing.
+    let peers = args.peers.as_deref().map(Peers::read).transpose()?;
+    if !plan.measures() {
+        note!("smoke run (--quick): a few steps of small sizes; the figures are not measurements");
+    } else if gpu.is_software() {
+        note!("software adapter: running the software sizes (pass a GPU with --adapter for the GPU sizes)");
+    }
+    let config = &plan.w1;
+    let rows = run_w1(&gpu, config)?;
     say!(
         "W1: fused update of each sampler, Gaussian target, {} steps, median of {}",
         config.steps,
@@ -53,23 +67,20 @@ pub(crate) fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
             r.ratio_to_copy
         );
     }
-    let regression_config = if args.quick || gpu.is_software() {
-        RegressionConfig::quick()
-    } else {
-        RegressionConfig::full()
-    };
+    let regression_config = &plan.regression;
     let mut datasets = vec![("dense", synthetic_a9a_dense()?)];
     match Dataset::read_libsvm(&args.a9a, None, ExtraFeatures::Error) {
         Ok(a9a) => datasets.push(("sparse", a9a)),
         Err(error) => note!("skipping the sparse rows: {error}"),
     }
-    let regression_rows = run_regression(&gpu, &regression_config, &datasets)?;
+    let regression_rows = run_regression(&gpu, regression_config, &datasets)?;
     say!(
-        "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124), batch 100, {} steps",
-        regression_config.steps
+        "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124), batch 100, {} steps, median of {}",
+        regression_config.steps,
+        regression_config.repeats
     );
     say!(
-        "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16} {:>12} {:>12}",
+        "{:>8} {:>7} {:>7} {:>9} {:>8} {:>16} {:>12} {:>12}",
         "workload",
         "sampler",
         "data",
@@ -80,31 +91,46 @@ pub(crate) fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
         "FLOP/s"
     );
     for r in &regression_rows {
+        let path = if r.auto {
+            format!("{}*", r.data_path)
+        } else {
+            r.data_path.to_owned()
+        };
         say!(
-            "{:>8} {:>7} {:>7} {:>7} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
+            "{:>8} {:>7} {:>7} {:>9} {:>8} {:>16.3e} {:>12.1} {:>12.3e}",
             r.workload,
             r.sampler,
             r.data,
-            r.data_path,
+            path,
             r.chains,
             r.chain_steps_per_s,
             r.us_per_step,
             r.flop_per_s
         );
     }
-    // Readback: a draw of every chain every THIN steps streamed to the host, against none.
-    // On one wgpu queue the copy to the host runs after the steps it follows, so the ratio is
-    // compute / (compute + copy): rows over THIN show where readback stops mattering.
-    let (chains, dim, steps, thins) = if args.quick || gpu.is_software() {
-        (4096, 16, 400, vec![4, 40])
-    } else {
-        (262_144, 32, 4000, vec![10, 100, 1000])
-    };
-    let readback = thins
+    say!("(* DataPath::Auto's choice)");
+    let readback_config = &plan.readback;
+    let readback = readback_config
+        .thins
         .iter()
-        .map(|&thin| run_readback(&gpu, chains, dim, steps, thin, 3))
+        .map(|&thin| {
+            run_readback(
+                &gpu,
+                readback_config.chains,
+                readback_config.dim,
+                readback_config.steps,
+                thin,
+                readback_config.repeats,
+            )
+        })
         .collect::<langevin::Result<Vec<_>>>()?;
-    say!("W5: readback ring, {chains} chains × {dim} dims, {steps} steps, median of 3");
+    say!(
+        "W5: readback ring, {} chains × {} dims, {} steps, median of {}",
+        readback_config.chains,
+        readback_config.dim,
+        readback_config.steps,
+        readback_config.repeats
+    );
     say!(
         "{:>6} {:>16} {:>12} {:>16} {:>7}",
         "thin",
@@ -123,15 +149,55 @@ pub(crate) fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
             row.ratio
         );
     }
+    let comparisons = peers
+        .as_ref()
+        .map(|peers| compare(&rows, &regression_rows, peers));
+    if let (Some(peers), Some(comparisons)) = (&peers, &comparisons) {
+        say!(
+            "Against {} on {} (rates per second: updates for W1, chain-steps for W2/W3)",
+            peers.peer,
+            peers.device
+        );
+        say!(
+            "{:>8} {:>10} {:>34} {:>12} {:>10} {:>12} {:>8}",
+            "workload",
+            "size",
+            "langevin",
+            "rate",
+            "peer",
+            "rate",
+            "ratio"
+        );
+        for c in comparisons {
+            say!(
+                "{:>8} {:>10} {:>34} {:>12.3e} {:>10} {:>12.3e} {:>8.3}",
+                c.workload,
+                c.size,
+                c.ours,
+                c.our_rate,
+                c.implementation,
+                c.peer_rate,
+                c.ratio
+            );
+        }
+        if comparisons.is_empty() {
+            note!("the peers file holds none of this bench's sizes; write it from `langevin bench --plan`");
+        }
+    }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "adapter": gpu.describe(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "profile": plan.profile,
+            "measurement": plan.measures(),
             "workload": "W1",
             "readback": readback,
             "steps": config.steps,
             "repeats": config.repeats,
             "rows": rows,
             "regression": regression_rows,
+            "peers": peers,
+            "comparisons": comparisons,
         });
         langevin::output::write_atomically(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &report)?;

@@ -89,7 +89,20 @@ fn run(cli: Cli, given: &HashSet<String>) -> Result<i32> {
         }
         Command::Bench(args) => {
             if let Some(json) = &args.json {
-                checks::single_output("--json", json, &[("--a9a".into(), args.a9a.clone())])?;
+                let mut inputs = vec![("--a9a".into(), args.a9a.clone())];
+                if let Some(peers) = &args.peers {
+                    inputs.push(("--peers".into(), peers.clone()));
+                }
+                checks::single_output("--json", json, &inputs)?;
+            }
+            if let Some(plan) = &args.plan {
+                if args.json.is_some() || args.peers.is_some() {
+                    anyhow::bail!(
+                        "--plan writes the plan and times nothing, so --json and --peers would \
+                         be ignored; run the bench without --plan for them"
+                    );
+                }
+                checks::single_output("--plan", plan, &[("--a9a".into(), args.a9a.clone())])?;
             }
             bench::bench(open(cli.adapter.as_deref())?, &args).map(|()| 0)
         }
