@@ -120,6 +120,7 @@ mod npy;
 pub mod output;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod predictive;
 pub mod rng;
 mod run;
 pub mod sampler;

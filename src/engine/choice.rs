@@ -357,6 +357,22 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             (Precision::Diagonal(_), Kernel::SgldGaussianChain { .. }) => (dim + moves, dim),
             (Precision::Diagonal(_), _) => (1, 8),
         },
+        // A network's step is a sequence of passes, one step per record; its longest loop is
+        // the update's walk over the batch for each of a thread's four parameters.
+        Target::Network(network) => {
+            let batch = job
+                .settings
+                .minibatch
+                .map_or(network.data().rows() as u64, |b| u64::from(b.size));
+            let widest = network
+                .layers()
+                .iter()
+                .map(|l| l.inputs.max(l.outputs) as u64)
+                .max()
+                .unwrap_or(1);
+            let layers = network.layers().len() as u64;
+            (widest.max(4 * (batch + layers)), 0)
+        }
         Target::Regression(_) | Target::Custom(_) => {
             let Some(parts) = job.target.data_kernel() else {
                 return (dim, dim);
@@ -452,11 +468,19 @@ fn tiled_loop_iterations(batch: u64, walks: u64, dim: u64) -> u64 {
 
 /// Steps per dispatch: the tuning's cap, cut on software adapters to the loop budget.
 pub(crate) fn steps_per_dispatch(gpu: &Gpu, job: &Job) -> Result<u32> {
-    let cap = job.tuning.max_steps_per_dispatch;
+    let network = matches!(&*job.target, Target::Network(_));
+    // A network's record is one step (its passes are the step's dispatches).
+    let cap = match network {
+        true => 1,
+        false => job.tuning.max_steps_per_dispatch,
+    };
     if !gpu.is_software() {
         return Ok(cap);
     }
-    let (per_step, fixed) = loop_iterations(job, &kernel_for(gpu, job)?);
+    let (per_step, fixed) = match network {
+        true => loop_iterations(job, &Kernel::Init),
+        false => loop_iterations(job, &kernel_for(gpu, job)?),
+    };
     let fit = SOFTWARE_LOOP_BUDGET.saturating_sub(fixed) / per_step;
     if fit == 0 {
         return Err(Error::invalid(

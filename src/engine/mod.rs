@@ -7,6 +7,7 @@ pub(crate) mod choice;
 pub(crate) mod groups;
 pub(crate) mod job;
 pub(crate) mod monitor;
+pub(crate) mod network;
 pub(crate) mod plan;
 pub(crate) mod state;
 pub(crate) mod target;

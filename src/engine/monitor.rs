@@ -67,7 +67,7 @@ impl Monitor {
                 &status,
                 &last_good,
             ],
-            std::mem::size_of::<DispatchRecord>() as u64,
+            &[std::mem::size_of::<DispatchRecord>() as u64],
         );
         Ok(Monitor {
             pipeline,

@@ -6,13 +6,15 @@ use crate::engine::choice::{kernel_for, workgroup_size};
 use crate::engine::groups::check_fits;
 use crate::engine::job::Job;
 use crate::engine::monitor::Monitor;
+use crate::engine::network::NetworkState;
 use crate::engine::plan::{Batch, MAX_DISPATCHES_PER_BATCH, MAX_STEPS_PER_BATCH};
 use crate::engine::target::target_buffers;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{DispatchRecord, RunParams, StepScalars, NO_DRAW, TILE};
 use crate::gpu::kernels::{DataShape, Kernel};
-use crate::gpu::pipeline::{Pipeline, Threads};
-use crate::gpu::{Copy, Dispatch, Gpu};
+use crate::gpu::pipeline::{Pass, Pipeline, Threads};
+use crate::gpu::{Copy, Dispatch, Gpu, Offsets};
+use crate::model::Target;
 use crate::sampler::settings::Init;
 use crate::sampler::Method;
 
@@ -33,16 +35,15 @@ pub(crate) struct ChainState {
     /// The readback ring: each submit copies its draw slots into the next of these, so the
     /// host reads one batch while the GPU runs the following ones.
     staging: Vec<wgpu::Buffer>,
-    step_pipeline: Pipeline,
-    step_group: wgpu::BindGroup,
+    /// The dispatches of one step's record: the step kernel (a network: its passes).
+    step: Vec<Pass>,
+    /// A network's predictive passes and sums, run after each kept draw.
+    network: Option<NetworkState>,
     /// Running statistics and divergence status (`chain_statistics.wgsl`).
     monitor: Monitor,
-    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for Gaussians.
+    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`, `register`); `network`
+    /// for networks; `None` for Gaussians.
     pub(crate) data_path: Option<&'static str>,
-    /// Threads per dispatch: one per (chain, block) for the diagonal kernel, a workgroup per
-    /// few chains for the fused and tiled ones, one per few chains for the register one, one
-    /// per chain for the rest.
-    threads: Threads,
     record_stride: u64,
     slot_bytes: u64,
     pub(crate) slots: usize,
@@ -51,13 +52,13 @@ pub(crate) struct ChainState {
 impl ChainState {
     /// Threads per workgroup of the step kernel.
     pub(crate) fn workgroup_size(&self) -> u32 {
-        self.step_pipeline.workgroup_size
+        self.step[0].pipeline.workgroup_size
     }
 
     /// The generator multiply the step kernel was built with.
     #[cfg(feature = "bench")]
     pub(crate) fn multiply(&self) -> crate::gpu::RngMultiply {
-        self.step_pipeline.multiply
+        self.step[0].pipeline.multiply
     }
 }
 
@@ -93,34 +94,9 @@ impl ChainState {
                 )
             })?;
         }
-        if let Some(parts) = target.data_kernel() {
-            params.per_datum = (1.0 / parts.data.rows() as f64) as f32;
+        if let Some(data) = target.data() {
+            params.per_datum = (1.0 / data.rows() as f64) as f32;
         }
-        let kernel = kernel_for(gpu, job)?;
-        // The diagonal kernel runs a thread per (chain, block), the fused one a workgroup per
-        // G chains, the others a thread per chain.
-        let per_chain_threads = match &kernel {
-            Kernel::SgldGaussianDiagonal => u64::from(params.blocks),
-            _ => 1,
-        };
-        let invocations = match &kernel {
-            Kernel::SgldData {
-                shape: DataShape::Register { chains: group, .. },
-                ..
-            } => u64::from(chains.div_ceil(*group)),
-            _ => u64::from(chains) * per_chain_threads,
-        };
-        let workgroup_size = kernel
-            .fixed_workgroup_size()
-            .unwrap_or_else(|| workgroup_size(job, invocations));
-        let step_pipeline = Pipeline::new(
-            gpu,
-            &kernel,
-            workgroup_size,
-            job.tuning.rng_multiply,
-            settings.method.code(),
-        )?;
-
         let uniform = wgpu::BufferUsages::UNIFORM;
         let params_buffer = gpu.upload_buffer("run params", bytemuck::bytes_of(&params), uniform);
         let record_stride = u64::from(gpu.limits().min_uniform_buffer_offset_alignment)
@@ -182,8 +158,7 @@ impl ChainState {
             let thermostats = vec![diffusion as f32; chains as usize];
             gpu.write(&auxiliary, state_bytes, bytemuck::cast_slice(&thermostats));
         }
-        let target_buffers = target_buffers(gpu, job, &kernel, state_bytes)?;
-        let mut buffers = vec![
+        let step_buffers = [
             &params_buffer,
             &records,
             &schedule,
@@ -191,30 +166,16 @@ impl ChainState {
             &draws,
             &auxiliary,
         ];
-        buffers.extend(target_buffers.iter());
-        let step_group =
-            step_pipeline.bind(gpu, &buffers, std::mem::size_of::<DispatchRecord>() as u64);
-        let chains_per_workgroup = match &kernel {
-            Kernel::SgldData { shape, .. } => match *shape {
-                DataShape::Fused(fused) => Some(fused.chains),
-                DataShape::Tiled { .. } => Some(TILE),
-                _ => None,
-            },
-            _ => None,
-        };
-        let threads = match (chains_per_workgroup, &kernel) {
-            (Some(group), _) => {
-                Threads::Linear(u64::from(chains.div_ceil(group)) * u64::from(workgroup_size))
+        let (step, network, data_path) = match target {
+            Target::Network(model) => {
+                let mut network = NetworkState::new(gpu, job, model, step_buffers)?;
+                let step = std::mem::take(&mut network.step);
+                (step, Some(network), Some("network"))
             }
-            (None, Kernel::SgldGaussianDiagonal) => Threads::ChainBlocks {
-                chains: u64::from(chains),
-                blocks: u64::from(params.blocks),
-            },
-            (None, _) => Threads::Linear(invocations),
-        };
-        let data_path = match &kernel {
-            Kernel::SgldData { shape, .. } => Some(shape.name()),
-            _ => None,
+            _ => {
+                let (pass, data_path) = kernel_pass(gpu, job, &params, state_bytes, step_buffers)?;
+                (vec![pass], None, data_path)
+            }
         };
         let monitor = Monitor::new(
             gpu,
@@ -225,7 +186,8 @@ impl ChainState {
         let state = ChainState {
             monitor,
             data_path,
-            threads,
+            step,
+            network,
             params,
             theta,
             params_buffer,
@@ -234,8 +196,6 @@ impl ChainState {
             draws,
             auxiliary,
             staging,
-            step_pipeline,
-            step_group,
             record_stride,
             slot_bytes: state_bytes,
             slots,
@@ -284,7 +244,7 @@ impl ChainState {
                     job.tuning.rng_multiply,
                     0,
                 )?;
-                let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], 0);
+                let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], &[]);
                 gpu.run_kernel(&pipeline, &group, threads)?;
             }
         }
@@ -307,28 +267,62 @@ impl ChainState {
         }
         gpu.write(&self.records, 0, &records);
         gpu.write(&self.schedule, 0, bytemuck::cast_slice(&batch.schedule));
-        let step = self.step_pipeline.grid(gpu, self.threads)?;
+        let step = self
+            .step
+            .iter()
+            .map(|pass| pass.pipeline.grid(gpu, pass.threads))
+            .collect::<Result<Vec<_>>>()?;
         let statistics = self
             .monitor
             .pipeline
             .grid(gpu, Threads::Linear(u64::from(self.params.chains)))?;
+        let predict = match &self.network {
+            Some(network) => network
+                .predict
+                .iter()
+                .map(|pass| pass.pipeline.grid(gpu, pass.threads))
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        // Networks bind a second dynamic record (the test chunk), at 0 during the step.
+        let at = |record: u32| match self.network {
+            Some(_) => Offsets::record_and_chunk(record, 0),
+            None => Offsets::record(record),
+        };
         let mut dispatches = Vec::with_capacity(2 * batch.records.len());
         for (i, record) in batch.records.iter().enumerate() {
-            let offset = Some((i as u64 * self.record_stride) as u32);
-            dispatches.push(Dispatch {
-                pipeline: &self.step_pipeline,
-                group: &self.step_group,
-                offset,
-                grid: step,
-            });
-            // A kept draw is followed by the statistics kernel on the same record.
-            if record.draw_slot != NO_DRAW {
+            let offset = (i as u64 * self.record_stride) as u32;
+            for (pass, &grid) in self.step.iter().zip(&step) {
                 dispatches.push(Dispatch {
-                    pipeline: &self.monitor.pipeline,
-                    group: &self.monitor.group,
-                    offset,
-                    grid: statistics,
+                    pipeline: &pass.pipeline,
+                    group: &pass.group,
+                    offsets: at(offset),
+                    grid,
                 });
+            }
+            if record.draw_slot == NO_DRAW {
+                continue;
+            }
+            // A kept draw is followed by the statistics kernel on the same record, and for a
+            // network with a test set by its predictive passes over every test chunk.
+            dispatches.push(Dispatch {
+                pipeline: &self.monitor.pipeline,
+                group: &self.monitor.group,
+                offsets: Offsets::record(offset),
+                grid: statistics,
+            });
+            if let Some(network) = &self.network {
+                for chunk in 0..network.chunks {
+                    let chunk_offset = (u64::from(chunk) * network.chunk_stride) as u32;
+                    for (pass, &grid) in network.predict.iter().zip(&predict) {
+                        dispatches.push(Dispatch {
+                            pipeline: &pass.pipeline,
+                            group: &pass.group,
+                            offsets: Offsets::record_and_chunk(offset, chunk_offset),
+                            grid,
+                        });
+                    }
+                }
             }
         }
         let kept = batch.draw_steps.len() as u64;
@@ -358,6 +352,16 @@ impl ChainState {
             submission,
         )?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// A network's predictive sums over the test set (`NetParams::predictive_stride` values
+    /// per example), once every submit is done; `None` without a test set.
+    pub(crate) fn read_predictive(&self, gpu: &Gpu) -> Result<Option<Vec<f32>>> {
+        let Some(network) = self.network.as_ref().filter(|n| n.test_rows > 0) else {
+            return Ok(None);
+        };
+        let bytes = gpu.read_buffer(&network.predictive, network.predictive.size())?;
+        Ok(Some(bytemuck::pod_collect_to_vec(&bytes)))
     }
 
     /// The buffers a checkpoint holds, in its order: θ, the rule's state, the running
@@ -428,4 +432,76 @@ impl ChainState {
             + self.draws.size()
             + self.staging.iter().map(wgpu::Buffer::size).sum::<u64>()
     }
+}
+
+/// The single step kernel of a target that is not a network, its pass over the chains and its
+/// data path.
+fn kernel_pass(
+    gpu: &Gpu,
+    job: &Job,
+    params: &RunParams,
+    state_bytes: u64,
+    step_buffers: [&wgpu::Buffer; 6],
+) -> Result<(Pass, Option<&'static str>)> {
+    let chains = job.chains();
+    let kernel = kernel_for(gpu, job)?;
+    // The diagonal kernel runs a thread per (chain, block), the fused and tiled ones a
+    // workgroup per few chains, the register one a thread per few chains, the others a thread
+    // per chain.
+    let invocations = match &kernel {
+        Kernel::SgldGaussianDiagonal => u64::from(chains) * u64::from(params.blocks),
+        Kernel::SgldData {
+            shape: DataShape::Register { chains: group, .. },
+            ..
+        } => u64::from(chains.div_ceil(*group)),
+        _ => u64::from(chains),
+    };
+    let workgroup_size = kernel
+        .fixed_workgroup_size()
+        .unwrap_or_else(|| workgroup_size(job, invocations));
+    let pipeline = Pipeline::new(
+        gpu,
+        &kernel,
+        workgroup_size,
+        job.tuning.rng_multiply,
+        job.settings.method.code(),
+    )?;
+    let target_buffers = target_buffers(gpu, job, &kernel, state_bytes)?;
+    let mut buffers = step_buffers.to_vec();
+    buffers.extend(target_buffers.iter());
+    let group = pipeline.bind(
+        gpu,
+        &buffers,
+        &[std::mem::size_of::<DispatchRecord>() as u64],
+    );
+    let chains_per_workgroup = match &kernel {
+        Kernel::SgldData { shape, .. } => match *shape {
+            DataShape::Fused(fused) => Some(fused.chains),
+            DataShape::Tiled { .. } => Some(TILE),
+            _ => None,
+        },
+        _ => None,
+    };
+    let threads = match (chains_per_workgroup, &kernel) {
+        (Some(group), _) => {
+            Threads::Linear(u64::from(chains.div_ceil(group)) * u64::from(pipeline.workgroup_size))
+        }
+        (None, Kernel::SgldGaussianDiagonal) => Threads::ChainBlocks {
+            chains: u64::from(chains),
+            blocks: u64::from(params.blocks),
+        },
+        (None, _) => Threads::Linear(invocations),
+    };
+    let data_path = match &kernel {
+        Kernel::SgldData { shape, .. } => Some(shape.name()),
+        _ => None,
+    };
+    Ok((
+        Pass {
+            pipeline,
+            group,
+            threads,
+        },
+        data_path,
+    ))
 }

@@ -5,13 +5,49 @@ use crate::error::Result;
 use crate::gpu::pipeline::{Grid, Pipeline, Threads};
 use crate::gpu::Gpu;
 
-/// One kernel dispatch: a pipeline, its bind group (at a dynamic offset, if it has one) and
+/// One kernel dispatch: a pipeline, its bind group (at its dynamic offsets, if it has any) and
 /// the workgroup grid.
 pub(crate) struct Dispatch<'a> {
     pub(crate) pipeline: &'a Pipeline,
     pub(crate) group: &'a wgpu::BindGroup,
-    pub(crate) offset: Option<u32>,
+    pub(crate) offsets: Offsets,
     pub(crate) grid: Grid,
+}
+
+/// The dynamic offsets a bind group is set at: none, the dispatch record's, or the record's
+/// and a test chunk's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Offsets {
+    values: [u32; 2],
+    count: usize,
+}
+
+impl Offsets {
+    /// No dynamic binding.
+    pub(crate) const NONE: Offsets = Offsets {
+        values: [0; 2],
+        count: 0,
+    };
+
+    /// The dispatch record at byte `record`.
+    pub(crate) fn record(record: u32) -> Offsets {
+        Offsets {
+            values: [record, 0],
+            count: 1,
+        }
+    }
+
+    /// The dispatch record at byte `record`, the chunk record at byte `chunk`.
+    pub(crate) fn record_and_chunk(record: u32, chunk: u32) -> Offsets {
+        Offsets {
+            values: [record, chunk],
+            count: 2,
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        &self.values[..self.count]
+    }
 }
 
 /// A buffer-to-buffer copy: `bytes` from the start of `source` to the start of `destination`.
@@ -92,10 +128,7 @@ impl Gpu {
                     pass.set_pipeline(&dispatch.pipeline.pipeline);
                     current = Some(dispatch.pipeline as *const Pipeline);
                 }
-                match dispatch.offset {
-                    Some(offset) => pass.set_bind_group(0, dispatch.group, &[offset]),
-                    None => pass.set_bind_group(0, dispatch.group, &[]),
-                }
+                pass.set_bind_group(0, dispatch.group, dispatch.offsets.as_slice());
                 pass.dispatch_workgroups(dispatch.grid.x, dispatch.grid.y, dispatch.grid.z);
             }
         }
@@ -116,7 +149,7 @@ impl Gpu {
         let dispatch = Dispatch {
             pipeline,
             group,
-            offset: None,
+            offsets: Offsets::NONE,
             grid,
         };
         Ok(self.submit(&pipeline.label, &[dispatch], &[]))

@@ -147,6 +147,69 @@ shared_struct! {
 }
 
 shared_struct! {
+    /// A network's constants (`network.wgsl`), one set for training and one for the test set.
+    pub(crate) struct NetParams {
+        /// N, examples in the bound data set.
+        pub(crate) rows: u32,
+        /// n, examples per training batch (and per test chunk).
+        pub(crate) batch: u32,
+        /// BATCH_FULL, BATCH_WITH_REPLACEMENT or BATCH_WITHOUT_REPLACEMENT.
+        pub(crate) mode: u32,
+        /// 1: each chain draws its own batch.
+        pub(crate) per_chain: u32,
+        /// N/n, the mini-batch scale of the likelihood gradient.
+        pub(crate) scale: f32,
+        /// L, layers (hidden layers plus the output layer).
+        pub(crate) layers: u32,
+        /// The output (`Output::code`: categorical, Bernoulli, Gaussian).
+        pub(crate) output: u32,
+        /// Units of the last layer.
+        pub(crate) units: u32,
+        /// F, features per example (stored dense).
+        pub(crate) features: u32,
+        /// 1/s² of a Gaussian output.
+        pub(crate) noise_precision: f32,
+        /// 1: the rows are the test set's, example i of a pass is chunk.first + i.
+        pub(crate) testing: u32,
+        /// The hidden layers' nonlinearity (`Activation::code`).
+        pub(crate) activation: u32,
+        /// Values per test example in `predictive`: K class sums, the entropy sum and the
+        /// count (K + 2), or for a Gaussian output Σμ, Σμ², Σ exp(−r²/2s²) and the count (4).
+        pub(crate) predictive_stride: u32,
+        pub(crate) _pad0: u32,
+        pub(crate) _pad1: u32,
+        pub(crate) _pad2: u32,
+    }
+}
+
+shared_struct! {
+    /// One layer of a network (`model::Layer`) and where its outputs live in `activations`.
+    pub(crate) struct NetLayer {
+        pub(crate) inputs: u32,
+        pub(crate) outputs: u32,
+        /// Index in θ of W[0][0].
+        pub(crate) weights: u32,
+        /// Index in θ of b[0].
+        pub(crate) biases: u32,
+        pub(crate) weight_precision: f32,
+        pub(crate) bias_precision: f32,
+        /// Index in `activations` (and `deltas`) of this layer's first output.
+        pub(crate) offset: u32,
+        pub(crate) _pad: u32,
+    }
+}
+
+shared_struct! {
+    /// The test examples one predictive pass covers, bound at a dynamic offset.
+    pub(crate) struct ChunkRecord {
+        pub(crate) first: u32,
+        pub(crate) count: u32,
+        pub(crate) _pad0: u32,
+        pub(crate) _pad1: u32,
+    }
+}
+
+shared_struct! {
     /// One chain's record of the running statistics (`chain_statistics.wgsl`).
     pub(crate) struct ChainStatus {
         /// Draws folded into the statistics.
@@ -244,6 +307,9 @@ pub(crate) fn declarations() -> String {
         StepScalars::WGSL,
         DataParams::WGSL,
         ChainStatus::WGSL,
+        NetParams::WGSL,
+        NetLayer::WGSL,
+        ChunkRecord::WGSL,
         &constants(),
     ]
     .concat()
@@ -308,6 +374,21 @@ pub(crate) const DATA: [Binding; 8] = [
     slot("gradient", "array<f32>", Access::ReadWrite),
     slot("model_params", "array<f32>", Access::Read),
     slot("control_variate", "array<f32>", Access::Read),
+];
+
+/// A network's passes (`network.wgsl`): the step's bindings, then its constants, the test
+/// chunk (dynamic), the layers, the features (dense) and labels, the batch's rows, the
+/// activations and deltas, and the test set's predictive sums.
+pub(crate) const NETWORK: [Binding; 9] = [
+    slot("net", "NetParams", Access::Uniform),
+    slot("chunk", "ChunkRecord", Access::DynamicUniform),
+    slot("net_layers", "array<NetLayer>", Access::Read),
+    slot("values", "array<f32>", Access::Read),
+    slot("labels", "array<f32>", Access::Read),
+    slot("batch_rows", "array<u32>", Access::ReadWrite),
+    slot("activations", "array<f32>", Access::ReadWrite),
+    slot("deltas", "array<f32>", Access::ReadWrite),
+    slot("predictive", "array<f32>", Access::ReadWrite),
 ];
 
 /// The initial positions' kernel.

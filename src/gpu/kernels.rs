@@ -31,6 +31,7 @@ const DATA_ACCESS_GLOBAL: &str = include_str!("../../shaders/data_access_global.
 const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.wgsl");
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_CHAIN: &str = include_str!("../../shaders/sgld_gaussian_chain.wgsl");
+const NETWORK: &str = include_str!("../../shaders/network.wgsl");
 #[cfg(test)]
 const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
@@ -209,9 +210,46 @@ pub(crate) enum Kernel {
         /// likelihood file alone.
         shape: DataShape,
     },
+    /// One pass of a feed-forward network's step (`network.wgsl`).
+    Network {
+        /// Which pass.
+        pass: NetPass,
+        /// The most class probabilities one example has (its private arrays' size).
+        classes: u32,
+    },
     /// Raw Philox words and normals for given counters (tests only).
     #[cfg(test)]
     RngProbe,
+}
+
+/// The passes of a network's step, and the predictive pass after a kept draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NetPass {
+    /// The step's batch rows.
+    Batch,
+    /// Layer l forward.
+    Forward(u32),
+    /// The last layer's δ.
+    Output,
+    /// Layer l's δ carried to layer l − 1.
+    Backward(u32),
+    /// Gradient and move of every parameter.
+    Update,
+    /// The test chunk's predictive sums.
+    Predict,
+}
+
+impl NetPass {
+    fn entry_point(self) -> &'static str {
+        match self {
+            NetPass::Batch => "net_batch",
+            NetPass::Forward(_) => "net_forward",
+            NetPass::Output => "net_output",
+            NetPass::Backward(_) => "net_backward",
+            NetPass::Update => "net_update",
+            NetPass::Predict => "net_predict",
+        }
+    }
 }
 
 /// Everything about one kernel: its row of the table.
@@ -379,6 +417,22 @@ impl Kernel {
                     generated,
                 }
             }
+            Kernel::Network { pass, classes } => {
+                let layer = match *pass {
+                    NetPass::Forward(l) | NetPass::Backward(l) => l,
+                    _ => 0,
+                };
+                KernelSpec {
+                    constants: vec![("LAYER", f64::from(layer))],
+                    generated: format!("const MAX_CLASSES: u32 = {}u;\n", classes.max(&2)),
+                    ..spec(
+                        "network",
+                        pass.entry_point(),
+                        vec![MINIBATCH, RULES, NETWORK],
+                        step_and(&contract::NETWORK),
+                    )
+                }
+            }
             #[cfg(test)]
             Kernel::RngProbe => spec(
                 "rng_probe",
@@ -462,7 +516,7 @@ mod tests {
             .write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
         gpu.queue
             .write_buffer(&input, 0, bytemuck::cast_slice(counters));
-        let group = pipeline.bind(gpu, &[&uniform, &input, &words, &normals], 0);
+        let group = pipeline.bind(gpu, &[&uniform, &input, &words, &normals], &[]);
         let grid = pipeline
             .grid(gpu, Threads::Linear(counters.len() as u64))
             .expect("grid");

@@ -9,7 +9,7 @@ pub(crate) mod kernels;
 pub(crate) mod pipeline;
 
 pub use adapter::{list_adapters, AdapterSummary, ADAPTER_ENV};
-pub(crate) use buffers::{Copy, Dispatch};
+pub(crate) use buffers::{Copy, Dispatch, Offsets};
 pub(crate) use context::chain_bytes;
 pub use context::Gpu;
 pub use kernels::RngMultiply;

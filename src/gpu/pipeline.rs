@@ -6,12 +6,21 @@ use crate::gpu::contract::Access;
 use crate::gpu::kernels::{Kernel, RngMultiply};
 use crate::gpu::Gpu;
 
+/// One dispatch of a step: a pipeline, its bind group and the threads it covers.
+pub(crate) struct Pass {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) group: wgpu::BindGroup,
+    pub(crate) threads: Threads,
+}
+
 /// A compiled kernel and the layout its bind groups must follow.
 pub(crate) struct Pipeline {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
     pub(crate) workgroup_size: u32,
     pub(crate) label: String,
+    /// How each binding is seen, in binding order.
+    accesses: Vec<Access>,
     /// The multiply the kernel was built with (never `Auto`).
     #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) multiply: RngMultiply,
@@ -90,31 +99,37 @@ impl Pipeline {
             layout,
             workgroup_size,
             label,
+            accesses: spec.bindings.iter().map(|b| b.access).collect(),
             multiply,
         })
     }
 
-    /// A bind group whose binding `i` is `buffers[i]`; a dynamic uniform binding sees
-    /// `record_size` bytes at the offset given when it is set.
+    /// A bind group whose binding `i` is `buffers[i]`; the dynamic uniform bindings, in
+    /// binding order, see `record_sizes[0]`, `record_sizes[1]`, … bytes at the offsets given
+    /// when the group is set.
     pub(crate) fn bind(
         &self,
         gpu: &Gpu,
         buffers: &[&wgpu::Buffer],
-        record_size: u64,
+        record_sizes: &[u64],
     ) -> wgpu::BindGroup {
+        let mut sizes = record_sizes.iter();
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
+            .zip(&self.accesses)
             .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            .map(|(binding, (buffer, access))| wgpu::BindGroupEntry {
                 binding: binding as u32,
-                resource: if binding == 1 && record_size > 0 {
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(record_size),
-                    })
-                } else {
-                    buffer.as_entire_binding()
+                resource: match (access, sizes.clone().next()) {
+                    (Access::DynamicUniform, Some(&size)) => {
+                        sizes.next();
+                        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer,
+                            offset: 0,
+                            size: wgpu::BufferSize::new(size),
+                        })
+                    }
+                    _ => buffer.as_entire_binding(),
                 },
             })
             .collect();

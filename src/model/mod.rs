@@ -4,6 +4,7 @@ mod custom;
 mod gaussian;
 mod mixture;
 mod mlp;
+mod network;
 mod regression;
 pub(crate) mod shaders;
 pub mod toys;
@@ -12,6 +13,7 @@ pub use custom::{CpuLikelihoodGradient, CpuPriorGradient, CustomModel};
 pub use gaussian::{Gaussian, Precision, DIAGONAL_BYTES_PER_DIMENSION};
 pub use mixture::{welling_teh_log_posterior, welling_teh_mixture};
 pub use mlp::{mlp_classifier, MlpShape};
+pub use network::{Activation, Layer, Network, NetworkSpec, Output, Prior};
 pub use regression::{binary_labels, Likelihood, Regression};
 
 use std::borrow::Cow;
@@ -27,6 +29,8 @@ pub enum Target {
     Regression(Regression),
     /// A model on data with the user's WGSL gradients.
     Custom(CustomModel),
+    /// A feed-forward network on data (its passes are the library's own kernels).
+    Network(Network),
 }
 
 /// What the data kernel needs of a model: its WGSL, constants and data.
@@ -46,13 +50,24 @@ impl Target {
             Target::Gaussian(g) => g.dim(),
             Target::Regression(r) => r.dim(),
             Target::Custom(c) => c.dim(),
+            Target::Network(n) => n.dim(),
         }
     }
 
-    /// The data kernel's parts, for targets on data.
-    pub(crate) fn data_kernel(&self) -> Option<DataKernelParts<'_>> {
+    /// The training data, for targets on data.
+    pub(crate) fn data(&self) -> Option<&Dataset> {
         match self {
             Target::Gaussian(_) => None,
+            Target::Regression(r) => Some(&r.data),
+            Target::Custom(c) => Some(&c.data),
+            Target::Network(n) => Some(n.data()),
+        }
+    }
+
+    /// The data kernel's parts, for targets on data that run in one kernel (not networks).
+    pub(crate) fn data_kernel(&self) -> Option<DataKernelParts<'_>> {
+        match self {
+            Target::Gaussian(_) | Target::Network(_) => None,
             Target::Regression(r) => Some(r.data_kernel()),
             Target::Custom(c) => Some(DataKernelParts {
                 label: c.name.clone(),
@@ -71,7 +86,7 @@ impl Target {
     /// CPU twin.
     pub(crate) fn data_gradient(&self, theta: &[f32]) -> Option<Vec<f64>> {
         match self {
-            Target::Gaussian(_) => None,
+            Target::Gaussian(_) | Target::Network(_) => None,
             Target::Regression(r) => Some(r.data_gradient(theta)),
             Target::Custom(c) => c.data_gradient(theta),
         }
@@ -87,6 +102,12 @@ impl From<CustomModel> for Target {
 impl From<Gaussian> for Target {
     fn from(target: Gaussian) -> Target {
         Target::Gaussian(target)
+    }
+}
+
+impl From<Network> for Target {
+    fn from(target: Network) -> Target {
+        Target::Network(target)
     }
 }
 

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::identity::RunIdentity;
 use crate::output::OutputLock;
+use crate::predictive::Predictive;
 use crate::sink::{DrawLayout, MemorySink, Received, Sink};
 
 /// The time one submit aims to take: short enough that a checkpoint, a progress update or a
@@ -79,6 +80,9 @@ pub struct RunReport {
     pub dispatches: usize,
     /// How the chains were laid out: one entry per chain group, in chain order.
     pub groups: Vec<GroupReport>,
+    /// A network's posterior predictive on its test set, accumulated on the device over every
+    /// kept draw of every chain at T = 1; `None` without a test set.
+    pub predictive: Option<crate::predictive::Predictive>,
 }
 
 /// One group of chains held in one set of GPU buffers, as [`RunReport::groups`] lists them.
@@ -222,6 +226,16 @@ impl<'a> Run<'a> {
             .chain(self.others.iter().copied())
             .collect();
         let resume = self.resume.take();
+        if let crate::model::Target::Network(network) = &*job.target {
+            if network.test_set().is_some() && (resume.is_some() || self.checkpoint.is_some()) {
+                return Err(Error::invalid(
+                    "checkpoint",
+                    "a network's test-set predictive is summed on the device and not saved in \
+                     checkpoints yet; run it without checkpoints, or checkpoint without a test \
+                     set",
+                ));
+            }
+        }
         // Who this run is, for its checkpoints: computed once (it describes the whole target).
         let identity = (resume.is_some() || self.checkpoint.is_some())
             .then(|| RunIdentity::of(&job.target, &job.settings));
@@ -412,7 +426,9 @@ impl<'a> Run<'a> {
         }
         drop(checkpoint_lock);
         let statistics = gather_statistics(&job, &states)?;
+        let predictive = gather_predictive(&job, &states)?;
         let report = RunReport {
+            predictive,
             statistics,
             steps_run: step - start,
             draws_delivered: delivered - first_delivered,
@@ -459,6 +475,26 @@ pub(crate) struct Member<'a> {
     device: usize,
     chains: std::ops::Range<u32>,
     pub(crate) state: ChainState,
+}
+
+/// A network's predictive sums from every group, added (f64), as a [`Predictive`].
+fn gather_predictive(job: &Job, states: &[Member]) -> Result<Option<Predictive>> {
+    let crate::model::Target::Network(network) = &*job.target else {
+        return Ok(None);
+    };
+    let Some(test) = network.test_set() else {
+        return Ok(None);
+    };
+    let mut total: Vec<f64> = Vec::new();
+    for member in states {
+        if let Some(sums) = member.state.read_predictive(member.gpu)? {
+            total.resize(sums.len(), 0.0);
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += f64::from(s);
+            }
+        }
+    }
+    Predictive::from_sums(&total, test, network).map(Some)
 }
 
 /// The running statistics of every group, joined in chain order.

@@ -157,8 +157,36 @@ impl Settings {
             && !self.step_size.explores(u64::from(step))
     }
 
+    /// What a network's passes do not run: SGNHT (its thermostat sums over a whole chain,
+    /// and a network's update runs its parameters in parallel), control variates (written for
+    /// the one-kernel data models), and a test set's predictive with shards (each shard would
+    /// hold part of the average).
+    fn validate_network(&self, network: &crate::model::Network) -> Result<()> {
+        if let Method::Sgnht { .. } = self.method {
+            return Err(Error::invalid(
+                "sampler",
+                "SGNHT's thermostat needs each chain's whole momentum in one thread, and a \
+                 network updates its parameters in parallel; use SGLD, pSGLD or SGHMC",
+            ));
+        }
+        if self.control_variate.is_some() {
+            return Err(Error::invalid(
+                "control variate",
+                "control variates run with linear, logistic and custom models, not networks",
+            ));
+        }
+        if self.shard.is_some() && network.test_set().is_some() {
+            return Err(Error::invalid(
+                "shard",
+                "a shard would average the test predictive over its own chains only; run the \
+                 test set's predictive unsharded, or shard without a test set",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_minibatch(&self, target: &Target) -> Result<()> {
-        let (Some(batch), Some(parts)) = (&self.minibatch, target.data_kernel()) else {
+        let (Some(batch), Some(data)) = (&self.minibatch, target.data()) else {
             if self.minibatch.is_some() {
                 return Err(Error::invalid(
                     "mini-batch",
@@ -167,7 +195,7 @@ impl Settings {
             }
             return Ok(());
         };
-        let rows = parts.data.rows();
+        let rows = data.rows();
         if batch.size == 0 || batch.size as usize > rows {
             return Err(Error::invalid(
                 "batch size",
@@ -194,6 +222,9 @@ impl Settings {
     pub(crate) fn validate(&self, target: &Target) -> Result<()> {
         let dim = target.dim();
         self.validate_minibatch(target)?;
+        if let Target::Network(network) = target {
+            self.validate_network(network)?;
+        }
         if self.chains == 0 {
             return Err(Error::invalid("number of chains", "must be at least 1"));
         }

@@ -1,10 +1,16 @@
-//! Datasets: features and labels loaded from LIBSVM or CSV files or given in memory, checked
-//! for malformed lines and non-finite values, kept dense or sparse (CSR) in f32.
+//! Datasets: features and labels loaded from LIBSVM, CSV or IDX files or given in memory,
+//! checked for malformed lines and non-finite values, kept dense or sparse (CSR) in f32.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{quote, Error, Result};
+
+mod idx;
+pub use idx::{
+    fashion_mnist_dir, fashion_mnist_files, is_idx, labels_beside, FASHION_MNIST_CLASSES,
+    FASHION_MNIST_DIR, FASHION_MNIST_ENV,
+};
 
 /// Feature storage, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +30,7 @@ pub enum Features {
 }
 
 /// A dataset: `rows` examples of `features` features with one label each.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Dataset {
     rows: usize,
     features: usize,
@@ -32,6 +38,38 @@ pub struct Dataset {
     x: Features,
     /// Where the rows came from, for messages about one of them.
     origin: Origin,
+}
+
+/// Shape, origin and a checksum of the values rather than the values: a data set can hold
+/// tens of millions (and its `Debug` text names the run in checkpoints).
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(bytemuck::cast_slice(&self.labels));
+        match &self.x {
+            Features::Dense(x) => hasher.update(bytemuck::cast_slice(x)),
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            } => {
+                hasher.update(bytemuck::cast_slice(offsets));
+                hasher.update(bytemuck::cast_slice(columns));
+                hasher.update(bytemuck::cast_slice(values));
+            }
+        }
+        let storage = match self.x {
+            Features::Dense(_) => "dense",
+            Features::Sparse { .. } => "sparse",
+        };
+        f.debug_struct("Dataset")
+            .field("rows", &self.rows)
+            .field("features", &self.features)
+            .field("storage", &storage)
+            .field("path", &self.origin.path)
+            .field("checksum", &format_args!("{:016x}", hasher.digest()))
+            .finish()
+    }
 }
 
 /// The file (and its line of each row) a dataset was read from, or memory.
@@ -495,6 +533,13 @@ impl Dataset {
                 }
             }
         }
+    }
+
+    /// Example `row`'s features, dense.
+    pub fn dense_row(&self, row: usize) -> Vec<f32> {
+        let mut x = vec![0.0; self.features];
+        self.for_row(row, |j, v| x[j] = v);
+        x
     }
 
     /// The same data with every label passed through `f`.

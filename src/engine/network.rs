@@ -1,0 +1,278 @@
+//! A network's GPU side: its buffers (layers, features, batch rows, activations, deltas, the
+//! test set and its predictive sums), the passes of one step and the predictive passes run
+//! after each kept draw (`shaders/network.wgsl`).
+
+use crate::engine::choice::workgroup_size;
+use crate::engine::job::Job;
+use crate::engine::target::batch_law;
+use crate::error::{Error, Result};
+use crate::gpu::contract::{ChunkRecord, DispatchRecord, NetLayer, NetParams};
+use crate::gpu::kernels::{Kernel, NetPass};
+use crate::gpu::pipeline::{Pass, Pipeline, Threads};
+use crate::gpu::Gpu;
+use crate::model::{Network, Output};
+
+/// A network's buffers and passes for one group of chains.
+pub(crate) struct NetworkState {
+    /// The passes of one step, in order: batch, forward per layer, output, backward per layer
+    /// down to the second, update.
+    pub(crate) step: Vec<Pass>,
+    /// After a kept draw, per test chunk: forward per layer, then the predictive sums.
+    pub(crate) predict: Vec<Pass>,
+    /// Test chunks and the byte stride of their records.
+    pub(crate) chunks: u32,
+    pub(crate) chunk_stride: u64,
+    /// Σ over kept draws and T = 1 chains, per test example: `NetParams::predictive_stride`
+    /// values (see there).
+    pub(crate) predictive: wgpu::Buffer,
+    /// Test examples.
+    pub(crate) test_rows: u32,
+    // Buffers the bind groups hold; kept here so they live as long as the groups.
+    _buffers: Vec<wgpu::Buffer>,
+}
+
+/// Values per test example in the predictive sums (see `NetParams::predictive_stride`).
+pub(crate) fn predictive_stride(output: &Output) -> u32 {
+    match output.classes() {
+        Some(classes) => classes as u32 + 2,
+        None => 4,
+    }
+}
+
+impl NetworkState {
+    /// Allocates the network's buffers and compiles its passes; `step_buffers` are the step
+    /// bindings every pass starts with (run, records, schedule, θ, draws, rule state).
+    pub(crate) fn new(
+        gpu: &Gpu,
+        job: &Job,
+        network: &Network,
+        step_buffers: [&wgpu::Buffer; 6],
+    ) -> Result<NetworkState> {
+        let chains = u64::from(job.chains());
+        let data = network.data();
+        let layers = network.layers();
+        let (batch, mode, per_chain) = batch_law(job, data.rows());
+        let n = u64::from(batch);
+        // Activations and deltas: every layer's outputs for every (example, chain).
+        let mut table = Vec::with_capacity(layers.len());
+        let mut offset = 0u64;
+        for layer in layers {
+            table.push(NetLayer {
+                inputs: layer.inputs as u32,
+                outputs: layer.outputs as u32,
+                weights: layer.weights as u32,
+                biases: layer.biases as u32,
+                weight_precision: layer.weight_precision,
+                bias_precision: layer.bias_precision,
+                offset: u32::try_from(offset).unwrap_or(u32::MAX),
+                _pad: 0,
+            });
+            offset += n * layer.outputs as u64 * chains;
+        }
+        let what = format!(
+            "the activations of {chains} chains × {batch} examples × {} units",
+            layers.iter().map(|l| l.outputs).sum::<usize>()
+        );
+        gpu.check_binding(&what, offset * 4)?;
+        if offset > u64::from(u32::MAX) {
+            return Err(Error::invalid(
+                "network",
+                format!("{what} exceed 2³² values; use fewer chains or a smaller batch"),
+            ));
+        }
+        let features = data.features() as u64;
+        gpu.check_binding(
+            &format!(
+                "the training features dense ({} rows × {features})",
+                data.rows()
+            ),
+            data.rows() as u64 * features * 4,
+        )?;
+        let output = network.spec().output;
+        let stride = predictive_stride(&output);
+        let noise_precision = match output {
+            Output::Gaussian { noise_variance } => (1.0 / noise_variance) as f32,
+            _ => 1.0,
+        };
+        let params = |rows: usize, testing: bool| NetParams {
+            rows: rows as u32,
+            batch,
+            mode,
+            per_chain: u32::from(per_chain && !testing),
+            scale: (data.rows() as f64 / f64::from(batch)) as f32,
+            layers: layers.len() as u32,
+            output: output.code(),
+            units: output.units() as u32,
+            features: features as u32,
+            noise_precision,
+            testing: u32::from(testing),
+            activation: network.spec().activation.code(),
+            predictive_stride: stride,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let read = wgpu::BufferUsages::STORAGE;
+        let uniform = wgpu::BufferUsages::UNIFORM;
+        let test = network.test_set();
+        let test_rows = test.map_or(0, |t| t.rows() as u32);
+        let chunks = test_rows.div_ceil(batch);
+        let chunk_stride = u64::from(gpu.limits().min_uniform_buffer_offset_alignment)
+            .max(std::mem::size_of::<ChunkRecord>() as u64);
+        let mut records = vec![0u8; (chunk_stride * u64::from(chunks.max(1))) as usize];
+        for c in 0..chunks {
+            let record = ChunkRecord {
+                first: c * batch,
+                count: batch.min(test_rows - c * batch),
+                _pad0: 0,
+                _pad1: 0,
+            };
+            let at = (u64::from(c) * chunk_stride) as usize;
+            records[at..at + std::mem::size_of::<ChunkRecord>()]
+                .copy_from_slice(bytemuck::bytes_of(&record));
+        }
+        let owners = if per_chain { chains } else { 1 };
+        let buffers = vec![
+            gpu.upload_buffer(
+                "network params",
+                bytemuck::bytes_of(&params(data.rows(), false)),
+                uniform,
+            ),
+            gpu.upload_buffer("network test chunks", &records, uniform),
+            gpu.upload_buffer("network layers", bytemuck::cast_slice(&table), read),
+            gpu.upload_buffer(
+                "network features",
+                bytemuck::cast_slice(&data.to_dense()),
+                read,
+            ),
+            gpu.upload_buffer("network labels", bytemuck::cast_slice(data.labels()), read),
+            gpu.storage_buffer(
+                "network batch rows",
+                owners * n * 4,
+                wgpu::BufferUsages::empty(),
+            ),
+            gpu.storage_buffer(
+                "network activations",
+                offset * 4,
+                wgpu::BufferUsages::empty(),
+            ),
+            gpu.storage_buffer("network deltas", offset * 4, wgpu::BufferUsages::empty()),
+            gpu.storage_buffer(
+                "network predictive sums",
+                u64::from(test_rows) * u64::from(stride) * 4,
+                wgpu::BufferUsages::COPY_SRC,
+            ),
+        ];
+        let mut all: Vec<wgpu::Buffer> = Vec::new();
+        let classes = output.classes().unwrap_or(1) as u32;
+        let record_sizes = [
+            std::mem::size_of::<DispatchRecord>() as u64,
+            std::mem::size_of::<ChunkRecord>() as u64,
+        ];
+        let method = job.settings.method.code();
+        let compile = |pass: NetPass, threads: Threads, bound: &[&wgpu::Buffer]| -> Result<Pass> {
+            let count = match threads {
+                Threads::Linear(t) => t,
+                Threads::ChainBlocks { chains, blocks } => chains * blocks,
+            };
+            let pipeline = Pipeline::new(
+                gpu,
+                &Kernel::Network { pass, classes },
+                workgroup_size(job, count),
+                job.tuning.rng_multiply,
+                method,
+            )?;
+            let group = pipeline.bind(gpu, bound, &record_sizes);
+            Ok(Pass {
+                pipeline,
+                group,
+                threads,
+            })
+        };
+        let training: Vec<&wgpu::Buffer> = step_buffers.iter().copied().chain(&buffers).collect();
+        let last = layers.len() as u32 - 1;
+        let mut step = vec![compile(
+            NetPass::Batch,
+            Threads::Linear(owners * n.div_ceil(4)),
+            &training,
+        )?];
+        for (l, layer) in layers.iter().enumerate() {
+            step.push(compile(
+                NetPass::Forward(l as u32),
+                Threads::Linear(chains * n * layer.outputs as u64),
+                &training,
+            )?);
+        }
+        step.push(compile(
+            NetPass::Output,
+            Threads::Linear(chains * n),
+            &training,
+        )?);
+        for l in (1..=last).rev() {
+            step.push(compile(
+                NetPass::Backward(l),
+                Threads::Linear(chains * n * layers[l as usize].inputs as u64),
+                &training,
+            )?);
+        }
+        step.push(compile(
+            NetPass::Update,
+            Threads::ChainBlocks {
+                chains,
+                blocks: (network.dim() as u64).div_ceil(4),
+            },
+            &training,
+        )?);
+        let mut predict = Vec::new();
+        if let Some(test) = test {
+            gpu.check_binding(
+                &format!(
+                    "the test features dense ({} rows × {features})",
+                    test.rows()
+                ),
+                test.rows() as u64 * features * 4,
+            )?;
+            all.push(gpu.upload_buffer(
+                "network test params",
+                bytemuck::bytes_of(&params(test.rows(), true)),
+                uniform,
+            ));
+            all.push(gpu.upload_buffer(
+                "network test features",
+                bytemuck::cast_slice(&test.to_dense()),
+                read,
+            ));
+            all.push(gpu.upload_buffer(
+                "network test labels",
+                bytemuck::cast_slice(test.labels()),
+                read,
+            ));
+            let testing: Vec<&wgpu::Buffer> = step_buffers
+                .iter()
+                .copied()
+                .chain([&all[0], &buffers[1], &buffers[2], &all[1], &all[2]])
+                .chain(&buffers[5..])
+                .collect();
+            for (l, layer) in layers.iter().enumerate() {
+                predict.push(compile(
+                    NetPass::Forward(l as u32),
+                    Threads::Linear(chains * n * layer.outputs as u64),
+                    &testing,
+                )?);
+            }
+            predict.push(compile(NetPass::Predict, Threads::Linear(n), &testing)?);
+        }
+        let mut kept = buffers;
+        kept.extend(all);
+        let predictive = kept.swap_remove(8);
+        Ok(NetworkState {
+            step,
+            predict,
+            chunks,
+            chunk_stride,
+            predictive,
+            test_rows,
+            _buffers: kept,
+        })
+    }
+}

@@ -1,0 +1,323 @@
+//! Networks on the device against their CPU twin: every output, activation and depth under
+//! every batch law and rule, the test-set predictive summed on the device against the same
+//! average of the read-back draws, and a linear-Gaussian network against its exact posterior.
+
+mod common;
+
+use common::{assert_cpu_twin, assert_rule_twin, batch, Twin};
+use langevin::data::Dataset;
+use langevin::model::{Activation, Network, NetworkSpec, Output, Prior};
+use langevin::predictive::{Predictive, PredictiveMetrics};
+use langevin::sampler::Method;
+use langevin::{Sampler, StepSize};
+
+/// A small data set whose labels suit `output`: 40 rows of 5 features in [−1, 1].
+fn data(output: &Output, rows: usize, salt: u64) -> Dataset {
+    let features = 5;
+    let x: Vec<f32> = common::uniform(11 + salt, rows * features, -1.0, 1.0)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let labels = (0..rows)
+        .map(|i| {
+            let s: f32 = x[i * features..(i + 1) * features]
+                .iter()
+                .enumerate()
+                .map(|(j, v)| v * (j as f32 - 2.0))
+                .sum();
+            match output {
+                Output::Categorical { classes } => {
+                    ((s + 4.0).max(0.0) as usize).min(classes - 1) as f32
+                }
+                Output::Bernoulli => f32::from(u8::from(s > 0.0)),
+                Output::Gaussian { .. } => s,
+            }
+        })
+        .collect();
+    Dataset::from_dense(x, features, labels).expect("valid data")
+}
+
+fn network(output: Output, hidden: &[usize], activation: Activation, prior: Prior) -> Network {
+    Network::new(
+        data(&output, 40, 0),
+        NetworkSpec {
+            hidden: hidden.to_vec(),
+            activation,
+            output,
+            prior,
+        },
+    )
+    .expect("valid network")
+}
+
+const OUTPUTS: [Output; 3] = [
+    Output::Categorical { classes: 4 },
+    Output::Bernoulli,
+    Output::Gaussian {
+        noise_variance: 0.5,
+    },
+];
+
+/// Every output × depth 0–2 × activation, under shared, per-chain (with and without
+/// replacement) and full batches: T = 0 SGLD steps on the device equal the CPU twin's
+/// backpropagation (tolerance in `common::assert_rule_twin`).
+#[test]
+fn gradients_match_the_cpu_twin_for_every_output_depth_and_batch() {
+    for output in OUTPUTS {
+        for (hidden, activation) in [
+            (&[][..], Activation::Relu),
+            (&[6][..], Activation::Tanh),
+            (&[6, 3][..], Activation::Relu),
+        ] {
+            let net = network(output, hidden, activation, Prior::FanIn { scale: 2.0 });
+            for law in [
+                Some(batch(8, false, false)),
+                Some(batch(8, true, false)),
+                Some(batch(7, true, true)),
+                None,
+            ] {
+                let twin = net.clone();
+                assert_cpu_twin(net.clone(), 40, law, 1e-3, 4, move |theta, rows, out| {
+                    twin.gradient(theta, rows, out)
+                });
+            }
+        }
+    }
+}
+
+/// pSGLD and SGHMC (and SGLD at T = 1) on a two-layer categorical network follow their CPU
+/// rules with the noise each received (tolerance in `common::assert_rule_twin`).
+#[test]
+fn every_rule_steps_a_network_as_its_cpu_twin() {
+    let net = network(
+        Output::Categorical { classes: 3 },
+        &[5],
+        Activation::Tanh,
+        Prior::Isotropic { variance: 1.0 },
+    );
+    for method in [
+        Method::Sgld,
+        Method::psgld(),
+        Method::sghmc(0.5).expect("valid friction"),
+    ] {
+        let twin = net.clone();
+        let run = Twin {
+            method,
+            rows: 40,
+            batch: Some(batch(10, false, false)),
+            eta: 1e-3,
+            temperature: 1.0,
+            steps: 5,
+            gradient_noise: 0.0,
+        };
+        assert_rule_twin(net.clone(), &run, move |theta, rows, out| {
+            twin.gradient(theta, rows, out)
+        });
+    }
+}
+
+/// SGNHT and control variates are refused for networks with a message that says so, not run
+/// wrongly.
+#[test]
+fn unsupported_combinations_are_refused() {
+    let net = network(
+        Output::Bernoulli,
+        &[3],
+        Activation::Relu,
+        Prior::Isotropic { variance: 1.0 },
+    );
+    let err = Sampler::builder(net)
+        .chains(4)
+        .steps(10)
+        .method(Method::sgnht(1.0).expect("valid diffusion"))
+        .build()
+        .expect_err("SGNHT on a network");
+    assert!(err.to_string().contains("SGNHT"), "{err}");
+}
+
+/// The device's test-set predictive — summed over every kept draw of every chain without
+/// reading a draw back — equals `Predictive::from_draws` on the draws read back, for a
+/// categorical, a Bernoulli and a Gaussian network, chunks of the test set included (batch 7
+/// over 30 test rows). Tolerance 1e-4: f32 sums of ≤ 6×16 probabilities on the device against
+/// f64 on the host.
+#[test]
+fn the_device_predictive_equals_the_average_over_the_draws() {
+    for output in OUTPUTS {
+        let net = network(
+            output,
+            &[4],
+            Activation::Tanh,
+            Prior::Isotropic { variance: 1.0 },
+        )
+        .with_test_set(data(&output, 30, 1))
+        .expect("test set");
+        let test = net.test_set().expect("test set").clone();
+        let sampler = Sampler::builder(net.clone())
+            .chains(16)
+            .steps(30)
+            .burn_in(20)
+            .thin(2)
+            .step_size(StepSize::constant(1e-3).expect("valid"))
+            .minibatch(batch(7, false, false))
+            .seed(5)
+            .build()
+            .expect("valid");
+        let (draws, report) = sampler
+            .runner(common::gpu())
+            .draws_and_report()
+            .expect("run");
+        let device = report.predictive.expect("a test set gives a predictive");
+        let (kept, chains, _) = draws.shape();
+        let thetas: Vec<Vec<f32>> = (0..kept)
+            .flat_map(|s| (0..chains).map(move |c| (s, c)))
+            .map(|(s, c)| (0..net.dim()).map(|d| draws.get(s, c, d)).collect())
+            .collect();
+        let refs: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
+        let host = Predictive::from_draws(&net, &test, &refs).expect("host predictive");
+        assert_eq!(device.examples(), 30);
+        for (i, (a, b)) in device.values().iter().zip(host.values()).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-4 * b.abs().max(1.0),
+                "{output:?} value {i}: {a} vs {b}"
+            );
+        }
+        match (device.metrics(), host.metrics()) {
+            (
+                PredictiveMetrics::Classification {
+                    test_nll: a,
+                    test_mutual_information: ma,
+                    draws,
+                    ..
+                },
+                PredictiveMetrics::Classification {
+                    test_nll: b,
+                    test_mutual_information: mb,
+                    ..
+                },
+            ) => {
+                assert_eq!(draws, 16.0 * 5.0);
+                assert!(
+                    (a - b).abs() < 1e-4 && (ma - mb).abs() < 1e-4,
+                    "{a} {b} {ma} {mb}"
+                );
+            }
+            (
+                PredictiveMetrics::Regression {
+                    test_nll: a,
+                    test_rmse: ra,
+                    ..
+                },
+                PredictiveMetrics::Regression {
+                    test_nll: b,
+                    test_rmse: rb,
+                    ..
+                },
+            ) => assert!(
+                (a - b).abs() < 1e-4 && (ra - rb).abs() < 1e-4,
+                "{a} {b} {ra} {rb}"
+            ),
+            other => panic!("{output:?}: metrics of different kinds {other:?}"),
+        }
+    }
+}
+
+/// A network with no hidden layer and a Gaussian output is Bayesian linear regression, whose
+/// posterior is exact: `Σ = (XᵀX/s² + I/σ²)⁻¹`, `μ = Σ Xᵀy/s²`. Full-batch SGLD at η = 10⁻³
+/// over 512 chains × 500 kept draws must find each mean within 0.1 posterior sd and each
+/// variance within 10%. Why: the precision's eigenvalues lie in ~[8, 45], so SGLD's
+/// stationary variance is off by ηλ/2 ≤ 2.3% and 1000 burn-in steps are 8 relaxation times of
+/// the slowest direction (1/(ηλ_min) ≈ 125 steps); the draws hold ~4000 effective samples,
+/// so a variance carries ~2% Monte Carlo error and a mean ~0.02 sd. A wrong data scale or
+/// prior term moves a variance by a factor, far outside.
+#[test]
+fn a_linear_gaussian_network_samples_its_exact_posterior() {
+    let output = Output::Gaussian {
+        noise_variance: 1.0,
+    };
+    let train = data(&output, 40, 3);
+    let net = Network::new(
+        train.clone(),
+        NetworkSpec {
+            hidden: vec![],
+            activation: Activation::Relu,
+            output,
+            prior: Prior::Isotropic { variance: 1.0 },
+        },
+    )
+    .expect("valid");
+    // Design with the bias column last, as θ lays out W then b.
+    let f = train.features();
+    let dim = f + 1;
+    let mut precision = vec![0.0f64; dim * dim];
+    let mut xty = vec![0.0f64; dim];
+    for row in 0..train.rows() {
+        let mut x: Vec<f64> = train.dense_row(row).iter().map(|&v| f64::from(v)).collect();
+        x.push(1.0);
+        for a in 0..dim {
+            xty[a] += x[a] * f64::from(train.labels()[row]);
+            for b in 0..dim {
+                precision[a * dim + b] += x[a] * x[b];
+            }
+        }
+    }
+    for a in 0..dim {
+        precision[a * dim + a] += 1.0;
+    }
+    let covariance = invert(precision, dim);
+    let mean: Vec<f64> = (0..dim)
+        .map(|a| (0..dim).map(|b| covariance[a * dim + b] * xty[b]).sum())
+        .collect();
+    let draws = Sampler::builder(net)
+        .chains(512)
+        .steps(3000)
+        .burn_in(1000)
+        .thin(4)
+        .step_size(StepSize::constant(1e-3).expect("valid"))
+        .seed(17)
+        .build()
+        .expect("valid")
+        .run(common::gpu())
+        .expect("run");
+    let (got_mean, got_cov) = common::pooled_moments(draws.values(), dim);
+    for d in 0..dim {
+        let sd = covariance[d * dim + d].sqrt();
+        assert!(
+            (got_mean[d] - mean[d]).abs() < 0.1 * sd,
+            "mean {d}: {} vs {}",
+            got_mean[d],
+            mean[d]
+        );
+        let ratio = got_cov[d * dim + d] / covariance[d * dim + d];
+        assert!((ratio - 1.0).abs() < 0.1, "variance {d}: ratio {ratio}");
+    }
+}
+
+/// The inverse of a small well-conditioned matrix by Gauss–Jordan elimination with partial
+/// pivoting (f64; the test's 6×6 precision has condition number ~10).
+fn invert(mut a: Vec<f64>, n: usize) -> Vec<f64> {
+    let mut inverse: Vec<f64> = (0..n * n)
+        .map(|i| f64::from(u8::from(i % (n + 1) == 0)))
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&x, &y| a[x * n + col].abs().total_cmp(&a[y * n + col].abs()))
+            .expect("rows remain");
+        for k in 0..n {
+            a.swap(col * n + k, pivot * n + k);
+            inverse.swap(col * n + k, pivot * n + k);
+        }
+        let scale = a[col * n + col];
+        for k in 0..n {
+            a[col * n + k] /= scale;
+            inverse[col * n + k] /= scale;
+        }
+        for row in (0..n).filter(|&r| r != col) {
+            let factor = a[row * n + col];
+            for k in 0..n {
+                a[row * n + k] -= factor * a[col * n + k];
+                inverse[row * n + k] -= factor * inverse[col * n + k];
+            }
+        }
+    }
+    inverse
+}
