@@ -36,6 +36,85 @@ pub(crate) fn draws_header(shape: [u64; 3]) -> Vec<u8> {
     header
 }
 
+/// The NPY 1.0 header of a little-endian f32 matrix `[rows, columns]` in C order, padded to a
+/// multiple of 64 bytes as NumPy writes it.
+fn matrix_header(rows: usize, columns: usize) -> Vec<u8> {
+    let dict =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    let unpadded = MAGIC.len() + 4 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(&[1, 0]);
+    header.extend_from_slice(&((total - MAGIC.len() - 4) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(total - 1, b' ');
+    header.push(b'\n');
+    header
+}
+
+/// Writes `values` (row-major, `columns` per row) as an NPY f32 matrix.
+pub(crate) fn write_matrix(
+    out: &mut dyn std::io::Write,
+    columns: usize,
+    values: &[f32],
+) -> std::io::Result<()> {
+    let rows = values.len() / columns.max(1);
+    out.write_all(&matrix_header(rows, columns))?;
+    for value in values {
+        out.write_all(&value.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// Reads an NPY f32 matrix `[rows, columns]` (C order, little-endian) written by
+/// [`write_matrix`] or NumPy; anything else is refused with what was found.
+pub(crate) fn read_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let bad = |message: String| Error::Data {
+        path: path.to_owned(),
+        line: None,
+        message,
+    };
+    let file = File::open(path).map_err(|source| Error::io(path.to_owned(), source))?;
+    let length = file
+        .metadata()
+        .map_err(|source| Error::io(path.to_owned(), source))?
+        .len();
+    let mut reader = BufReader::new(file);
+    let header = read_header(&mut reader, path)?;
+    if header.descr != "<f4" || header.fortran_order || header.shape.len() != 2 {
+        return Err(bad(format!(
+            "holds {} {}in shape {:?}; expected a float32 ('<f4') matrix in C order",
+            describe_dtype(&header.descr),
+            if header.fortran_order {
+                "in Fortran order "
+            } else {
+                ""
+            },
+            header.shape
+        )));
+    }
+    let (rows, columns) = (header.shape[0], header.shape[1]);
+    let count = rows
+        .checked_mul(columns)
+        .filter(|&n| header.data_offset.checked_add(n * 4) == Some(length))
+        .ok_or_else(|| {
+            bad(format!(
+                "its header declares {rows} × {columns} values, but {} bytes of data follow it",
+                length.saturating_sub(header.data_offset)
+            ))
+        })?;
+    let mut bytes: Vec<u8> = crate::error::try_vec(count * 4, "the matrix's values")?;
+    bytes.resize((count * 4) as usize, 0);
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|source| Error::io(path.to_owned(), source))?;
+    let values = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((rows as usize, columns as usize, values))
+}
+
 /// What an NPY header declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Header {

@@ -140,6 +140,117 @@ pub fn plot_npy(
     })
 }
 
+/// What [`plot_reliability`] drew.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReliabilityReport {
+    /// Test examples in the file.
+    pub examples: usize,
+    /// Its expected calibration error (15 equal-width bins).
+    pub ece: f64,
+    /// Its accuracy.
+    pub accuracy: f64,
+    /// What the caller should know: no font found.
+    pub warnings: Vec<String>,
+}
+
+/// Draws the reliability diagram of the predictive file `input` (`langevin sample
+/// --predictive`, with its uncertainty file beside it) into the PNG `output`, written
+/// atomically: per confidence bin, the accuracy (bars) against the mean confidence (dots) and
+/// the diagonal a calibrated model follows; below, the share of examples in each bin.
+pub fn plot_reliability(input: &Path, output: &Path) -> Result<ReliabilityReport> {
+    let predictive = crate::predictive::Predictive::read_npy(input)?;
+    let bins = predictive.reliability();
+    let crate::predictive::PredictiveMetrics::Classification {
+        test_accuracy,
+        test_ece,
+        ..
+    } = predictive.metrics()
+    else {
+        return Err(Error::Plot(
+            "a reliability diagram needs class probabilities".into(),
+        ));
+    };
+    let mut warnings = Vec::new();
+    let text = font(&mut warnings);
+    let (width, height) = (720u32, 760u32);
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let (top, bottom) = root.split_vertically(height * 3 / 4);
+        let width_of_bin = 1.0 / bins.len() as f64;
+        let caption = format!(
+            "reliability: accuracy {test_accuracy:.4}, ECE {test_ece:.4} ({} examples)",
+            predictive.examples()
+        );
+        let mut chart = panel(
+            &top,
+            &caption,
+            ("confidence", "accuracy"),
+            (0.0..1.0, 0.0..1.0),
+            text,
+        )?;
+        let filled = || bins.iter().enumerate().filter(|(_, b)| b.0 > 0);
+        chart
+            .draw_series(filled().map(|(i, &(_, _, accuracy))| {
+                let left = i as f64 * width_of_bin;
+                Rectangle::new(
+                    [
+                        (left + 0.1 * width_of_bin, 0.0),
+                        (left + 0.9 * width_of_bin, accuracy),
+                    ],
+                    BLUE.mix(0.5).filled(),
+                )
+            }))
+            .map_err(drawing)?;
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.6)))
+            .map_err(drawing)?;
+        chart
+            .draw_series(filled().map(|(_, &(_, confidence, accuracy))| {
+                Circle::new((confidence, accuracy), 4, RED.filled())
+            }))
+            .map_err(drawing)?;
+        let most = bins.iter().map(|b| b.0).max().unwrap_or(1).max(1) as f64;
+        let share = most / predictive.examples().max(1) as f64;
+        let mut counts = panel(
+            &bottom,
+            "",
+            ("confidence", "share of examples"),
+            (0.0..1.0, 0.0..share * 1.05),
+            text,
+        )?;
+        counts
+            .draw_series(filled().map(|(i, &(n, _, _))| {
+                let left = i as f64 * width_of_bin;
+                Rectangle::new(
+                    [
+                        (left + 0.1 * width_of_bin, 0.0),
+                        (
+                            left + 0.9 * width_of_bin,
+                            n as f64 / predictive.examples() as f64,
+                        ),
+                    ],
+                    BLACK.mix(0.4).filled(),
+                )
+            }))
+            .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    crate::output::write_atomically(output, |out| {
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new(out)
+            .write_image(&pixels, width, height, image::ColorType::Rgb8)
+            .map_err(std::io::Error::other)
+    })?;
+    Ok(ReliabilityReport {
+        examples: predictive.examples(),
+        ece: test_ece,
+        accuracy: test_accuracy,
+        warnings,
+    })
+}
+
 fn validate(options: &PlotOptions) -> Result<()> {
     let rows = options.dims.as_ref().map_or(4, Vec::len) as u64;
     let tall = "the figure would be over 16000 pixels tall; plot fewer dimensions or lower rows";

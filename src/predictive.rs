@@ -16,6 +16,8 @@
 //! 90% interval of a normal with the mixture's mean and variance (`s²` plus the variance of
 //! the means across draws).
 
+use std::path::{Path, PathBuf};
+
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Network, Output};
@@ -270,6 +272,108 @@ impl Predictive {
             draws,
         }
     }
+}
+
+impl Predictive {
+    /// Writes the predictive as NPY f32: for classification the averaged probabilities
+    /// `[examples, classes]`; for regression `[examples, 2]`, the predictive mean and variance
+    /// (`s²` plus the variance of the draws' means).
+    pub fn write_npy(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self.classes {
+            Some(k) => {
+                let values: Vec<f32> = self.values.iter().map(|&v| v as f32).collect();
+                crate::npy::write_matrix(out, k, &values)
+            }
+            None => {
+                let values: Vec<f32> = self
+                    .values
+                    .chunks_exact(3)
+                    .flat_map(|v| [v[0] as f32, (self.noise_variance + v[1]) as f32])
+                    .collect();
+                crate::npy::write_matrix(out, 2, &values)
+            }
+        }
+    }
+
+    /// Writes the per-example uncertainty as NPY f32 `[examples, 3]`: the label, then for
+    /// classification the predictive entropy `H[p̄]` and the mutual information (epistemic
+    /// part), for regression the variance of the draws' means (epistemic part) and the log
+    /// predictive density of the label.
+    pub fn write_uncertainty_npy(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let rows: Vec<[f64; 2]> = match self.classes {
+            Some(_) => self
+                .entropy()
+                .into_iter()
+                .zip(self.mutual_information())
+                .map(|(h, mi)| [h, mi])
+                .collect(),
+            None => self
+                .values
+                .chunks_exact(3)
+                .map(|v| {
+                    let normaliser = 0.5 * (2.0 * std::f64::consts::PI * self.noise_variance).ln();
+                    [v[1], v[2].max(f64::MIN_POSITIVE).ln() - normaliser]
+                })
+                .collect(),
+        };
+        let values: Vec<f32> = rows
+            .iter()
+            .zip(&self.labels)
+            .flat_map(|(r, &y)| [y, r[0] as f32, r[1] as f32])
+            .collect();
+        crate::npy::write_matrix(out, 3, &values)
+    }
+
+    /// Reads a classification predictive back from the files [`Predictive::write_npy`] and
+    /// [`Predictive::write_uncertainty_npy`] wrote (the second at [`uncertainty_path`]), for
+    /// the reliability diagram and the metrics; the count of draws is not kept (0).
+    pub fn read_npy(path: &Path) -> Result<Predictive> {
+        let companion = uncertainty_path(path);
+        let (rows, classes, probabilities) = crate::npy::read_matrix(path)?;
+        let (label_rows, columns, uncertainty) = crate::npy::read_matrix(&companion)?;
+        if label_rows != rows || columns != 3 || classes < 2 {
+            return Err(Error::Data {
+                path: companion,
+                line: None,
+                message: format!(
+                    "{label_rows} × {columns} values beside {rows} × {classes} probabilities in \
+                     {}; expected the `[examples, 3]` uncertainty file `langevin sample \
+                     --predictive` writes beside a classifier's probabilities",
+                    path.display()
+                ),
+            });
+        }
+        let labels: Vec<f32> = uncertainty.chunks_exact(3).map(|r| r[0]).collect();
+        if let Some(i) = labels
+            .iter()
+            .position(|&y| !(y >= 0.0 && y.fract() == 0.0 && (y as usize) < classes))
+        {
+            return Err(Error::Data {
+                path: companion,
+                line: None,
+                message: format!(
+                    "label {} of example {i} is not a class of 0..{classes}",
+                    labels[i]
+                ),
+            });
+        }
+        Ok(Predictive {
+            mean_entropy: uncertainty
+                .chunks_exact(3)
+                .map(|r| f64::from(r[1]) - f64::from(r[2]))
+                .collect(),
+            draws: vec![0.0; rows],
+            values: probabilities.iter().map(|&p| f64::from(p)).collect(),
+            labels,
+            classes: Some(classes),
+            noise_variance: 0.0,
+        })
+    }
+}
+
+/// Where the uncertainty file beside a predictive file goes: `p.npy` → `p.uncertainty.npy`.
+pub fn uncertainty_path(predictive: &Path) -> PathBuf {
+    predictive.with_extension("uncertainty.npy")
 }
 
 /// The 95th percentile of the standard normal: the half-width of a central 90% interval.

@@ -16,6 +16,9 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// Environment variable that points `--data fashion-mnist` at another directory holding the
 /// same four files.
 pub const FASHION_MNIST_ENV: &str = "LANGEVIN_FASHION_MNIST";
+/// What `--data` takes to mean the installed Fashion-MNIST.
+pub const FASHION_MNIST_SHORTCUT: &str = "fashion-mnist";
+
 /// Fashion-MNIST's classes.
 pub const FASHION_MNIST_CLASSES: usize = 10;
 
@@ -171,7 +174,11 @@ impl Dataset {
                 ));
             }
         }
-        let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+        // k · (1/255), as the network kernels decode packed bytes: the same f32 on both sides.
+        let x: Vec<f32> = pixels
+            .iter()
+            .map(|&p| f32::from(p) * (1.0 / 255.0))
+            .collect();
         let origin = Origin {
             path: images.to_owned(),
             lines: Vec::new(),

@@ -9,7 +9,7 @@ use crate::error::{quote, Error, Result};
 mod idx;
 pub use idx::{
     fashion_mnist_dir, fashion_mnist_files, is_idx, labels_beside, FASHION_MNIST_CLASSES,
-    FASHION_MNIST_DIR, FASHION_MNIST_ENV,
+    FASHION_MNIST_DIR, FASHION_MNIST_ENV, FASHION_MNIST_SHORTCUT,
 };
 
 /// Feature storage, row-major.

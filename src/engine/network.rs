@@ -2,12 +2,13 @@
 //! test set and its predictive sums), the passes of one step and the predictive passes run
 //! after each kept draw (`shaders/network.wgsl`).
 
+use crate::data::Dataset;
 use crate::engine::choice::workgroup_size;
 use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{ChunkRecord, DispatchRecord, NetLayer, NetParams};
-use crate::gpu::kernels::{Kernel, NetPass};
+use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION};
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
 use crate::gpu::Gpu;
 use crate::model::{Network, Output};
@@ -29,6 +30,29 @@ pub(crate) struct NetworkState {
     pub(crate) test_rows: u32,
     // Buffers the bind groups hold; kept here so they live as long as the groups.
     _buffers: Vec<wgpu::Buffer>,
+}
+
+/// The features as the shader's `values` words: four bytes to a word when every feature is
+/// some k · (1/255) with k in 0..=255 (images scaled to [0, 1], decoded to the same f32 on the
+/// device: a quarter of the memory and of the loads), else each f32's bits.
+fn feature_words(data: &Dataset) -> (Vec<u32>, bool) {
+    let dense = data.to_dense();
+    let byte = |v: f32| {
+        let k = (v * 255.0).round();
+        (0.0..=255.0).contains(&k) && k * (1.0 / 255.0) == v
+    };
+    if !dense.iter().all(|&v| byte(v)) {
+        return (dense.iter().map(|v| v.to_bits()).collect(), false);
+    }
+    let words = dense
+        .chunks(4)
+        .map(|four| {
+            four.iter().enumerate().fold(0u32, |word, (lane, &v)| {
+                word | (((v * 255.0).round() as u32) << (8 * lane))
+            })
+        })
+        .collect();
+    (words, true)
 }
 
 /// Values per test example in the predictive sums (see `NetParams::predictive_stride`).
@@ -53,6 +77,7 @@ impl NetworkState {
         let layers = network.layers();
         let (batch, mode, per_chain) = batch_law(job, data.rows());
         let n = u64::from(batch);
+        let quads = n.div_ceil(NET_EXAMPLES_PER_INVOCATION);
         // Activations and deltas: every layer's outputs for every (example, chain).
         let mut table = Vec::with_capacity(layers.len());
         let mut offset = 0u64;
@@ -81,12 +106,13 @@ impl NetworkState {
             ));
         }
         let features = data.features() as u64;
+        let (train_words, train_bytes) = feature_words(data);
         gpu.check_binding(
             &format!(
                 "the training features dense ({} rows × {features})",
                 data.rows()
             ),
-            data.rows() as u64 * features * 4,
+            train_words.len() as u64 * 4,
         )?;
         let output = network.spec().output;
         let stride = predictive_stride(&output);
@@ -94,7 +120,7 @@ impl NetworkState {
             Output::Gaussian { noise_variance } => (1.0 / noise_variance) as f32,
             _ => 1.0,
         };
-        let params = |rows: usize, testing: bool| NetParams {
+        let params = |rows: usize, testing: bool, byte_features: bool| NetParams {
             rows: rows as u32,
             batch,
             mode,
@@ -108,7 +134,7 @@ impl NetworkState {
             testing: u32::from(testing),
             activation: network.spec().activation.code(),
             predictive_stride: stride,
-            _pad0: 0,
+            byte_features: u32::from(byte_features),
             _pad1: 0,
             _pad2: 0,
         };
@@ -135,16 +161,12 @@ impl NetworkState {
         let buffers = vec![
             gpu.upload_buffer(
                 "network params",
-                bytemuck::bytes_of(&params(data.rows(), false)),
+                bytemuck::bytes_of(&params(data.rows(), false, train_bytes)),
                 uniform,
             ),
             gpu.upload_buffer("network test chunks", &records, uniform),
             gpu.upload_buffer("network layers", bytemuck::cast_slice(&table), read),
-            gpu.upload_buffer(
-                "network features",
-                bytemuck::cast_slice(&data.to_dense()),
-                read,
-            ),
+            gpu.upload_buffer("network features", bytemuck::cast_slice(&train_words), read),
             gpu.upload_buffer("network labels", bytemuck::cast_slice(data.labels()), read),
             gpu.storage_buffer(
                 "network batch rows",
@@ -199,7 +221,7 @@ impl NetworkState {
         for (l, layer) in layers.iter().enumerate() {
             step.push(compile(
                 NetPass::Forward(l as u32),
-                Threads::Linear(chains * n * layer.outputs as u64),
+                Threads::Linear(chains * quads * layer.outputs as u64),
                 &training,
             )?);
         }
@@ -211,7 +233,7 @@ impl NetworkState {
         for l in (1..=last).rev() {
             step.push(compile(
                 NetPass::Backward(l),
-                Threads::Linear(chains * n * layers[l as usize].inputs as u64),
+                Threads::Linear(chains * quads * layers[l as usize].inputs as u64),
                 &training,
             )?);
         }
@@ -225,21 +247,22 @@ impl NetworkState {
         )?);
         let mut predict = Vec::new();
         if let Some(test) = test {
+            let (test_words, test_bytes) = feature_words(test);
             gpu.check_binding(
                 &format!(
                     "the test features dense ({} rows × {features})",
                     test.rows()
                 ),
-                test.rows() as u64 * features * 4,
+                test_words.len() as u64 * 4,
             )?;
             all.push(gpu.upload_buffer(
                 "network test params",
-                bytemuck::bytes_of(&params(test.rows(), true)),
+                bytemuck::bytes_of(&params(test.rows(), true, test_bytes)),
                 uniform,
             ));
             all.push(gpu.upload_buffer(
                 "network test features",
-                bytemuck::cast_slice(&test.to_dense()),
+                bytemuck::cast_slice(&test_words),
                 read,
             ));
             all.push(gpu.upload_buffer(
@@ -256,7 +279,7 @@ impl NetworkState {
             for (l, layer) in layers.iter().enumerate() {
                 predict.push(compile(
                     NetPass::Forward(l as u32),
-                    Threads::Linear(chains * n * layer.outputs as u64),
+                    Threads::Linear(chains * quads * layer.outputs as u64),
                     &testing,
                 )?);
             }

@@ -176,7 +176,9 @@ shared_struct! {
         /// Values per test example in `predictive`: K class sums, the entropy sum and the
         /// count (K + 2), or for a Gaussian output Σμ, Σμ², Σ exp(−r²/2s²) and the count (4).
         pub(crate) predictive_stride: u32,
-        pub(crate) _pad0: u32,
+        /// 1: `values` holds each feature as a byte k, four to a word, meaning k · (1/255)
+        /// (images scaled to [0, 1]: a quarter of the memory, the same values); 0: f32 bits.
+        pub(crate) byte_features: u32,
         pub(crate) _pad1: u32,
         pub(crate) _pad2: u32,
     }
@@ -383,7 +385,7 @@ pub(crate) const NETWORK: [Binding; 9] = [
     slot("net", "NetParams", Access::Uniform),
     slot("chunk", "ChunkRecord", Access::DynamicUniform),
     slot("net_layers", "array<NetLayer>", Access::Read),
-    slot("values", "array<f32>", Access::Read),
+    slot("values", "array<u32>", Access::Read),
     slot("labels", "array<f32>", Access::Read),
     slot("batch_rows", "array<u32>", Access::ReadWrite),
     slot("activations", "array<f32>", Access::ReadWrite),

@@ -222,6 +222,10 @@ pub(crate) enum Kernel {
     RngProbe,
 }
 
+/// Examples one invocation of a network's forward or backward pass carries in registers
+/// (`LANES` in `shaders/network.wgsl`, generated from this).
+pub(crate) const NET_EXAMPLES_PER_INVOCATION: u64 = 4;
+
 /// The passes of a network's step, and the predictive pass after a kept draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NetPass {
@@ -424,7 +428,10 @@ impl Kernel {
                 };
                 KernelSpec {
                     constants: vec![("LAYER", f64::from(layer))],
-                    generated: format!("const MAX_CLASSES: u32 = {}u;\n", classes.max(&2)),
+                    generated: format!(
+                        "const MAX_CLASSES: u32 = {}u;\nconst LANES: u32 = {NET_EXAMPLES_PER_INVOCATION}u;\n",
+                        classes.max(&2)
+                    ),
                     ..spec(
                         "network",
                         pass.entry_point(),

@@ -74,6 +74,10 @@ pub(crate) struct PlotArgs {
     /// The PNG to write.
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Draw the reliability diagram of a predictive file (`sample --predictive`) instead of
+    /// traces: accuracy against confidence in 15 bins, with the ECE.
+    #[arg(long)]
+    pub(crate) reliability: bool,
     /// Dimensions to plot (default: the first four).
     #[arg(long, value_delimiter = ',')]
     pub(crate) dims: Option<Vec<usize>>,
@@ -106,12 +110,44 @@ pub(crate) enum Model {
     Logistic,
     /// Welling & Teh's two-parameter Gaussian mixture on --data (default data/mixture.csv).
     Mixture,
-    /// One-hidden-layer MLP classifier (a Bayesian neural network) on --data, --hidden units.
+    /// Multinomial logistic regression on --data (labels 0..K−1): a network with no hidden
+    /// layer and a categorical output.
+    Softmax,
+    /// A feed-forward network (a Bayesian neural network) on --data: --hidden widths,
+    /// --activation, --output likelihood, --prior.
     Mlp,
     /// Chen et al.'s double well U(θ) = −2θ² + θ⁴ (no data).
     DoubleWell,
     /// Zhang et al.'s 25-component Gaussian mixture on a 5 × 5 grid (no data).
     GridMixture,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ActivationArg {
+    /// max(0, z).
+    Relu,
+    /// tanh z.
+    Tanh,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputArg {
+    /// Bernoulli for labels ±1 or 0/1, categorical otherwise.
+    Auto,
+    /// Softmax over --classes K (labels 0..K−1).
+    Categorical,
+    /// Sigmoid (labels ±1 or 0/1).
+    Bernoulli,
+    /// Regression, y ~ N(f(x), --noise-var).
+    Gaussian,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PriorArg {
+    /// Every weight and bias N(0, --prior-var).
+    Isotropic,
+    /// Weights N(0, --prior-var / fan-in), biases N(0, --prior-var).
+    FanIn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,10 +244,14 @@ pub(crate) struct SampleArgs {
     /// Correlation between every pair of dimensions (a dense precision); 0 keeps it diagonal.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) corr: f64,
-    /// Training data: LIBSVM text, or CSV when the name ends in .csv.
+    /// Training data: LIBSVM text, CSV when the name ends in .csv, IDX images (MNIST format,
+    /// raw or gzip; the labels file beside them), or `fashion-mnist` for the Debian
+    /// package's Fashion-MNIST (its t10k images become --test unless one is given).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
-    /// Test data for posterior-predictive accuracy and log-likelihood (logistic).
+    /// Test data: logistic regression reports accuracy and log-likelihood; networks report
+    /// the posterior predictive's accuracy, NLL, Brier score and ECE (or RMSE, NLL and 90%
+    /// coverage), summed on the device.
     #[arg(long)]
     pub(crate) test: Option<PathBuf>,
     /// CSV label column by header name (default: the last column).
@@ -223,12 +263,37 @@ pub(crate) struct SampleArgs {
     /// Noise variance s² of linear regression.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub(crate) noise_var: f64,
-    /// Hidden units of --model mlp.
-    #[arg(long, default_value_t = 50, value_parser = checks::count::<usize>)]
-    pub(crate) hidden: usize,
-    /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients.
+    /// Widths of --model mlp's hidden layers, input side first: `100` or `100,100`.
+    #[arg(long, value_delimiter = ',', default_value = "50", value_parser = checks::count::<usize>)]
+    pub(crate) hidden: Vec<usize>,
+    /// Nonlinearity of --model mlp's hidden layers.
+    #[arg(long, value_enum, default_value = "relu")]
+    pub(crate) activation: ActivationArg,
+    /// Likelihood of --model mlp (auto: Bernoulli for labels ±1 or 0/1, else categorical).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) output: OutputArg,
+    /// Classes K of a categorical output (default: the largest training label + 1).
+    #[arg(long, value_parser = checks::count::<usize>)]
+    pub(crate) classes: Option<usize>,
+    /// A network's prior: every weight and bias N(0, --prior-var), or weights
+    /// N(0, --prior-var / fan-in) and biases N(0, --prior-var).
+    #[arg(long, value_enum, default_value = "isotropic")]
+    pub(crate) prior: PriorArg,
+    /// Variance σ² of the Gaussian prior N(0, σ² I) on the coefficients (for --prior fan-in,
+    /// the scale s of N(0, s / fan-in)).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub(crate) prior_var: f64,
+    /// Use only the first N training examples.
+    #[arg(long, value_parser = checks::count::<usize>)]
+    pub(crate) train_rows: Option<usize>,
+    /// Use only the first N test examples.
+    #[arg(long, value_parser = checks::count::<usize>)]
+    pub(crate) test_rows: Option<usize>,
+    /// Write a network's posterior predictive on --test as NPY: the averaged class
+    /// probabilities [examples, classes] (regression: mean and variance), and beside it
+    /// FILE.uncertainty.npy [examples, 3]: label, predictive entropy, mutual information.
+    #[arg(long, value_name = "FILE.npy")]
+    pub(crate) predictive: Option<PathBuf>,
     /// No intercept: coefficient d is feature d.
     #[arg(long)]
     pub(crate) no_intercept: bool,

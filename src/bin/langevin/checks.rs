@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use langevin::output::{check_output_path, check_separate, with_suffix};
 
-use crate::args::{Model, SampleArgs, SamplerKind, Schedule};
+use crate::args::{Model, OutputArg, SampleArgs, SamplerKind, Schedule};
 
 /// Parses a count written as `4096`, `4_096` or `4e3` (an exact whole number in range).
 pub(crate) fn count<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
@@ -39,6 +39,13 @@ pub(crate) fn count<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
                 .map_or("u32::MAX".to_owned(), |t| format!("{t}::MAX"))
         )
     })
+}
+
+/// Whether `--data` names the Fashion-MNIST shortcut.
+pub(crate) fn is_fashion_mnist(args: &SampleArgs) -> bool {
+    args.data
+        .as_deref()
+        .is_some_and(|d| d.as_os_str() == langevin::data::FASHION_MNIST_SHORTCUT)
 }
 
 /// Refuses options given on the command line (or in the environment) that the chosen model,
@@ -79,13 +86,13 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
         (
             "data",
             data_model,
-            "--data is for models on data (linear, logistic, mixture, mlp)",
+            "--data is for models on data (linear, logistic, softmax, mlp, mixture)",
         ),
         (
             "test",
-            matches!(model, Model::Logistic | Model::Mlp),
-            "--test reports a classifier's test accuracy (--model logistic or mlp); this model \
-             computes no test metrics",
+            matches!(model, Model::Logistic | Model::Softmax | Model::Mlp),
+            "--test reports a classifier's or network's test metrics (--model logistic, \
+             softmax or mlp); this model computes none",
         ),
         (
             "label",
@@ -99,18 +106,60 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
         ),
         (
             "noise_var",
-            model == Model::Linear,
-            "--noise-var is linear regression's",
+            model == Model::Linear || (model == Model::Mlp && args.output == OutputArg::Gaussian),
+            "--noise-var is the Gaussian likelihood's (--model linear, or mlp --output gaussian)",
         ),
         (
             "hidden",
             model == Model::Mlp,
-            "--hidden sets the MLP's width (--model mlp)",
+            "--hidden sets the MLP's widths (--model mlp)",
+        ),
+        (
+            "activation",
+            model == Model::Mlp,
+            "--activation is the MLP's hidden nonlinearity (--model mlp)",
+        ),
+        (
+            "output",
+            model == Model::Mlp,
+            "--output is the MLP's likelihood (--model mlp; softmax is always categorical)",
+        ),
+        (
+            "classes",
+            matches!(model, Model::Softmax | Model::Mlp)
+                && matches!(args.output, OutputArg::Auto | OutputArg::Categorical),
+            "--classes is a categorical output's (--model softmax, or mlp with a categorical \
+             output)",
+        ),
+        (
+            "prior",
+            matches!(model, Model::Softmax | Model::Mlp),
+            "--prior chooses a network's prior (--model softmax or mlp)",
         ),
         (
             "prior_var",
-            matches!(model, Model::Linear | Model::Logistic | Model::Mlp),
-            "--prior-var is the prior of the linear, logistic and MLP models",
+            matches!(
+                model,
+                Model::Linear | Model::Logistic | Model::Softmax | Model::Mlp
+            ),
+            "--prior-var is the prior of the linear, logistic, softmax and MLP models",
+        ),
+        (
+            "train_rows",
+            data_model,
+            "--train-rows limits the training data; this target has none",
+        ),
+        (
+            "test_rows",
+            args.test.is_some() || is_fashion_mnist(args),
+            "--test-rows limits --test, which is not given",
+        ),
+        (
+            "predictive",
+            matches!(model, Model::Softmax | Model::Mlp)
+                && (args.test.is_some() || is_fashion_mnist(args)),
+            "--predictive writes a network's posterior predictive on --test (--model softmax or \
+             mlp, with --test)",
         ),
         (
             "no_intercept",
@@ -132,7 +181,11 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
             args.batch.is_some(),
             "--replacement needs --batch",
         ),
-        ("data_path", data_model, "--data-path is for models on data"),
+        (
+            "data_path",
+            data_model && !matches!(model, Model::Softmax | Model::Mlp),
+            "--data-path chooses the one-kernel data models' path; networks run their own passes",
+        ),
         (
             "decay",
             args.sampler == SamplerKind::Psgld,
@@ -219,8 +272,9 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
         ),
         (
             "test",
-            !args.statistics_only || !matches!(model, Model::Logistic | Model::Mlp),
-            "--test needs draws, which --statistics-only does not keep",
+            !args.statistics_only || matches!(model, Model::Softmax | Model::Mlp),
+            "--test with logistic regression needs draws, which --statistics-only does not keep \
+             (a network's predictive is summed on the device and works without them)",
         ),
         (
             "checkpoint_every",
@@ -256,6 +310,13 @@ pub(crate) fn sample_paths(args: &SampleArgs) -> Result<()> {
         check_output_path("--json", json, true)?;
         outputs.push(("--json".into(), json.clone()));
     }
+    if let Some(predictive) = &args.predictive {
+        let uncertainty = langevin::predictive::uncertainty_path(predictive);
+        check_output_path("--predictive", predictive, false)?;
+        check_output_path("--predictive's uncertainty file", &uncertainty, false)?;
+        outputs.push(("--predictive".into(), predictive.clone()));
+        outputs.push(("--predictive's uncertainty file".into(), uncertainty));
+    }
     for (flag, dir) in [
         ("--checkpoint", &args.checkpoint),
         ("--resume", &args.resume),
@@ -289,8 +350,21 @@ pub(crate) fn sample_paths(args: &SampleArgs) -> Result<()> {
     }
     let mut inputs: Vec<(String, PathBuf)> = Vec::new();
     for (flag, path) in [("--data", &args.data), ("--test", &args.test)] {
-        if let Some(path) = path {
-            inputs.push((flag.into(), path.clone()));
+        let Some(path) = path else { continue };
+        if flag == "--data" && is_fashion_mnist(args) {
+            if let Ok(dir) = langevin::data::fashion_mnist_dir() {
+                for file in langevin::data::fashion_mnist_files(&dir) {
+                    inputs.push(("Fashion-MNIST".into(), file));
+                }
+            }
+            continue;
+        }
+        inputs.push((flag.into(), path.clone()));
+        if let Some(labels) = langevin::data::is_idx(path)
+            .then(|| langevin::data::labels_beside(path))
+            .flatten()
+        {
+            inputs.push((format!("{flag}'s labels"), labels));
         }
     }
     if let Some(dir) = &args.resume {

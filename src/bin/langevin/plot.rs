@@ -1,5 +1,5 @@
 //! `langevin plot`: trace plots and marginal histograms of a draws file, with a model's
-//! exact marginal density drawn over them.
+//! exact marginal density drawn over them, or a predictive file's reliability diagram.
 
 use anyhow::{bail, Result};
 use langevin::model::toys;
@@ -12,8 +12,31 @@ pub(crate) fn plot(args: &PlotArgs) -> Result<()> {
     checks::single_output(
         "--out",
         &args.out,
-        &[("the draws file".into(), args.input.clone())],
+        &[
+            ("the input file".into(), args.input.clone()),
+            (
+                "the predictive's uncertainty file".into(),
+                langevin::predictive::uncertainty_path(&args.input),
+            ),
+        ],
     )?;
+    if args.reliability {
+        if args.dims.is_some() || args.reference.is_some() {
+            bail!("--dims and --reference are for trace plots; --reliability draws a predictive file's calibration");
+        }
+        let report = langevin::plot::plot_reliability(&args.input, &args.out)?;
+        for warning in &report.warnings {
+            note!("warning: {warning}");
+        }
+        say!(
+            "{}: reliability of {} test examples (accuracy {:.4}, ECE {:.4})",
+            args.out.display(),
+            report.examples,
+            report.accuracy,
+            report.ece
+        );
+        return Ok(());
+    }
     let reference = reference_density(args)?;
     let options = langevin::plot::PlotOptions {
         dims: args.dims.clone(),

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use langevin::model::{classifier_predictive, Target};
+use langevin::model::Target;
+use langevin::predictive::{Predictive, PredictiveMetrics};
 use langevin::sampler::ModeSearch;
 use langevin::{Gpu, Sampler};
 
@@ -24,7 +25,6 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
     let Planned {
         target,
         test,
-        mlp_shape,
         mut builder,
     } = plan(&gpu, args)?;
     if args.cv {
@@ -92,13 +92,8 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
     }
     let thetas = spread_draws(&draws, PREDICTIVE_DRAWS);
     let slices: Vec<&[f32]> = thetas.iter().map(Vec::as_slice).collect();
-    let predictive = match (&target, &test, mlp_shape) {
-        (Target::Regression(model), Some(test), _) => model.predictive(test, &slices),
-        (Target::Custom(_), Some(test), Some(shape)) => {
-            classifier_predictive(test, &slices, |data, row, theta| {
-                shape.output(data, row, theta)
-            })
-        }
+    let predictive = match (&target, &test) {
+        (Target::Regression(model), Some(test)) => model.predictive(test, &slices),
         _ => None,
     };
     if let Some((accuracy, log_likelihood)) = predictive {
@@ -120,6 +115,8 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         ),
         None => e,
     };
+    let network = network_outputs(&target, report.predictive.as_ref(), args, &mut commit)
+        .map_err(|e| kept(e))?;
     if let (Some(out), Some(checksum)) = (&args.out, draws_checksum) {
         if let Some(manifest) =
             langevin::shard::ShardManifest::of(sampler.target(), sampler.settings(), checksum)
@@ -155,8 +152,10 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
                 "workgroup_size": g.workgroup_size,
             })).collect::<Vec<_>>(),
         });
-        if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
-            json.extend(extra.clone());
+        for extra in [extra, network] {
+            if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+                json.extend(extra.clone());
+            }
         }
         commit
             .stage(path, |w| {
@@ -293,6 +292,69 @@ fn run_sampler(
     }))
 }
 
+/// A network's description and its test-set predictive: printed, staged to `--predictive`
+/// (and its uncertainty file), and returned as the summary's JSON fields (`null` for a target
+/// that is not a network).
+fn network_outputs(
+    target: &Target,
+    predictive: Option<&Predictive>,
+    args: &SampleArgs,
+    commit: &mut langevin::output::Commit,
+) -> Result<serde_json::Value> {
+    let Target::Network(network) = target else {
+        return Ok(serde_json::Value::Null);
+    };
+    let spec = network.spec();
+    let mut json = serde_json::json!({
+        "network": network.describe(),
+        "activation": if spec.hidden.is_empty() { None } else { Some(spec.activation.name()) },
+        "output": spec.output.name(),
+        "prior": spec.prior.describe(),
+    });
+    let Some(predictive) = predictive else {
+        return Ok(json);
+    };
+    let metrics = predictive.metrics();
+    match metrics {
+        PredictiveMetrics::Classification {
+            test_accuracy,
+            test_nll,
+            test_brier,
+            test_ece,
+            test_entropy,
+            test_mutual_information,
+            draws,
+        } => say!(
+            "test ({} examples, posterior predictive over {draws} draws): accuracy \
+             {test_accuracy:.4}, NLL {test_nll:.4}, Brier {test_brier:.4}, ECE {test_ece:.4}, \
+             entropy {test_entropy:.4}, mutual information {test_mutual_information:.4}",
+            predictive.examples()
+        ),
+        PredictiveMetrics::Regression {
+            test_rmse,
+            test_nll,
+            test_coverage_90,
+            draws,
+        } => say!(
+            "test ({} examples, posterior predictive over {draws} draws): RMSE {test_rmse:.4}, \
+             NLL {test_nll:.4}, 90% interval coverage {test_coverage_90:.4}",
+            predictive.examples()
+        ),
+    }
+    if let (Some(json), serde_json::Value::Object(extra)) =
+        (json.as_object_mut(), serde_json::to_value(metrics)?)
+    {
+        json.extend(extra);
+        json.insert("test_examples".into(), predictive.examples().into());
+    }
+    if let Some(path) = &args.predictive {
+        commit.stage(path, |w| predictive.write_npy(w))?;
+        let uncertainty = langevin::predictive::uncertainty_path(path);
+        commit.stage(&uncertainty, |w| predictive.write_uncertainty_npy(w))?;
+    }
+    Ok(json)
+}
+
 /// Posterior draws used for predictions on a test set (spread evenly over draws and chains).
 pub(crate) const PREDICTIVE_DRAWS: usize = 1000;
 
@@ -358,8 +420,15 @@ fn statistics_only(
             .collect();
         say!("nested R-hat ({k} superchains): {}", values.join(" "));
     }
+    let mut commit = langevin::output::Commit::new();
+    let network = network_outputs(
+        sampler.target(),
+        report.predictive.as_ref(),
+        args,
+        &mut commit,
+    )?;
     if let Some(path) = &args.json {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "adapter": gpu.describe(),
             "model": model_name(args.model),
             "statistics_only": true,
@@ -371,13 +440,15 @@ fn statistics_only(
             "divergences": report.statistics.divergences(),
             "seconds": seconds,
         });
-        let mut commit = langevin::output::Commit::new();
+        if let (Some(json), Some(extra)) = (json.as_object_mut(), network.as_object()) {
+            json.extend(extra.clone());
+        }
         commit.stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &json)?;
             std::io::Write::write_all(w, b"\n")
         })?;
-        commit.commit()?;
     }
+    commit.commit()?;
     if summary.divergent_chains > 0 && summary.chains == 0 {
         note!("error: every chain diverged; use a smaller step size");
         return Ok(EXIT_ALL_DIVERGED);

@@ -6,33 +6,33 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::minibatch::Minibatch;
-use langevin::model::{mlp_classifier, toys, welling_teh_mixture, MlpShape, Regression, Target};
+use langevin::model::{
+    toys, welling_teh_mixture, Activation, Network, NetworkSpec, Output, Prior, Regression, Target,
+};
 use langevin::sampler::{default_burn_in, Method, SamplerBuilder, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
-use crate::args::{BatchMode, DivergenceArg, Model, OnOff, SampleArgs, SamplerKind, Schedule};
+use crate::args::{
+    ActivationArg, BatchMode, DivergenceArg, Model, OnOff, OutputArg, PriorArg, SampleArgs,
+    SamplerKind, Schedule,
+};
+use crate::checks::is_fashion_mnist;
 
-/// The run the arguments describe: its target, test set and classifier shape, and the sampler
-/// builder with every setting but the control-variate centre.
+/// The run the arguments describe: its target, the test set the host predicts on (logistic
+/// regression; a network carries its own), and the sampler builder with every setting but
+/// the control-variate centre.
 pub(crate) struct Planned {
     pub(crate) target: Target,
     pub(crate) test: Option<Dataset>,
-    pub(crate) mlp_shape: Option<MlpShape>,
     pub(crate) builder: SamplerBuilder,
 }
 
 /// Builds the target from `--model` and its data, and the sampler from the other options.
 pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
-    let mut mlp_shape = None;
     let (target, test): (Target, Option<Dataset>) = match args.model {
         Model::Gaussian => (gaussian(gpu, args)?.into(), None),
-        Model::Mlp => {
-            let (train, test) = training_and_test(args)?;
-            let (model, shape) = mlp_classifier(train, args.hidden, args.prior_var)?;
-            mlp_shape = Some(shape);
-            (model.into(), test)
-        }
+        Model::Softmax | Model::Mlp => (network(args)?.into(), None),
         Model::Linear | Model::Logistic => {
             let (model, test) = regression(args)?;
             (model.into(), test)
@@ -118,7 +118,6 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
     Ok(Planned {
         target,
         test,
-        mlp_shape,
         builder,
     })
 }
@@ -149,6 +148,15 @@ fn read_data(
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if langevin::data::is_idx(path) {
+        let Some(labels) = langevin::data::labels_beside(path) else {
+            bail!(
+                "{}: an IDX file of labels, not images; give the images file                  (…-images-idx3-ubyte[.gz]) and keep its labels file beside it",
+                path.display()
+            );
+        };
+        return Ok(Dataset::read_idx(path, &labels, args.classes)?);
+    }
     Ok(if is_csv {
         let label = match &args.label {
             Some(name) => LabelColumn::Named(name.clone()),
@@ -161,34 +169,127 @@ fn read_data(
 }
 
 /// The --data set, and the --test set read with the training feature count (LIBSVM's
-/// semantics: absent features are zero, extra ones are dropped).
+/// semantics: absent features are zero, extra ones are dropped); `--data fashion-mnist` reads
+/// the installed Fashion-MNIST, its t10k images the test set unless --test names another.
+/// Each is cut to --train-rows / --test-rows.
 fn training_and_test(args: &SampleArgs) -> Result<(Dataset, Option<Dataset>)> {
     let Some(path) = &args.data else {
         bail!("--model {} needs --data FILE", model_name(args.model));
     };
-    let mut train = read_data(path, args, args.features, ExtraFeatures::Error)?;
+    let (mut train, default_test) = if is_fashion_mnist(args) {
+        let dir = langevin::data::fashion_mnist_dir()?;
+        let [images, labels, test_images, test_labels] = langevin::data::fashion_mnist_files(&dir);
+        let classes = Some(
+            args.classes
+                .unwrap_or(langevin::data::FASHION_MNIST_CLASSES),
+        );
+        let train = Dataset::read_idx(&images, &labels, classes)?;
+        let test = match &args.test {
+            Some(_) => None,
+            None => Some(Dataset::read_idx(&test_images, &test_labels, classes)?),
+        };
+        (train, test)
+    } else {
+        (
+            read_data(path, args, args.features, ExtraFeatures::Error)?,
+            None,
+        )
+    };
     if let Some(features) = args.features {
         train = train.with_features(features)?;
     }
-    let test = match &args.test {
-        Some(path) => {
+    if let Some(rows) = args.train_rows {
+        train = train.head(rows);
+    }
+    let test = match (&args.test, default_test) {
+        (Some(path), _) => {
             let test = read_data(path, args, Some(train.features()), ExtraFeatures::Ignore)?;
-            let test = if test.features() != train.features() {
+            Some(if test.features() != train.features() {
                 test.with_features(train.features())?
             } else {
                 test
-            };
-            // The test labels are held to the training labels' rules.
-            Some(langevin::model::binary_labels(test)?)
+            })
         }
-        None => None,
+        (None, test) => test,
+    };
+    let test = match (test, args.test_rows) {
+        (Some(test), Some(rows)) => Some(test.head(rows)),
+        (test, _) => test,
     };
     Ok((train, test))
+}
+
+/// `--model softmax` or `mlp` on its data, with the test set whose predictive the run sums.
+fn network(args: &SampleArgs) -> Result<Network> {
+    let (train, test) = training_and_test(args)?;
+    let binary = train
+        .labels()
+        .iter()
+        .all(|&y| y == 1.0 || y == -1.0 || y == 0.0)
+        && train.labels().iter().any(|&y| y == -1.0);
+    let categorical = || -> Result<Output> {
+        let largest = train.labels().iter().copied().fold(0.0f32, f32::max);
+        let classes =
+            match args.classes {
+                Some(k) => k,
+                None if largest.fract() == 0.0 && largest >= 1.0 => largest as usize + 1,
+                None => bail!(
+                "cannot tell the classes from labels up to {largest}; give --classes K (labels \
+                 0..K−1){}",
+                if binary { ", or --output bernoulli for ±1 labels" } else { "" }
+            ),
+            };
+        Ok(Output::Categorical { classes })
+    };
+    let output = match (args.model, args.output) {
+        (Model::Softmax, _) | (_, OutputArg::Categorical) => categorical()?,
+        (_, OutputArg::Auto) if binary || is_zero_one(&train) => Output::Bernoulli,
+        (_, OutputArg::Auto) => categorical()?,
+        (_, OutputArg::Bernoulli) => Output::Bernoulli,
+        (_, OutputArg::Gaussian) => Output::Gaussian {
+            noise_variance: args.noise_var,
+        },
+    };
+    let spec = NetworkSpec {
+        hidden: match args.model {
+            Model::Mlp => args.hidden.clone(),
+            _ => Vec::new(),
+        },
+        activation: match args.activation {
+            ActivationArg::Relu => Activation::Relu,
+            ActivationArg::Tanh => Activation::Tanh,
+        },
+        output,
+        prior: match args.prior {
+            PriorArg::Isotropic => Prior::Isotropic {
+                variance: args.prior_var,
+            },
+            PriorArg::FanIn => Prior::FanIn {
+                scale: args.prior_var,
+            },
+        },
+    };
+    let network = Network::new(train, spec)?;
+    Ok(match test {
+        Some(test) => network.with_test_set(test)?,
+        None => network,
+    })
+}
+
+/// Labels all 0 or 1, both present.
+fn is_zero_one(data: &Dataset) -> bool {
+    let labels = data.labels();
+    labels.iter().all(|&y| y == 0.0 || y == 1.0) && labels.contains(&0.0) && labels.contains(&1.0)
 }
 
 /// The regression model on --data, with the --test set.
 fn regression(args: &SampleArgs) -> Result<(Regression, Option<Dataset>)> {
     let (train, test) = training_and_test(args)?;
+    // The test labels are held to the training labels' rules.
+    let test = match (args.model, test) {
+        (Model::Logistic, Some(test)) => Some(langevin::model::binary_labels(test)?),
+        (_, test) => test,
+    };
     let model = match args.model {
         Model::Linear => Regression::linear(train, args.noise_var, args.prior_var)?,
         _ => Regression::logistic(train, args.prior_var)?,
@@ -206,6 +307,7 @@ pub(crate) fn model_name(model: Model) -> &'static str {
         Model::Gaussian => "gaussian",
         Model::Linear => "linear",
         Model::Logistic => "logistic",
+        Model::Softmax => "softmax",
         Model::Mixture => "mixture",
         Model::Mlp => "mlp",
         Model::DoubleWell => "double-well",
