@@ -59,7 +59,7 @@ pub enum PredictiveMetrics {
         /// Mean mutual information between the label and θ (epistemic uncertainty).
         test_mutual_information: f64,
         /// Draws averaged per example (the least over examples).
-        draws: f64,
+        test_draws: f64,
     },
     /// A Gaussian output.
     Regression {
@@ -70,7 +70,7 @@ pub enum PredictiveMetrics {
         /// Share of labels inside the central 90% predictive interval.
         test_coverage_90: f64,
         /// Draws averaged per example (the least over examples).
-        draws: f64,
+        test_draws: f64,
     },
 }
 
@@ -243,7 +243,7 @@ impl Predictive {
                 test_rmse: (squared / n).sqrt(),
                 test_nll: nll / n,
                 test_coverage_90: covered / n,
-                draws,
+                test_draws: draws,
             };
         };
         let (mut correct, mut nll, mut brier) = (0.0, 0.0, 0.0);
@@ -269,7 +269,7 @@ impl Predictive {
             test_ece: ece,
             test_entropy: self.entropy().iter().sum::<f64>() / n,
             test_mutual_information: self.mutual_information().iter().sum::<f64>() / n,
-            draws,
+            test_draws: draws,
         }
     }
 }

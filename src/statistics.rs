@@ -58,22 +58,29 @@ pub struct MomentSummary {
     pub divergent_chains: usize,
 }
 
+impl MomentSummary {
+    /// The table [`Display`](std::fmt::Display) prints, with at most `max_rows` dimensions
+    /// (all with `None`), as [`crate::summary::Summary::table`].
+    pub fn table(&self, max_rows: Option<usize>) -> String {
+        let mut out = format!(
+            "{} chains (running statistics, no draws kept); {} divergent chains\n",
+            self.chains, self.divergent_chains
+        );
+        out += &format!("{:>5} {:>11} {:>10} {:>7}\n", "dim", "mean", "sd", "R-hat");
+        let shown = max_rows.unwrap_or(self.mean.len()).min(self.mean.len());
+        for d in 0..shown {
+            out += &format!(
+                "{:>5} {:>11.5} {:>10.5} {:>7.4}\n",
+                d, self.mean[d], self.sd[d], self.rhat[d]
+            );
+        }
+        out + &crate::summary::omitted_rows(shown, &self.rhat, None)
+    }
+}
+
 impl std::fmt::Display for MomentSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{} chains (running statistics, no draws kept); {} divergent chains",
-            self.chains, self.divergent_chains
-        )?;
-        writeln!(f, "{:>5} {:>11} {:>10} {:>7}", "dim", "mean", "sd", "R-hat")?;
-        for d in 0..self.mean.len() {
-            writeln!(
-                f,
-                "{:>5} {:>11.5} {:>10.5} {:>7.4}",
-                d, self.mean[d], self.sd[d], self.rhat[d]
-            )?;
-        }
-        Ok(())
+        f.write_str(&self.table(None))
     }
 }
 

@@ -112,22 +112,26 @@ impl Summary {
     }
 }
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} chains × {} draws × {} dimensions; {} divergent chains",
+/// Rows a summary table prints by default (`langevin sample` without `--print-all`).
+pub const DEFAULT_TABLE_ROWS: usize = 20;
+
+impl Summary {
+    /// The table [`Display`](fmt::Display) prints, with at most `max_rows` dimensions (all
+    /// with `None`); when rows are left out, a last line says how many and where the largest
+    /// R-hat and the smallest bulk ESS are, so a problem in a hidden row is not missed.
+    pub fn table(&self, max_rows: Option<usize>) -> String {
+        let mut out = format!(
+            "{} chains × {} draws × {} dimensions; {} divergent chains\n",
             self.chains, self.draws, self.dim, self.divergent_chains
-        )?;
-        writeln!(
-            f,
-            "{:>5} {:>11} {:>10} {:>11} {:>11} {:>11} {:>7} {:>10}",
+        );
+        out += &format!(
+            "{:>5} {:>11} {:>10} {:>11} {:>11} {:>11} {:>7} {:>10}\n",
             "dim", "mean", "sd", "5%", "50%", "95%", "R-hat", "ESS bulk"
-        )?;
-        for d in 0..self.dim {
-            writeln!(
-                f,
-                "{:>5} {:>11.5} {:>10.5} {:>11.5} {:>11.5} {:>11.5} {:>7.4} {:>10.0}",
+        );
+        let shown = max_rows.unwrap_or(self.dim).min(self.dim);
+        for d in 0..shown {
+            out += &format!(
+                "{:>5} {:>11.5} {:>10.5} {:>11.5} {:>11.5} {:>11.5} {:>7.4} {:>10.0}\n",
                 d,
                 self.mean[d],
                 self.sd[d],
@@ -136,9 +140,42 @@ impl fmt::Display for Summary {
                 self.q95[d],
                 self.rhat[d],
                 self.ess_bulk[d]
-            )?;
+            );
         }
-        Ok(())
+        out += &omitted_rows(shown, &self.rhat, Some(&self.ess_bulk));
+        out
+    }
+}
+
+/// The line that ends a table showing `shown` of `rhat.len()` dimensions: how many are left
+/// out, the largest R-hat and the smallest bulk ESS among all of them (NaN skipped); empty when
+/// every row is shown.
+pub(crate) fn omitted_rows(shown: usize, rhat: &[f64], ess_bulk: Option<&[f64]>) -> String {
+    let total = rhat.len();
+    if shown >= total {
+        return String::new();
+    }
+    let extreme = |values: &[f64], largest: bool| {
+        values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .reduce(|a, b| if (b.1 > a.1) == largest { b } else { a })
+            .map(|(d, v)| (d, *v))
+    };
+    let mut line = format!("… {} more dimensions not shown", total - shown);
+    if let Some((d, r)) = extreme(rhat, true) {
+        line += &format!("; largest R-hat {r:.4} (dim {d})");
+    }
+    if let Some((d, e)) = ess_bulk.and_then(|ess| extreme(ess, false)) {
+        line += &format!(", smallest ESS bulk {e:.0} (dim {d})");
+    }
+    line + "; --print-all prints every dimension, --json writes them all\n"
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.table(None))
     }
 }
 

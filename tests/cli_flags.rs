@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{langevin, scratch};
 use langevin::data::{Dataset, ExtraFeatures, LabelColumn};
 use langevin::minibatch::Minibatch;
-use langevin::model::{mlp_classifier, welling_teh_mixture, Regression};
+use langevin::model::{welling_teh_mixture, Regression};
 use langevin::sampler::{DivergencePolicy, Method, ModeSearch, SamplerBuilder, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{Gaussian, Init, Sampler, StepSize};
@@ -597,10 +597,14 @@ fn data_model_flags() {
         .step_size(StepSize::constant(0.002).expect("valid")),
         &["--model", "mixture", "--step-size", "0.001"],
     );
-    let (mlp, _) = mlp_classifier(
+    let mlp = langevin::model::Network::new(
         Dataset::read_libsvm(&a9a, None, ExtraFeatures::Error).expect("a9a"),
-        5,
-        1.0,
+        langevin::model::NetworkSpec {
+            hidden: vec![5],
+            activation: langevin::model::Activation::Relu,
+            output: langevin::model::Output::Bernoulli,
+            prior: langevin::model::Prior::Isotropic { variance: 1.0 },
+        },
     )
     .expect("model");
     let mut hidden = batch.to_vec();
@@ -609,6 +613,8 @@ fn data_model_flags() {
     five.extend_from_slice(&["--hidden", "5"]);
     let mut six = hidden.clone();
     six.extend_from_slice(&["--hidden", "6"]);
+    let mut deep = hidden.clone();
+    deep.extend_from_slice(&["--hidden", "4,3", "--activation", "tanh"]);
     let run = assert_flag(
         "mlp",
         &five,
@@ -633,6 +639,11 @@ fn data_model_flags() {
         cli("mlp-six", &six).json["dim"],
         6 * 123 + 6 + 6 + 1,
         "--hidden sets the width"
+    );
+    assert_eq!(
+        cli("mlp-deep", &deep).json["dim"],
+        123 * 4 + 4 + 4 * 3 + 3 + 3 + 1,
+        "--hidden 4,3 stacks two layers"
     );
     let mut cv = batch.to_vec();
     cv.extend_from_slice(&["--cv", "--cv-steps", "100", "--cv-step-size", "2e-5"]);

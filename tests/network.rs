@@ -186,7 +186,7 @@ fn the_device_predictive_equals_the_average_over_the_draws() {
                 PredictiveMetrics::Classification {
                     test_nll: a,
                     test_mutual_information: ma,
-                    draws,
+                    test_draws: draws,
                     ..
                 },
                 PredictiveMetrics::Classification {
@@ -352,4 +352,54 @@ fn byte_features_decode_to_the_same_values() {
         4,
         move |theta, rows, out| twin.gradient(theta, rows, out),
     );
+}
+
+/// Schedules and ladders run a network: the predictive averages only the chains at T = 1 of
+/// a ladder (4 of 16 chains with 4 rungs) over the kept draws, and a cyclical schedule's
+/// exploring steps keep no draw, so they add none to the predictive.
+#[test]
+fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
+    use langevin::sampler::TemperatureLadder;
+    use langevin::schedule::TemperatureSchedule;
+    let output = Output::Categorical { classes: 3 };
+    let net = network(output, &[4], Activation::Relu, Prior::Isotropic { variance: 1.0 })
+        .with_test_set(data(&output, 12, 2))
+        .expect("test set");
+    let run = |builder: langevin::sampler::SamplerBuilder| {
+        let (_, report) = builder
+            .seed(9)
+            .minibatch(batch(8, false, false))
+            .build()
+            .expect("valid")
+            .runner(common::gpu())
+            .draws_and_report()
+            .expect("run");
+        match report.predictive.expect("predictive").metrics() {
+            PredictiveMetrics::Classification { test_draws, test_nll, .. } => {
+                assert!(test_nll.is_finite());
+                test_draws
+            }
+            other => panic!("classification expected, got {other:?}"),
+        }
+    };
+    let ladder = Sampler::builder(net.clone())
+        .chains(16)
+        .steps(20)
+        .burn_in(10)
+        .step_size(StepSize::constant(1e-3).expect("valid"))
+        .temperature_ladder(TemperatureLadder::new(1.0, 8.0, 4).expect("valid"));
+    assert_eq!(run(ladder), 4.0 * 10.0, "the T = 1 rung's 4 chains × 10 kept draws");
+    let cyclical = Sampler::builder(net.clone())
+        .chains(4)
+        .steps(40)
+        .burn_in(0)
+        .step_size(StepSize::cyclical(1e-3, 2, 40, 0.5).expect("valid"));
+    assert_eq!(run(cyclical), 4.0 * 20.0, "half of each cycle explores and keeps nothing");
+    let annealed = Sampler::builder(net)
+        .chains(4)
+        .steps(20)
+        .burn_in(10)
+        .step_size(StepSize::constant(1e-3).expect("valid"))
+        .temperature_schedule(TemperatureSchedule::anneal(5.0, 1.0, 10).expect("valid"));
+    assert_eq!(run(annealed), 4.0 * 10.0);
 }

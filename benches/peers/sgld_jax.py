@@ -10,6 +10,9 @@ W2: SGLD for Bayesian logistic regression with a9a's shape (N = 32561, 123 binar
 an intercept, prior N(0, 1), batch 100 shared by all chains), the loop a JAX user writes by hand
 (`jax-hand`), and BlackJAX's `sgld` under `vmap` when BlackJAX is importable (`blackjax`).
 W3: the same with every chain drawing its own batch.
+W6: SGLD for the 784-100-10 ReLU network (categorical output, prior N(0, 1)) on data of
+Fashion-MNIST's shape (60000 images, pixels k/255), batch 100 shared by all chains: the
+log-posterior's gradient by `jax.grad`, `vmap` over chains (`jax-hand`).
 
 Features are stored dense, as a JAX user would; the data are a9a itself when --a9a is given,
 else synthetic at a9a's density (timing depends on the shape only). Every timing runs the
@@ -125,6 +128,46 @@ def blackjax_sgld(x, y, chains, steps, shared):
     return lambda: run(jax.random.PRNGKey(0), theta)
 
 
+def fashion_shape():
+    """Synthetic images of Fashion-MNIST's shape (timing depends on the shape only)."""
+    rng = np.random.default_rng(1)
+    x = (rng.integers(0, 256, (60000, 784)) / 255.0).astype(np.float32)
+    y = rng.integers(0, 10, 60000)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+def network_sgld(x, y, chains, steps):
+    rows = x.shape[0]
+    shapes = [(784, 100), (100,), (100, 10), (10,)]
+
+    def log_posterior(params, xb, yb):
+        w1, b1, w2, b2 = params
+        logits = jax.nn.relu(xb @ w1 + b1) @ w2 + b2
+        loglik = jnp.sum(jax.nn.log_softmax(logits)[jnp.arange(BATCH), yb])
+        prior = sum(jnp.sum(p**2) for p in params)
+        return (rows / BATCH) * loglik - 0.5 * prior
+
+    grad = jax.vmap(jax.grad(log_posterior), in_axes=(0, None, None))
+
+    @jax.jit
+    def run(key, params):
+        def step(params, k):
+            k_batch, k_noise = jax.random.split(k)
+            idx = jax.random.randint(k_batch, (BATCH,), 0, rows)
+            g = grad(params, x[idx], y[idx])
+            keys = jax.random.split(k_noise, len(params))
+            return [p + ETA_NET * gp + math.sqrt(2 * ETA_NET) * jax.random.normal(kk, p.shape)
+                    for p, gp, kk in zip(params, g, keys)], None
+
+        return jax.lax.scan(step, params, jax.random.split(key, steps))[0]
+
+    params = [0.01 * jnp.ones((chains,) + s, jnp.float32) for s in shapes]
+    return lambda: run(jax.random.PRNGKey(0), params)
+
+
+ETA_NET = 1e-6
+
+
 def gaussian_sgld(params, steps):
     @jax.jit
     def run(key, theta):
@@ -179,6 +222,20 @@ def main():
                 continue
             record({"workload": workload, "implementation": name, "chains": chains,
                     "steps": steps, "rate": chains * steps / seconds})
+    network_chains = regression.get("network_chains", [])
+    if network_chains:
+        fx, fy = fashion_shape()
+        flops = 6 * BATCH * (784 * 100 + 100 * 10)
+        for chains in network_chains:
+            try:
+                seconds = timed(network_sgld(fx, fy, chains, steps), repeats)
+            except Exception as error:
+                print(f"W6 jax-hand {chains}: failed: {type(error).__name__}: {str(error)[:200]}",
+                      file=sys.stderr, flush=True)
+                continue
+            record({"workload": "W6", "implementation": "jax-hand", "chains": chains,
+                    "steps": steps, "rate": chains * steps / seconds,
+                    "flop_per_s": chains * steps * flops / seconds})
     device = jax.devices()[0]
     report = {"peer": f"jax {jax.__version__}",
               "device": f"{device.platform}: {getattr(device, 'device_kind', device)}",

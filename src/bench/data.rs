@@ -1,5 +1,6 @@
-//! W2–W4: data models. W2 and W3: SGLD for Bayesian logistic regression with a9a's shape,
-//! batches shared by all chains (W2) or drawn per chain (W3), on every data path; W4: an MLP.
+//! W2–W4 and W6: data models. W2 and W3: SGLD for Bayesian logistic regression with a9a's
+//! shape, batches shared by all chains (W2) or drawn per chain (W3), on every data path; W4:
+//! the one-kernel MLP (a custom model); W6: the 784-100-10 network on Fashion-MNIST's shape.
 
 use super::w1::all_methods;
 use super::{time, timing_batch, Profile, MIN_TIMED_STEPS};
@@ -20,7 +21,8 @@ pub struct RegressionRow {
     pub workload: &'static str,
     /// The update rule.
     pub sampler: &'static str,
-    /// `dense` (synthetic, 123 stored features per row) or `sparse` (a9a itself, ~14 per row).
+    /// `dense` (synthetic, 123 stored features per row) or `sparse` (a9a itself, ~14 per row);
+    /// W6: `fashion-mnist-shape` (synthetic bytes, 784 per row).
     pub data: &'static str,
     /// Chains.
     pub chains: u32,
@@ -53,6 +55,9 @@ pub struct RegressionConfig {
     pub per_chain_chains: Vec<u32>,
     /// Chain counts for W4 (the MLP, shared batches).
     pub mlp_chains: Vec<u32>,
+    /// Chain counts for W6 (the 784-100-10 ReLU network, shared batches of 100).
+    #[serde(default)]
+    pub network_chains: Vec<u32>,
     /// Steps timed per repeat.
     pub steps: u32,
     /// Timed repeats; the median is reported.
@@ -61,8 +66,10 @@ pub struct RegressionConfig {
 
 impl RegressionConfig {
     /// The sizes of `profile`. GPU: W2 at 1024, 10240 and 102400 chains (every path at
-    /// 1024), W3 at 1024 and 10240, W4 at 256 and 4096. Software: the CPU yardstick's jobs,
-    /// W2 at 4096 chains and W3 at 256, with every path at 256 chains.
+    /// 1024), W3 at 1024 and 10240, W4 at 256 and 4096, W6 at 64 and 1024. Software: the CPU
+    /// yardstick's jobs, W2 at 4096 chains and W3 at 256, with every path at 256 chains; no
+    /// W6 (llvmpipe runs the network at ~20 chain-steps/s: 1000 steps of 64 chains would take
+    /// most of an hour).
     pub fn of(profile: Profile) -> RegressionConfig {
         match profile {
             Profile::Gpu => RegressionConfig {
@@ -70,6 +77,7 @@ impl RegressionConfig {
                 every_path_chains: vec![1024],
                 per_chain_chains: vec![1024, 10240],
                 mlp_chains: vec![256, 4096],
+                network_chains: vec![64, 1024],
                 steps: MIN_TIMED_STEPS,
                 repeats: 3,
             },
@@ -78,6 +86,7 @@ impl RegressionConfig {
                 every_path_chains: vec![256],
                 per_chain_chains: vec![256],
                 mlp_chains: vec![64],
+                network_chains: Vec::new(),
                 steps: MIN_TIMED_STEPS,
                 repeats: 1,
             },
@@ -86,6 +95,7 @@ impl RegressionConfig {
                 every_path_chains: vec![64],
                 per_chain_chains: vec![64],
                 mlp_chains: vec![16],
+                network_chains: vec![2],
                 steps: 8,
                 repeats: 1,
             },
@@ -121,6 +131,36 @@ pub fn synthetic_a9a_dense() -> Result<crate::data::Dataset> {
         })
         .collect();
     crate::data::Dataset::from_dense(x, features, labels)
+}
+
+/// Synthetic data of Fashion-MNIST's shape: 60000 images of 28 × 28 byte pixels (k/255) and
+/// labels 0..9, from the counter-based generator (seeded, so every run times the same data;
+/// the bench needs no installed data set).
+pub fn synthetic_fashion_mnist() -> Result<crate::data::Dataset> {
+    let (rows, features) = (60_000usize, 784usize);
+    let key = crate::rng::key_for_seed(0xfa5);
+    let x = (0..rows * features / 4)
+        .flat_map(|k| crate::rng::words(key, k as u32, 0, 0, crate::rng::Stream::Batch))
+        .map(|w| (w >> 24) as f32 * (1.0 / 255.0))
+        .collect();
+    let labels = (0..rows)
+        .map(|r| (crate::rng::words(key, r as u32, 1, 0, crate::rng::Stream::Batch)[0] % 10) as f32)
+        .collect();
+    crate::data::Dataset::from_dense(x, features, labels)
+}
+
+/// W6's network: 784-100-10, ReLU, categorical, prior N(0, 1).
+fn w6_network(data: crate::data::Dataset) -> Result<crate::model::Network> {
+    use crate::model::{Activation, Network, NetworkSpec, Output, Prior};
+    Network::new(
+        data,
+        NetworkSpec {
+            hidden: vec![100],
+            activation: Activation::Relu,
+            output: Output::Categorical { classes: 10 },
+            prior: Prior::Isotropic { variance: 1.0 },
+        },
+    )
 }
 
 /// One data-model case of W2–W4.
@@ -197,10 +237,14 @@ fn time_data_case(
     Ok(Some(RegressionRow {
         workload: case.workload,
         sampler: case.method.name(),
-        data: case.data,
+        data: if case.workload == "W6" {
+            "fashion-mnist-shape"
+        } else {
+            case.data
+        },
         chains: case.chains,
         batch: BATCH,
-        data_path: state.data_path.unwrap_or("none"),
+        data_path: state.data_path.unwrap_or("network"),
         auto: case.data_path == DataPath::Auto,
         chain_steps_per_s: chain_steps / seconds,
         us_per_step: seconds / f64::from(steps) * 1e6,
@@ -270,6 +314,29 @@ pub fn run_regression(
                 mlp_flops,
                 Method::Sgld,
             ));
+        }
+        if *name == datasets[0].0 && !config.network_chains.is_empty() {
+            // W6 once per bench, on its own data: FLOPs 6·n·Σ inputs·outputs (forward, the
+            // weights' gradient and the deltas carried down: three products per layer).
+            let network = w6_network(synthetic_fashion_mnist()?)?;
+            let flops = 6.0
+                * f64::from(BATCH)
+                * network
+                    .layers()
+                    .iter()
+                    .map(|l| (l.inputs * l.outputs) as f64)
+                    .sum::<f64>();
+            for &chains in &config.network_chains {
+                cases.push((
+                    "W6",
+                    network.clone().into(),
+                    chains,
+                    false,
+                    DataPath::Auto,
+                    flops,
+                    Method::Sgld,
+                ));
+            }
         }
         for (workload, target, chains, per_chain, data_path, flops, method) in cases {
             let case = DataCase {

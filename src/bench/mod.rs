@@ -1,5 +1,5 @@
 //! Throughput benchmarks, one module per workload: W1 (`w1`) the fused update of each rule on a
-//! Gaussian target against a device-to-device copy; W2–W4 (`data`) data models on every data
+//! Gaussian target against a device-to-device copy; W2–W4 and W6 (`data`) data models on every data
 //! path; W5 (`readback`) the draws' way to the host; `peers` joins the same jobs' figures from
 //! the JAX scripts in `benches/peers/`. A [`BenchPlan`] says which sizes run: every timing of
 //! a measurement runs at least [`MIN_TIMED_STEPS`] steps.
@@ -44,7 +44,7 @@ pub struct BenchPlan {
     pub profile: Profile,
     /// W1.
     pub w1: W1Config,
-    /// W2–W4.
+    /// W2–W4 and W6.
     pub regression: RegressionConfig,
     /// W5.
     pub readback: ReadbackConfig,

@@ -419,9 +419,12 @@ pub(crate) struct SampleArgs {
     /// (a valid NPY file that grows) and are renamed to OUT when the run finishes.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
-    /// Write the summary as JSON.
+    /// Write the summary as JSON (every dimension).
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+    /// Print every dimension's row of the summary, not only the first 20.
+    #[arg(long)]
+    pub(crate) print_all: bool,
     /// Write a checkpoint into DIR every --checkpoint-every seconds (needs --out).
     #[arg(long, value_name = "DIR")]
     pub(crate) checkpoint: Option<PathBuf>,

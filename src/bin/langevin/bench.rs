@@ -75,7 +75,7 @@ pub(crate) fn bench(gpu: Gpu, args: &BenchArgs) -> Result<()> {
     }
     let regression_rows = run_regression(&gpu, regression_config, &datasets)?;
     say!(
-        "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124), batch 100, {} steps, median of {}",
+        "W2–W4: logistic regression (and the MLP), a9a shape (N = 32561, D = 124); W6: the 784-100-10 network, Fashion-MNIST shape (N = 60000); batch 100, {} steps, median of {}",
         regression_config.steps,
         regression_config.repeats
     );

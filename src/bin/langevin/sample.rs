@@ -64,7 +64,7 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         chain_steps,
         chain_steps / seconds
     );
-    say_text!("{summary}");
+    say_text!("{}", summary.table(table_rows(args)));
     if let Some(k) = args.superchains {
         let nested = report.statistics.nested_rhat(k);
         if nested.iter().all(|r| r.is_nan()) {
@@ -292,6 +292,12 @@ fn run_sampler(
     }))
 }
 
+/// Rows of the printed summary: all with `--print-all`, else the first
+/// [`langevin::summary::DEFAULT_TABLE_ROWS`].
+fn table_rows(args: &SampleArgs) -> Option<usize> {
+    (!args.print_all).then_some(langevin::summary::DEFAULT_TABLE_ROWS)
+}
+
 /// A network's description and its test-set predictive: printed, staged to `--predictive`
 /// (and its uncertainty file), and returned as the summary's JSON fields (`null` for a target
 /// that is not a network).
@@ -323,7 +329,7 @@ fn network_outputs(
             test_ece,
             test_entropy,
             test_mutual_information,
-            draws,
+            test_draws: draws,
         } => say!(
             "test ({} examples, posterior predictive over {draws} draws): accuracy \
              {test_accuracy:.4}, NLL {test_nll:.4}, Brier {test_brier:.4}, ECE {test_ece:.4}, \
@@ -334,7 +340,7 @@ fn network_outputs(
             test_rmse,
             test_nll,
             test_coverage_90,
-            draws,
+            test_draws: draws,
         } => say!(
             "test ({} examples, posterior predictive over {draws} draws): RMSE {test_rmse:.4}, \
              NLL {test_nll:.4}, 90% interval coverage {test_coverage_90:.4}",
@@ -410,7 +416,7 @@ fn statistics_only(
         chain_steps / seconds
     );
     let summary = report.statistics.summary();
-    say_text!("{summary}");
+    say_text!("{}", summary.table(table_rows(args)));
     if let Some(k) = args.superchains {
         let values: Vec<String> = report
             .statistics
