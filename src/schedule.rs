@@ -53,6 +53,50 @@ pub enum StepSize {
     },
 }
 
+/// As JSON for programs: `{"schedule": "constant", "eta": 0.0001}`, `{"schedule": "polynomial",
+/// "a", "b", "gamma"}`, `{"schedule": "cyclical", "initial", "cycles", "total_steps",
+/// "explore"}` or `{"schedule": "warmup", "steps", "eta", "then": {…}}`, numbers as numbers.
+impl serde::Serialize for StepSize {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            StepSize::Constant(eta) => {
+                map.serialize_entry("schedule", "constant")?;
+                map.serialize_entry("eta", eta)?;
+            }
+            StepSize::Polynomial { a, b, gamma } => {
+                map.serialize_entry("schedule", "polynomial")?;
+                map.serialize_entry("a", a)?;
+                map.serialize_entry("b", b)?;
+                map.serialize_entry("gamma", gamma)?;
+            }
+            StepSize::Cyclical {
+                initial,
+                cycles,
+                total_steps,
+                explore,
+            } => {
+                map.serialize_entry("schedule", "cyclical")?;
+                map.serialize_entry("initial", initial)?;
+                map.serialize_entry("cycles", cycles)?;
+                map.serialize_entry("total_steps", total_steps)?;
+                map.serialize_entry("explore", explore)?;
+            }
+            StepSize::Warmup { steps, eta, then } => {
+                map.serialize_entry("schedule", "warmup")?;
+                map.serialize_entry("steps", steps)?;
+                map.serialize_entry("eta", eta)?;
+                map.serialize_entry("then", then)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// The step size a run gets unless it says otherwise (library and command line).
 pub const DEFAULT_STEP_SIZE: f64 = 1e-3;
 

@@ -29,36 +29,47 @@ fn adapters_lists_the_default_first() {
 fn sample_writes_npy_and_json_summary() {
     let dir = scratch("sample");
     let (npy, json) = (dir.join("draws.npy"), dir.join("summary.json"));
-    let output = langevin(&[
-        "sample",
-        "--model",
-        "gaussian",
-        "--dim",
-        "4",
-        "--mean",
-        "1.5",
-        "--var",
-        "0.25",
-        "--sampler",
-        "sgld",
-        "--step-size",
-        "0.01",
-        "--chains",
-        "512",
-        "--steps",
-        "1500",
-        "--burn-in",
-        "1000",
-        "--thin",
-        "10",
-        "--seed",
-        "7",
-        "--out",
-        npy.to_str().expect("utf-8"),
-        "--json",
-        json.to_str().expect("utf-8"),
-    ]);
+    // Without XDG_RUNTIME_DIR Mesa's software adapter would print "error: XDG_RUNTIME_DIR is
+    // invalid" twice; the binary gives it a private folder so the user never sees that.
+    let output = common::command()
+        .env_remove("XDG_RUNTIME_DIR")
+        .args([
+            "sample",
+            "--model",
+            "gaussian",
+            "--dim",
+            "4",
+            "--mean",
+            "1.5",
+            "--var",
+            "0.25",
+            "--sampler",
+            "sgld",
+            "--step-size",
+            "0.01",
+            "--chains",
+            "512",
+            "--steps",
+            "1500",
+            "--burn-in",
+            "1000",
+            "--thin",
+            "10",
+            "--seed",
+            "7",
+            "--out",
+            npy.to_str().expect("utf-8"),
+            "--json",
+            json.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("XDG_RUNTIME_DIR"),
+        "{}",
+        stderr(&output)
+    );
     let text = stdout(&output);
     assert!(
         text.starts_with("adapter: "),
@@ -91,6 +102,12 @@ fn sample_writes_npy_and_json_summary() {
         assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
     }
     assert_eq!(summary["dim"], 4);
+    assert_eq!(summary["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        summary["step_size"],
+        serde_json::json!({"schedule": "constant", "eta": 0.01}),
+        "numbers as numbers, not Rust's debug text"
+    );
     assert_eq!(summary["chains"], 512);
     assert_eq!(summary["draws"], 50);
     assert_eq!(summary["divergent_chains"], 0);

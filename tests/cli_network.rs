@@ -281,7 +281,7 @@ fn bad_idx_inputs_are_refused_naming_the_file() {
     let dir = scratch("cli-network-bad-idx");
     let images = idx(0x0803, &[4, 2, 2], &[0, 64, 128, 255].repeat(4));
     let labels = idx(0x0801, &[4], &[0, 1, 2, 9]);
-    let cases: Vec<(&str, Vec<u8>, Vec<u8>, &[&str], &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "magic",
             idx(0x0802, &[4, 2, 2], &[0; 16]),
@@ -368,6 +368,15 @@ fn bad_idx_inputs_are_refused_naming_the_file() {
         text(&output)
     );
 }
+
+/// A bad-input case: name, image bytes, label bytes, extra options, what the message says.
+type BadCase = (
+    &'static str,
+    Vec<u8>,
+    Vec<u8>,
+    &'static [&'static str],
+    &'static str,
+);
 
 /// Bytes already gzip (the truncated case) stay as they are; others are compressed.
 fn gzip_unless_done(bytes: &[u8]) -> Vec<u8> {

@@ -362,9 +362,14 @@ fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
     use langevin::sampler::TemperatureLadder;
     use langevin::schedule::TemperatureSchedule;
     let output = Output::Categorical { classes: 3 };
-    let net = network(output, &[4], Activation::Relu, Prior::Isotropic { variance: 1.0 })
-        .with_test_set(data(&output, 12, 2))
-        .expect("test set");
+    let net = network(
+        output,
+        &[4],
+        Activation::Relu,
+        Prior::Isotropic { variance: 1.0 },
+    )
+    .with_test_set(data(&output, 12, 2))
+    .expect("test set");
     let run = |builder: langevin::sampler::SamplerBuilder| {
         let (_, report) = builder
             .seed(9)
@@ -375,7 +380,11 @@ fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
             .draws_and_report()
             .expect("run");
         match report.predictive.expect("predictive").metrics() {
-            PredictiveMetrics::Classification { test_draws, test_nll, .. } => {
+            PredictiveMetrics::Classification {
+                test_draws,
+                test_nll,
+                ..
+            } => {
                 assert!(test_nll.is_finite());
                 test_draws
             }
@@ -388,13 +397,21 @@ fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
         .burn_in(10)
         .step_size(StepSize::constant(1e-3).expect("valid"))
         .temperature_ladder(TemperatureLadder::new(1.0, 8.0, 4).expect("valid"));
-    assert_eq!(run(ladder), 4.0 * 10.0, "the T = 1 rung's 4 chains × 10 kept draws");
+    assert_eq!(
+        run(ladder),
+        4.0 * 10.0,
+        "the T = 1 rung's 4 chains × 10 kept draws"
+    );
     let cyclical = Sampler::builder(net.clone())
         .chains(4)
         .steps(40)
         .burn_in(0)
         .step_size(StepSize::cyclical(1e-3, 2, 40, 0.5).expect("valid"));
-    assert_eq!(run(cyclical), 4.0 * 20.0, "half of each cycle explores and keeps nothing");
+    assert_eq!(
+        run(cyclical),
+        4.0 * 20.0,
+        "half of each cycle explores and keeps nothing"
+    );
     let annealed = Sampler::builder(net)
         .chains(4)
         .steps(20)

@@ -31,6 +31,7 @@ pub(crate) const EXIT_ALL_DIVERGED: i32 = 3;
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    give_mesa_a_runtime_dir();
     let matches = Cli::command().get_matches();
     let code = match Cli::from_arg_matches(&matches) {
         Ok(cli) => {
@@ -46,6 +47,32 @@ fn main() {
         Err(error) => error.exit(),
     };
     std::process::exit(code);
+}
+
+/// Mesa's window-system code prints "error: XDG_RUNTIME_DIR is invalid or not set" twice on
+/// every run of a software adapter when the variable names no private folder, though compute
+/// needs no display. Before any thread starts, point it at a private folder of our own under
+/// the system temp dir (only when it is unset or not a folder), so the warning never reaches
+/// the user; an explicit valid setting is left alone.
+fn give_mesa_a_runtime_dir() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .is_some_and(|dir| !dir.is_empty() && std::path::Path::new(&dir).is_dir());
+    if valid {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        // One folder per user, owned by them with mode 0700, as the XDG spec asks.
+        let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+        let dir = std::env::temp_dir().join(format!("langevin-runtime-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let private = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0);
+        if private {
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
 }
 
 /// The options of the subcommand that the user gave (on the command line or in the

@@ -115,8 +115,8 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         ),
         None => e,
     };
-    let network = network_outputs(&target, report.predictive.as_ref(), args, &mut commit)
-        .map_err(|e| kept(e))?;
+    let network =
+        network_outputs(&target, report.predictive.as_ref(), args, &mut commit).map_err(&kept)?;
     if let (Some(out), Some(checksum)) = (&args.out, draws_checksum) {
         if let Some(manifest) =
             langevin::shard::ShardManifest::of(sampler.target(), sampler.settings(), checksum)
@@ -129,6 +129,7 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
     if let Some(path) = &args.json {
         let mut json = serde_json::to_value(&summary)?;
         let extra = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
             "adapter": gpu.describe(),
             "model": model_name(args.model),
             "test_accuracy": predictive.map(|p| p.0),
@@ -139,7 +140,7 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
             "thin": args.thin,
             "seed": args.seed,
             "temperature": args.temperature,
-            "step_size": format!("{:?}", sampler.settings().step_size),
+            "step_size": sampler.settings().step_size,
             "seconds": seconds,
             "divergences": report.statistics.divergences(),
             "running_statistics": report.statistics.summary(),
@@ -435,6 +436,7 @@ fn statistics_only(
     )?;
     if let Some(path) = &args.json {
         let mut json = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
             "adapter": gpu.describe(),
             "model": model_name(args.model),
             "statistics_only": true,
