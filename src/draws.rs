@@ -31,6 +31,12 @@ impl Draws {
         &self.values
     }
 
+    /// The values, draw-major then chain then dimension, without a copy (the Python package
+    /// hands them to numpy this way).
+    pub fn into_values(self) -> Vec<f32> {
+        self.values
+    }
+
     /// Coordinate `dim` of `chain` at kept draw `draw`.
     ///
     /// # Panics

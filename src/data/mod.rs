@@ -181,6 +181,39 @@ impl Dataset {
         Self::checked(origin, features, labels, Features::Dense(x))
     }
 
+    /// The same data as [`Dataset::from_dense`], stored compressed by row (CSR: only the
+    /// nonzero features), as the LIBSVM reader stores it. For mostly-zero features (one-hot
+    /// columns, a9a's 11% density) this is what the data kernels run fastest on, and what a
+    /// software adapter's loop limit admits at larger batches.
+    pub fn from_dense_as_sparse(x: Vec<f32>, features: usize, labels: Vec<f32>) -> Result<Dataset> {
+        let dense = Self::from_dense(x, features, labels)?;
+        let Features::Dense(x) = &dense.x else {
+            return Ok(dense);
+        };
+        let (mut offsets, mut columns, mut values) = (vec![0u32], Vec::new(), Vec::new());
+        for row in x.chunks_exact(features.max(1)) {
+            for (j, &v) in row.iter().enumerate().filter(|(_, &v)| v != 0.0) {
+                columns.push(j as u32);
+                values.push(v);
+            }
+            let stored = u32::try_from(values.len()).map_err(|_| {
+                data_error(&dense.origin.path, None, "more than 2³² nonzero features")
+            })?;
+            offsets.push(stored);
+        }
+        let Dataset { origin, labels, .. } = dense;
+        Self::checked(
+            origin,
+            features,
+            labels,
+            Features::Sparse {
+                offsets,
+                columns,
+                values,
+            },
+        )
+    }
+
     fn checked(origin: Origin, features: usize, labels: Vec<f32>, x: Features) -> Result<Dataset> {
         let rows = labels.len();
         if rows == 0 {
@@ -638,6 +671,14 @@ mod tests {
 
     fn message(result: Result<Dataset>) -> String {
         result.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn dense_data_stored_sparse_keep_their_values() {
+        let x = vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0, -1.5, 0.0, 3.0];
+        let data = Dataset::from_dense_as_sparse(x.clone(), 3, vec![1.0, 0.0, 1.0]).expect("ok");
+        assert!(matches!(data.storage(), Features::Sparse { .. }));
+        assert_eq!((data.to_dense(), data.max_row_entries()), (x, 2));
     }
 
     #[test]
