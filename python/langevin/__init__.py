@@ -48,7 +48,10 @@ def sample(model, *, chains=256, steps=1000, burn_in=None, thin=1, sampler="sgld
     model: from `langevin.models`. burn_in: steps before the first kept draw (default
     steps // 2); thin: keep every thin-th step after it. sampler: "sgld", "psgld" (options
     decay, rms_epsilon), "sghmc" (friction, noise_estimate) or "sgnht" (diffusion).
-    step_size: the constant η of θ ← θ − η∇Ũ(θ) + sqrt(2ηT)ξ. batch: examples per mini-batch
+    step_size: the constant η of θ ← θ − η∇Ũ(θ) + sqrt(2ηT)ξ, or "auto": step_fraction
+    (default 0.2) of the rule's stability limit at the largest curvature of U at the mode
+    (SGD finds the mode, power iteration the curvature; `result.step_size_choice` says what
+    was chosen). batch: examples per mini-batch
     (None: every example each step), one batch for all chains unless per_chain_batch.
     seed: fixed-seed draws are bit-identical run to run. temperature: T (0 is SGD).
     adapter: a substring of the adapter's name (None: the default GPU, else the software
@@ -62,17 +65,25 @@ def sample(model, *, chains=256, steps=1000, burn_in=None, thin=1, sampler="sgld
         raise TypeError("model must come from langevin.models (e.g. langevin.models.logistic(X, y))")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r}: use one of {', '.join(SAMPLERS)}")
+    if isinstance(step_size, str):
+        if step_size != "auto":
+            raise ValueError(f"step_size {step_size!r}: a number or \"auto\"")
+        step_size = None
+    else:
+        step_size = float(step_size)
     bar = _progress_bar(progress, steps)
     try:
         raw = _langevin.sample(model, int(chains), int(steps),
                                None if burn_in is None else int(burn_in), int(thin), sampler,
-                               float(step_size), None if batch is None else int(batch),
+                               step_size, None if batch is None else int(batch),
                                bool(per_chain_batch), int(seed), float(temperature), adapter,
                                bar.update if bar is not None else None, dict(sampler_options))
     finally:
         if bar is not None:
             bar.close()
-    result = Result(raw, model_kind=model.kind, sampler=sampler, step_size=float(step_size))
+    chosen = raw.get("step_size_choice")
+    result = Result(raw, model_kind=model.kind, sampler=sampler,
+                    step_size=chosen["eta"] if chosen else step_size)
     if result.stopped_at is not None:
         print(f"langevin: stopped by KeyboardInterrupt after {result.stopped_at} of {steps} "
               f"steps; the result holds the {result.draws.shape[0]} draws per chain kept so far",

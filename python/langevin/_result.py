@@ -11,6 +11,8 @@ class Result:
     R-hat), ess_bulk, over the finite chains at T = 1. running_statistics: the GPU's running
     means, sds and R-hat. predictive: a network's test-set metrics, if it had a test set.
     stopped_at: the step a KeyboardInterrupt stopped the run at, else None.
+    step_size: the η the run used; step_size_choice: with step_size="auto", eta, lambda_max,
+    limit, fraction and the SGD step that found the mode.
     """
 
     def __init__(self, raw, *, model_kind, sampler, step_size):
@@ -28,6 +30,7 @@ class Result:
         self.seconds = raw["seconds"]
         self.adapter = raw["adapter"]
         self.model_kind, self.sampler, self.step_size = model_kind, sampler, step_size
+        self.step_size_choice = raw.get("step_size_choice")
 
     def __repr__(self):
         d, c, n = self.draws.shape

@@ -301,7 +301,7 @@ fn sample<'py>(
     burn_in: Option<u32>,
     thin: u32,
     sampler: &str,
-    step_size: f64,
+    step_size: Option<f64>,
     batch: Option<u32>,
     per_chain_batch: bool,
     seed: u64,
@@ -315,7 +315,10 @@ fn sample<'py>(
         .steps(steps)
         .burn_in(burn_in.unwrap_or(langevin::sampler::default_burn_in(steps)))
         .thin(thin)
-        .step_size(StepSize::constant(step_size).map_err(to_py)?)
+        .step_size(
+            StepSize::constant(step_size.unwrap_or(langevin::schedule::DEFAULT_STEP_SIZE))
+                .map_err(to_py)?,
+        )
         .method(method(sampler, options)?)
         .seed(seed)
         .temperature(temperature);
@@ -327,8 +330,25 @@ fn sample<'py>(
         };
         builder = builder.minibatch(batch.map_err(to_py)?);
     }
-    let sampler = builder.build().map_err(to_py)?;
     let gpu = adapter(adapter_name)?;
+    // step_size None: chosen from the curvature at the mode (`Sampler::choose_step_size`).
+    let mut choice = None;
+    if step_size.is_none() {
+        let auto = langevin::sampler::AutoStep {
+            fraction: match options.get_item("step_fraction")? {
+                Some(value) => value.extract()?,
+                None => langevin::sampler::AutoStep::default().fraction,
+            },
+            ..langevin::sampler::AutoStep::default()
+        };
+        let probe = builder.clone().build().map_err(to_py)?;
+        let chosen = py
+            .allow_threads(|| probe.choose_step_size(gpu, &auto))
+            .map_err(to_py)?;
+        builder = builder.step_size(StepSize::constant(chosen.eta).map_err(to_py)?);
+        choice = Some(chosen);
+    }
+    let sampler = builder.build().map_err(to_py)?;
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = AtomicBool::new(false);
     let outcome = py.allow_threads(|| {
@@ -394,6 +414,15 @@ fn sample<'py>(
     out.set_item("interrupted", interrupted.load(Ordering::SeqCst))?;
     out.set_item("seconds", report.seconds)?;
     out.set_item("adapter", gpu.describe())?;
+    if let Some(choice) = choice {
+        let chosen = PyDict::new(py);
+        chosen.set_item("eta", choice.eta)?;
+        chosen.set_item("lambda_max", choice.lambda_max)?;
+        chosen.set_item("limit", choice.limit)?;
+        chosen.set_item("fraction", choice.fraction)?;
+        chosen.set_item("mode_step_size", choice.mode_step_size)?;
+        out.set_item("step_size_choice", chosen)?;
+    }
     if let Some(predictive) = &report.predictive {
         let metrics = PyDict::new(py);
         match predictive.metrics() {

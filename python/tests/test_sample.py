@@ -142,3 +142,13 @@ def test_ctrl_c_stops_the_run_and_keeps_the_draws_so_far():
     words = out.split()
     assert words[0] == "stopped_at" and int(words[1]) < 200000, out
     assert "KeyboardInterrupt" in err
+
+
+def test_an_automatic_step_size_is_chosen_and_reported():
+    # The largest curvature of this Gaussian is its largest precision, 100: the choice is
+    # 0.2 × 2/100 (the power iteration is good to well under 5%).
+    model = langevin.models.gaussian([0.0, 0.0, 0.0], var=[1.0, 0.1, 0.01])
+    result = langevin.sample(model, chains=16, steps=200, step_size="auto", progress=False)
+    chosen = result.step_size_choice
+    assert abs(chosen["lambda_max"] / 100.0 - 1.0) < 0.05
+    assert result.step_size == chosen["eta"] == pytest.approx(0.2 * 2.0 / chosen["lambda_max"])

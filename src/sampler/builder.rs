@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use crate::draws::Draws;
 use crate::engine::job::Job;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::minibatch::Minibatch;
 use crate::model::Target;
 use crate::run::Run;
+use crate::sampler::auto_step::{AutoStep, StepSizeChoice};
 use crate::sampler::control_variate::{Centre, ModeSearch};
 use crate::sampler::ladder::TemperatureLadder;
 use crate::sampler::method::Method;
@@ -108,6 +109,12 @@ impl Sampler {
     /// this run's mini-batches and seed) find the mode θ̂, and the full-data gradient ∇L(θ̂) is
     /// computed there once on the CPU. Pass it to [`SamplerBuilder::control_variate`].
     pub fn find_centre(&self, gpu: &Gpu, search: &ModeSearch) -> Result<Centre> {
+        Centre::at(&self.target, self.find_mode(gpu, search)?)
+    }
+
+    /// `search`'s steps of plain SGD on the GPU from where this run's first chain starts:
+    /// the last iterate, an estimate of the mode.
+    fn find_mode(&self, gpu: &Gpu, search: &ModeSearch) -> Result<Vec<f32>> {
         let dim = self.target.dim();
         let sgd = Sampler {
             target: Arc::clone(&self.target),
@@ -115,7 +122,84 @@ impl Sampler {
             tuning: self.tuning.clone(),
         };
         let draws = sgd.run(gpu)?;
-        Centre::at(&self.target, draws.values()[..dim].to_vec())
+        Ok(draws.values()[..dim].to_vec())
+    }
+
+    /// A step size for this run's rule (see [`super::auto_step`]): the mode from SGD on the
+    /// GPU (a Gaussian's is its mean), whose step is a quarter of the SGD limit at the first
+    /// chain's start and is cut fourfold while SGD diverges; the largest curvature there by
+    /// power iteration; and `auto.fraction` of the rule's stability limit. Build the run
+    /// again with `StepSize::constant(choice.eta)`.
+    pub fn choose_step_size(&self, gpu: &Gpu, auto: &AutoStep) -> Result<StepSizeChoice> {
+        if !(auto.fraction > 0.0 && auto.fraction < 1.0) {
+            return Err(Error::invalid(
+                "step size",
+                format!(
+                    "the fraction of the stability limit {} must lie in (0, 1)",
+                    auto.fraction
+                ),
+            ));
+        }
+        let gradient = super::auto_step::potential_gradient(&self.target)?;
+        let method = self.settings.method;
+        let (mode, mode_step_size) = match &*self.target {
+            Target::Gaussian(g) => (g.mean().iter().map(|&m| m as f32).collect(), None),
+            target => {
+                let start = match &self.settings.init {
+                    Init::Normal { scale } => super::sgld::reference_init(
+                        target.dim(),
+                        *scale as f32,
+                        self.settings.seed,
+                        self.chain_window().start,
+                    ),
+                    Init::Point(point) => point.clone(),
+                    Init::Positions(positions) => positions[..target.dim()].to_vec(),
+                };
+                let at_start =
+                    super::auto_step::largest_curvature(&gradient, &start, None, auto.iterations)?;
+                let mut eta = 0.5 / at_start;
+                let mut found = None;
+                for _ in 0..4 {
+                    let mode = self.find_mode(gpu, &ModeSearch::new(auto.mode_steps, eta)?)?;
+                    if mode.iter().all(|v| v.is_finite()) {
+                        found = Some(mode);
+                        break;
+                    }
+                    eta /= 4.0;
+                }
+                let mode = found.ok_or_else(|| {
+                    Error::invalid(
+                        "step size",
+                        "SGD diverged at every step size tried while looking for the mode; give \
+                         a step size",
+                    )
+                })?;
+                (mode, Some(eta))
+            }
+        };
+        let precondition = match method {
+            Method::Psgld { epsilon, .. } => Some(super::auto_step::psgld_preconditioner(
+                &self.target,
+                &mode,
+                self.settings.minibatch.map(|b| b.size()),
+                epsilon,
+            )),
+            _ => None,
+        };
+        let lambda_max = super::auto_step::largest_curvature(
+            &gradient,
+            &mode,
+            precondition.as_deref(),
+            auto.iterations,
+        )?;
+        let limit = super::auto_step::stability_limit(&method, lambda_max);
+        Ok(StepSizeChoice {
+            eta: auto.fraction * limit,
+            lambda_max,
+            limit,
+            fraction: auto.fraction,
+            mode_step_size,
+        })
     }
 
     /// Reads this run's draws back from an NPY file that [`Draws::write_npy`] or a

@@ -2,6 +2,7 @@
 //! their validation, control variates and temperature ladders — plain data — and the
 //! [`Sampler`] front that validates them once and runs them.
 
+pub mod auto_step;
 mod builder;
 pub mod control_variate;
 pub mod ladder;
@@ -12,6 +13,7 @@ pub mod sghmc;
 pub mod sgld;
 pub mod sgnht;
 
+pub use auto_step::{AutoStep, StepSizeChoice};
 pub use builder::{Sampler, SamplerBuilder};
 pub use control_variate::{Centre, ModeSearch};
 pub use ladder::TemperatureLadder;

@@ -11,8 +11,6 @@ use crate::checks;
 
 /// The library's defaults, which the command line's are.
 const DEFAULTS: Settings = Settings::DEFAULT;
-/// The default constant step size (the library's).
-const DEFAULT_STEP_SIZE: f64 = langevin::schedule::DEFAULT_STEP_SIZE;
 
 /// Many-chain stochastic-gradient MCMC on the GPU.
 #[derive(Parser)]
@@ -120,6 +118,34 @@ pub(crate) enum Model {
     DoubleWell,
     /// Zhang et al.'s 25-component Gaussian mixture on a 5 × 5 grid (no data).
     GridMixture,
+}
+
+/// `--step-size`: a number, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum StepSizeArg {
+    /// Chosen from the curvature at the mode.
+    Auto,
+    /// This η.
+    Value(f64),
+}
+
+impl std::fmt::Display for StepSizeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepSizeArg::Auto => f.write_str("auto"),
+            StepSizeArg::Value(eta) => write!(f, "{eta}"),
+        }
+    }
+}
+
+fn step_size(text: &str) -> Result<StepSizeArg, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(StepSizeArg::Auto);
+    }
+    text.trim()
+        .parse()
+        .map(StepSizeArg::Value)
+        .map_err(|_| format!("`{text}` is neither a number nor `auto`"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -315,9 +341,14 @@ pub(crate) struct SampleArgs {
     /// Step size schedule.
     #[arg(long, value_enum, default_value = "constant")]
     pub(crate) schedule: Schedule,
-    /// Constant step size η (our η; Welling & Teh's ε = 2η).
-    #[arg(long, default_value_t = DEFAULT_STEP_SIZE, allow_negative_numbers = true)]
-    pub(crate) step_size: f64,
+    /// Constant step size η (our η; Welling & Teh's ε = 2η), or `auto`: 0.2 of the rule's
+    /// stability limit at the mode's largest curvature (found by SGD and power iteration).
+    #[arg(long, default_value_t = StepSizeArg::Value(langevin::schedule::DEFAULT_STEP_SIZE),
+          allow_negative_numbers = true, value_parser = step_size)]
+    pub(crate) step_size: StepSizeArg,
+    /// With --step-size auto: the fraction of the stability limit, in (0, 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub(crate) step_fraction: f64,
     /// Cycles M of --schedule cyclical.
     #[arg(long, default_value_t = 1)]
     pub(crate) cycles: u32,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use langevin::output::{check_output_path, check_separate, with_suffix};
 
-use crate::args::{Model, OutputArg, SampleArgs, SamplerKind, Schedule};
+use crate::args::{Model, OutputArg, SampleArgs, SamplerKind, Schedule, StepSizeArg};
 
 /// Parses a count written as `4096`, `4_096` or `4e3` (an exact whole number in range).
 pub(crate) fn count<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
@@ -247,6 +247,11 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
                 || (args.warmup_steps.is_some() && args.warmup_step_size.is_none())
                 || (args.cv && args.cv_step_size.is_none()),
             "--schedule poly sets every step size from --a, --b and --gamma",
+        ),
+        (
+            "step_fraction",
+            args.step_size == StepSizeArg::Auto,
+            "--step-fraction is for --step-size auto",
         ),
         (
             "warmup_step_size",

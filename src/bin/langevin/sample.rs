@@ -26,10 +26,12 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         target,
         test,
         mut builder,
+        step_size,
+        step_choice,
     } = plan(&gpu, args)?;
     if args.cv {
         // The centre first, explicitly: SGD on one chain, then ∇L(θ̂) on the CPU.
-        let search = ModeSearch::new(args.cv_steps, args.cv_step_size.unwrap_or(args.step_size))?;
+        let search = ModeSearch::new(args.cv_steps, args.cv_step_size.unwrap_or(step_size))?;
         let centre = builder.clone().build()?.find_centre(&gpu, &search)?;
         note!(
             "control variates: θ̂ from {} SGD steps at η = {}; chains start there",
@@ -141,6 +143,7 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
             "seed": args.seed,
             "temperature": args.temperature,
             "step_size": sampler.settings().step_size,
+            "step_size_choice": step_choice,
             "seconds": seconds,
             "divergences": report.statistics.divergences(),
             "running_statistics": report.statistics.summary(),

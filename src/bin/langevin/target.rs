@@ -9,15 +9,18 @@ use langevin::minibatch::Minibatch;
 use langevin::model::{
     toys, welling_teh_mixture, Activation, Network, NetworkSpec, Output, Prior, Regression, Target,
 };
-use langevin::sampler::{default_burn_in, Method, SamplerBuilder, TemperatureLadder};
+use langevin::sampler::{
+    default_burn_in, AutoStep, Method, SamplerBuilder, StepSizeChoice, TemperatureLadder,
+};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{Gaussian, Gpu, Init, Sampler, StepSize, Tuning};
 
 use crate::args::{
     ActivationArg, BatchMode, DivergenceArg, Model, OnOff, OutputArg, PriorArg, SampleArgs,
-    SamplerKind, Schedule,
+    SamplerKind, Schedule, StepSizeArg,
 };
 use crate::checks::is_fashion_mnist;
+use crate::console::note;
 
 /// The run the arguments describe: its target, the test set the host predicts on (logistic
 /// regression; a network carries its own), and the sampler builder with every setting but
@@ -26,6 +29,10 @@ pub(crate) struct Planned {
     pub(crate) target: Target,
     pub(crate) test: Option<Dataset>,
     pub(crate) builder: SamplerBuilder,
+    /// The constant step size the run uses (chosen, with `--step-size auto`).
+    pub(crate) step_size: f64,
+    /// How `--step-size auto` chose it.
+    pub(crate) step_choice: Option<StepSizeChoice>,
 }
 
 /// Builds the target from `--model` and its data, and the sampler from the other options.
@@ -95,7 +102,7 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         .steps(args.steps)
         .burn_in(args.burn_in.unwrap_or(default_burn_in(args.steps)))
         .thin(args.thin)
-        .step_size(schedule(args)?)
+        .step_size(schedule(args, placeholder_step(args))?)
         .temperature(temperature)
         .seed(args.seed)
         .init(Init::Normal {
@@ -110,15 +117,41 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         DivergenceArg::Freeze => langevin::sampler::DivergencePolicy::Freeze,
         DivergenceArg::Reset => langevin::sampler::DivergencePolicy::Reset,
     });
-    let builder = builder.tuning(Tuning {
+    let mut builder = builder.tuning(Tuning {
         data_path: args.data_path.into(),
         draws_buffer_bytes: draws_buffer_bytes(args.draws_buffer_mib)?,
         ..Tuning::default()
     });
+    let (step_size, step_choice) = match args.step_size {
+        StepSizeArg::Value(eta) => (eta, None),
+        StepSizeArg::Auto => {
+            let auto = AutoStep {
+                fraction: args.step_fraction,
+                ..AutoStep::default()
+            };
+            let choice = builder.clone().build()?.choose_step_size(gpu, &auto)?;
+            note!(
+                "step size: auto η = {:.4e}, {} of the {} stability limit {:.4e} at λ_max = {:.4e}{}",
+                choice.eta,
+                choice.fraction,
+                method(args)?.name(),
+                choice.limit,
+                choice.lambda_max,
+                match choice.mode_step_size {
+                    Some(eta) => format!(" (mode from {} SGD steps at η = {eta:.3e})", auto.mode_steps),
+                    None => " (at the Gaussian's mean)".into(),
+                }
+            );
+            builder = builder.step_size(StepSize::constant(choice.eta)?);
+            (choice.eta, Some(choice))
+        }
+    };
     Ok(Planned {
         target,
         test,
         builder,
+        step_size,
+        step_choice,
     })
 }
 
@@ -345,23 +378,34 @@ fn gaussian(gpu: &Gpu, args: &SampleArgs) -> Result<Gaussian> {
     Ok(Gaussian::correlated(&mean, &var, args.corr)?)
 }
 
-fn schedule(args: &SampleArgs) -> Result<StepSize> {
+/// `--step-size` as a number: the value, or for `auto` the default until the choice replaces it.
+fn placeholder_step(args: &SampleArgs) -> f64 {
+    match args.step_size {
+        StepSizeArg::Value(eta) => eta,
+        StepSizeArg::Auto => langevin::schedule::DEFAULT_STEP_SIZE,
+    }
+}
+
+fn schedule(args: &SampleArgs, step_size: f64) -> Result<StepSize> {
+    if args.step_size == StepSizeArg::Auto
+        && (args.schedule != Schedule::Constant || args.warmup_steps.is_some())
+    {
+        bail!("--step-size auto chooses one constant step size; it takes no --schedule or --warmup-steps");
+    }
     let warmup = args.warmup_steps.unwrap_or(0);
     let schedule = match args.schedule {
-        Schedule::Constant => StepSize::constant(args.step_size)?,
+        Schedule::Constant => StepSize::constant(step_size)?,
         Schedule::Poly => match (args.a, args.b, args.gamma) {
             (Some(a), Some(b), Some(gamma)) => StepSize::polynomial(a, b, gamma)?,
             _ => bail!("--schedule poly needs --a, --b and --gamma"),
         },
         Schedule::Cyclical => {
             let after_warmup = u64::from(args.steps).saturating_sub(warmup);
-            StepSize::cyclical(args.step_size, args.cycles, after_warmup, args.explore)?
+            StepSize::cyclical(step_size, args.cycles, after_warmup, args.explore)?
         }
     };
     Ok(match args.warmup_steps {
-        Some(steps) => {
-            schedule.after_warmup(steps, args.warmup_step_size.unwrap_or(args.step_size))?
-        }
+        Some(steps) => schedule.after_warmup(steps, args.warmup_step_size.unwrap_or(step_size))?,
         None => schedule,
     })
 }
