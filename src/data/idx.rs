@@ -274,7 +274,10 @@ mod tests {
             let data = Dataset::read_idx(&i, &l, Some(10)).expect("valid");
             assert_eq!((data.rows(), data.features()), (3, 4));
             assert_eq!(data.labels(), &[2.0, 0.0, 9.0]);
-            assert_eq!(data.to_dense()[..4], [0.0, 1.0, 0.2, 0.4]);
+            // k · (1/255), the network kernels' decoding, within an ulp of k/255.
+            let scaled = [0.0f32, 255.0, 51.0, 102.0].map(|k| k * (1.0 / 255.0));
+            assert_eq!(data.to_dense()[..4], scaled);
+            assert!((scaled[2] - 0.2).abs() <= f32::EPSILON && scaled[1] == 1.0);
             assert_eq!(data.head(2).rows(), 2);
         }
     }
