@@ -34,8 +34,22 @@ pub(crate) struct NetworkState {
 
 /// The features as the shader's `values` words: four bytes to a word when every feature is
 /// some k · (1/255) with k in 0..=255 (images scaled to [0, 1], decoded to the same f32 on the
-/// device: a quarter of the memory and of the loads), else each f32's bits.
-fn feature_words(data: &Dataset) -> (Vec<u32>, bool) {
+/// device: a quarter of the memory and of the loads), else each f32's bits; refused when they
+/// exceed the adapter's binding size. `which` names the set in that message.
+fn feature_words(gpu: &Gpu, which: &str, data: &Dataset) -> Result<(Vec<u32>, bool)> {
+    let (words, bytes) = pack_features(data);
+    gpu.check_binding(
+        &format!(
+            "the {which} features dense ({} rows × {})",
+            data.rows(),
+            data.features()
+        ),
+        words.len() as u64 * 4,
+    )?;
+    Ok((words, bytes))
+}
+
+fn pack_features(data: &Dataset) -> (Vec<u32>, bool) {
     let dense = data.to_dense();
     let byte = |v: f32| {
         let k = (v * 255.0).round();
@@ -106,14 +120,7 @@ impl NetworkState {
             ));
         }
         let features = data.features() as u64;
-        let (train_words, train_bytes) = feature_words(data);
-        gpu.check_binding(
-            &format!(
-                "the training features dense ({} rows × {features})",
-                data.rows()
-            ),
-            train_words.len() as u64 * 4,
-        )?;
+        let (train_words, train_bytes) = feature_words(gpu, "training", data)?;
         let output = network.spec().output;
         let stride = predictive_stride(&output);
         let noise_precision = match output {
@@ -247,14 +254,7 @@ impl NetworkState {
         )?);
         let mut predict = Vec::new();
         if let Some(test) = test {
-            let (test_words, test_bytes) = feature_words(test);
-            gpu.check_binding(
-                &format!(
-                    "the test features dense ({} rows × {features})",
-                    test.rows()
-                ),
-                test_words.len() as u64 * 4,
-            )?;
+            let (test_words, test_bytes) = feature_words(gpu, "test", test)?;
             all.push(gpu.upload_buffer(
                 "network test params",
                 bytemuck::bytes_of(&params(test.rows(), true, test_bytes)),
