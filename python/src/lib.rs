@@ -14,7 +14,7 @@ use langevin::sampler::{Method, Sampler};
 use langevin::{Gaussian, Gpu, Minibatch, StepSize};
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -357,13 +357,18 @@ fn sample<'py>(
             .stop_when(Arc::clone(&stop))
             .on_progress(|p| {
                 Python::with_gil(|py| {
-                    if py.check_signals().is_err() {
+                    // Ctrl-C shows up either here or, when it lands while the progress
+                    // callback runs Python code, as that call's KeyboardInterrupt.
+                    let mut ctrl_c = py.check_signals().is_err();
+                    if let Some(callback) = &progress {
+                        // Any other failure of a progress bar must not lose the run.
+                        if let Err(error) = callback.call1(py, (p.step, p.steps)) {
+                            ctrl_c |= error.is_instance_of::<PyKeyboardInterrupt>(py);
+                        }
+                    }
+                    if ctrl_c {
                         interrupted.store(true, Ordering::SeqCst);
                         stop.store(true, Ordering::SeqCst);
-                    }
-                    if let Some(callback) = &progress {
-                        // A failing progress bar must not lose the run.
-                        let _ = callback.call1(py, (p.step, p.steps));
                     }
                 })
             })
