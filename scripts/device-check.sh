@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after scripts/stage-gpu.sh staged target/gpu.
-# Confirms the adapter, runs the test binaries on it, then W1–W5 with the JAX peer's figures for
-# the same jobs on the same card.
+# Confirms the adapter, runs the test binaries on it, then W1–W6 with the JAX peer's figures for
+# the same jobs on the same card, then the Fashion-MNIST comparison.
 # Results go to $OUT (the device tool returns them) or ./gpu-out.
 set -uo pipefail
 out=${OUT:-gpu-out}
@@ -10,6 +10,8 @@ run=target/gpu/run
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 $run target/gpu/langevin adapters | tee "$out/adapters.txt"
 export LANGEVIN_ADAPTER=${LANGEVIN_ADAPTER:-nvidia}
+# Fashion-MNIST, when stage-gpu.sh could carry it.
+[ -d target/gpu/fashion-mnist ] && export LANGEVIN_FASHION_MNIST=$PWD/target/gpu/fashion-mnist
 # The CLI tests run the staged binary (they would look for it in this machine's build tree).
 export LANGEVIN_BIN=$PWD/target/gpu/langevin
 # Test binaries need the source tree for fixtures; they run from the repository root.
@@ -25,3 +27,17 @@ peers=()
 [ -f "$out/peers.json" ] && peers=(--peers "$out/peers.json")
 $run target/gpu/langevin bench --a9a data/a9a "${peers[@]}" --json "$out/bench.json" 2>&1 \
   | tee "$out/bench.txt"
+# Fashion-MNIST: the SGLD model average against the SGD point estimate (the README's
+# commands), with the GPU's times.
+if [ -n "${LANGEVIN_FASHION_MNIST:-}" ]; then
+  for job in "sgd --chains 1 --burn-in 2999 --temperature 0" "sgld --chains 4 --burn-in 1500 --thin 75"; do
+    set -- $job
+    name=$1; shift
+    start=$SECONDS
+    $run target/gpu/langevin sample --model mlp \
+      --data fashion-mnist --hidden 100 --steps 3000 --batch 100 --step-size 3e-6 --seed 1 "$@" \
+      --predictive "$out/$name.npy" --json "$out/$name.json" --quiet 2>&1 | grep -vE "^ +[0-9]" \
+      | tee "$out/fashion-$name.txt"
+    echo "$name: $((SECONDS - start)) s wall" | tee -a "$out/fashion-$name.txt"
+  done
+fi
