@@ -145,7 +145,7 @@ fn fashion_mnist_predictive_files_and_reliability_plot() {
 }
 
 /// `--temperature 0` gives the same report for SGD (one chain, its last iterate: the point
-/// estimate), and softmax regression runs on the same data.
+/// estimate), for an MLP and for softmax regression.
 #[test]
 fn the_sgd_point_estimate_and_softmax_report_the_same_metrics() {
     let dir = scratch("cli-network-sgd");
@@ -154,7 +154,17 @@ fn the_sgd_point_estimate_and_softmax_report_the_same_metrics() {
             "sgd",
             &["--model", "mlp", "--hidden", "16", "--temperature", "0"][..],
         ),
-        ("softmax", &["--model", "softmax", "--prior", "fan-in"][..]),
+        (
+            "softmax",
+            &[
+                "--model",
+                "softmax",
+                "--prior",
+                "fan-in",
+                "--temperature",
+                "0",
+            ][..],
+        ),
     ] {
         let summary = dir.join(format!("{name}.json"));
         let mut args = vec![
@@ -168,9 +178,9 @@ fn the_sgd_point_estimate_and_softmax_report_the_same_metrics() {
             "--chains",
             "1",
             "--steps",
-            "100",
+            "300",
             "--burn-in",
-            "99",
+            "299",
             "--batch",
             "50",
             "--step-size",
@@ -184,6 +194,8 @@ fn the_sgd_point_estimate_and_softmax_report_the_same_metrics() {
         assert!(output.status.success(), "{name}: {}", text(&output));
         let s = json(&summary);
         assert_eq!(s["test_draws"], 1.0, "{name}: one point");
+        // Chance is 0.1 over ten classes; these 300 SGD steps on 300 images measured
+        // 0.46–0.56 in two seeds each, so 0.3 fails a model that learned nothing.
         assert!(
             s["test_accuracy"].as_f64().expect("accuracy") > 0.3,
             "{name}: {s}"
