@@ -8,7 +8,7 @@ use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{ChunkRecord, DispatchRecord, NetLayer, NetParams};
-use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION};
+use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION, NET_UNITS_PER_INVOCATION};
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
 use crate::gpu::Gpu;
 use crate::model::{Network, Output};
@@ -228,7 +228,9 @@ impl NetworkState {
         for (l, layer) in layers.iter().enumerate() {
             step.push(compile(
                 NetPass::Forward(l as u32),
-                Threads::Linear(chains * quads * layer.outputs as u64),
+                Threads::Linear(
+                    chains * quads * (layer.outputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
+                ),
                 &training,
             )?);
         }
@@ -240,7 +242,11 @@ impl NetworkState {
         for l in (1..=last).rev() {
             step.push(compile(
                 NetPass::Backward(l),
-                Threads::Linear(chains * quads * layers[l as usize].inputs as u64),
+                Threads::Linear(
+                    chains
+                        * quads
+                        * (layers[l as usize].inputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
+                ),
                 &training,
             )?);
         }
@@ -279,7 +285,9 @@ impl NetworkState {
             for (l, layer) in layers.iter().enumerate() {
                 predict.push(compile(
                     NetPass::Forward(l as u32),
-                    Threads::Linear(chains * quads * layer.outputs as u64),
+                    Threads::Linear(
+                        chains * quads * (layer.outputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
+                    ),
                     &testing,
                 )?);
             }

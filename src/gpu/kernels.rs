@@ -226,6 +226,10 @@ pub(crate) enum Kernel {
 /// (`LANES` in `shaders/network.wgsl`, generated from this).
 pub(crate) const NET_EXAMPLES_PER_INVOCATION: u64 = 4;
 
+/// Units (forward) or inputs (backward) one invocation of a network's pass carries in
+/// registers beside its examples (`UNIT_LANES` in `shaders/network.wgsl`).
+pub(crate) const NET_UNITS_PER_INVOCATION: u64 = 4;
+
 /// The passes of a network's step, and the predictive pass after a kept draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NetPass {
@@ -429,7 +433,7 @@ impl Kernel {
                 KernelSpec {
                     constants: vec![("LAYER", f64::from(layer))],
                     generated: format!(
-                        "const MAX_CLASSES: u32 = {}u;\nconst LANES: u32 = {NET_EXAMPLES_PER_INVOCATION}u;\n",
+                        "const MAX_CLASSES: u32 = {}u;\nconst LANES: u32 = {NET_EXAMPLES_PER_INVOCATION}u;\nconst UNIT_LANES: u32 = {NET_UNITS_PER_INVOCATION}u;\n",
                         classes.max(&2)
                     ),
                     ..spec(
