@@ -218,6 +218,11 @@ impl NetworkState {
                 threads,
             })
         };
+        // Forward and backward passes: one invocation per block of units (or inputs) ×
+        // examples of each chain.
+        let blocked = |units: usize| {
+            Threads::Linear(chains * quads * (units as u64).div_ceil(NET_UNITS_PER_INVOCATION))
+        };
         let training: Vec<&wgpu::Buffer> = step_buffers.iter().copied().chain(&buffers).collect();
         let last = layers.len() as u32 - 1;
         let mut step = vec![compile(
@@ -228,9 +233,7 @@ impl NetworkState {
         for (l, layer) in layers.iter().enumerate() {
             step.push(compile(
                 NetPass::Forward(l as u32),
-                Threads::Linear(
-                    chains * quads * (layer.outputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
-                ),
+                blocked(layer.outputs),
                 &training,
             )?);
         }
@@ -242,11 +245,7 @@ impl NetworkState {
         for l in (1..=last).rev() {
             step.push(compile(
                 NetPass::Backward(l),
-                Threads::Linear(
-                    chains
-                        * quads
-                        * (layers[l as usize].inputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
-                ),
+                blocked(layers[l as usize].inputs),
                 &training,
             )?);
         }
@@ -285,9 +284,7 @@ impl NetworkState {
             for (l, layer) in layers.iter().enumerate() {
                 predict.push(compile(
                     NetPass::Forward(l as u32),
-                    Threads::Linear(
-                        chains * quads * (layer.outputs as u64).div_ceil(NET_UNITS_PER_INVOCATION),
-                    ),
+                    blocked(layer.outputs),
                     &testing,
                 )?);
             }
