@@ -69,6 +69,10 @@ fn pack_features(data: &Dataset) -> (Vec<u32>, bool) {
     (words, true)
 }
 
+/// Where "network predictive sums" sits among the buffers `NetworkState::new` uploads (the
+/// `NETWORK` binding table's last slot).
+const PREDICTIVE_BUFFER: usize = 8;
+
 /// Values per test example in the predictive sums (see `NetParams::predictive_stride`).
 pub(crate) fn predictive_stride(output: &Output) -> u32 {
     match output.classes() {
@@ -292,7 +296,9 @@ impl NetworkState {
         }
         let mut kept = buffers;
         kept.extend(all);
-        let predictive = kept.swap_remove(8);
+        // The predictive sums, the last of the nine training buffers above, are read back at
+        // the end of the run; the rest only need to live as long as the bind groups.
+        let predictive = kept.swap_remove(PREDICTIVE_BUFFER);
         Ok(NetworkState {
             step,
             predict,
