@@ -1,4 +1,5 @@
-//! Initial positions θ₀ ~ N(0, σ₀²) drawn from the run's Philox stream `STREAM_INIT`.
+//! Initial positions θ₀,d ~ N(0, σ_d²) drawn from the run's Philox stream `STREAM_INIT`, with
+//! σ_d = init_scales[d · run.init_scale_stride] (one σ₀ for all coordinates, or one each).
 
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -15,7 +16,7 @@ fn init_positions(@builtin(global_invocation_id) id: vec3<u32>,
     for (var lane = 0u; lane < 4u; lane++) {
         let d = block * 4u + lane;
         if (d < run.dim) {
-            theta[state_index(run, d, chain)] = run.init_scale * z[lane];
+            theta[state_index(run, d, chain)] = init_scales[d * run.init_scale_stride] * z[lane];
         }
     }
 }

@@ -39,6 +39,10 @@ impl RunIdentity {
                 "given positions (checksum {:016x})",
                 fnv1a([bytemuck::cast_slice::<f32, u8>(p)])
             ),
+            Init::PerCoordinate(scales) => format!(
+                "N(0, s²) with given scales per coordinate (checksum {:016x})",
+                fnv1a([bytemuck::cast_slice::<f32, u8>(scales)])
+            ),
             other => text(other),
         };
         let settings = [

@@ -31,13 +31,7 @@ const BASE: &[&str] = &[
 ];
 
 fn base(builder: SamplerBuilder) -> SamplerBuilder {
-    builder
-        .chains(64)
-        .steps(200)
-        .burn_in(100)
-        .thin(10)
-        .seed(3)
-        .init(Init::Normal { scale: 1.0 })
+    builder.chains(64).steps(200).burn_in(100).thin(10).seed(3)
 }
 
 /// The draws, summary and stdout of `sample BASE args`.

@@ -9,7 +9,7 @@ use langevin::data::Dataset;
 use langevin::model::{Activation, Network, NetworkSpec, Output, Prior};
 use langevin::predictive::{Predictive, PredictiveMetrics};
 use langevin::sampler::Method;
-use langevin::{Sampler, StepSize};
+use langevin::{Init, Sampler, StepSize};
 
 /// A small data set whose labels suit `output`: 40 rows of 5 features in [−1, 1].
 fn data(output: &Output, rows: usize, salt: u64) -> Dataset {
@@ -113,6 +113,37 @@ fn every_rule_steps_a_network_as_its_cpu_twin() {
         assert_rule_twin(net.clone(), &run, move |theta, rows, out| {
             twin.gradient(theta, rows, out)
         });
+    }
+}
+
+/// A network's chains start from its fan-in scales unless told otherwise: layer l's weights
+/// N(0, g/inputs_l) (g = 2 for ReLU, 1 for tanh) and biases at 0, from the init stream.
+#[test]
+fn networks_start_from_their_fan_in_scales() {
+    for (activation, gain) in [(Activation::Relu, 2.0f32), (Activation::Tanh, 1.0)] {
+        let net = network(
+            Output::Categorical { classes: 4 },
+            &[6, 3],
+            activation,
+            Prior::Isotropic { variance: 1.0 },
+        );
+        let scales = net.initial_scales();
+        for layer in net.layers() {
+            let sd = (gain / layer.inputs as f32).sqrt();
+            assert!(scales[layer.weights..layer.biases]
+                .iter()
+                .all(|&s| (s - sd).abs() <= 1e-7 * sd));
+            assert!(scales[layer.biases..layer.biases + layer.outputs]
+                .iter()
+                .all(|&s| s == 0.0));
+        }
+        let sampler = Sampler::builder(net.clone()).build().expect("valid");
+        assert_eq!(sampler.settings().init, Init::PerCoordinate(scales));
+        let given = Sampler::builder(net)
+            .init(Init::Normal { scale: 0.5 })
+            .build()
+            .expect("valid");
+        assert_eq!(given.settings().init, Init::Normal { scale: 0.5 });
     }
 }
 

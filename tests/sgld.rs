@@ -134,6 +134,58 @@ fn initial_positions_follow_the_init_stream() {
     }
 }
 
+#[test]
+fn per_coordinate_scales_draw_from_the_init_stream() {
+    let target = diagonal_target();
+    let dim = target.dim();
+    let (chains, seed) = (19u32, 5);
+    let run = |init: Init| {
+        Sampler::builder(target.clone())
+            .chains(chains)
+            .steps(1)
+            .burn_in(0)
+            .temperature(0.0)
+            .seed(seed)
+            .init(init)
+            .build()
+            .expect("valid")
+            .run(common::gpu())
+            .expect("run")
+    };
+    // One σ₀ for every coordinate is `Normal { scale: σ₀ }`, bit for bit.
+    assert_eq!(
+        run(Init::PerCoordinate(vec![2.0; dim])).values(),
+        run(Init::Normal { scale: 2.0 }).values()
+    );
+    // Scales 0, 0.5, 1, …: each coordinate scaled by its own, as the CPU twin says.
+    let scales: Vec<f32> = (0..dim).map(|d| 0.5 * d as f32).collect();
+    let init = Init::PerCoordinate(scales.clone());
+    let draws = run(init.clone());
+    let scalars = StepScalars::new(1e-3, 0.0);
+    for c in 0..chains {
+        let mut cpu = init.chain_start(dim, seed, c);
+        let plain = reference_init(dim, 1.0, seed, c);
+        for d in 0..dim {
+            assert_eq!(cpu[d], scales[d] * plain[d]);
+        }
+        let mut gradient = vec![0.0f32; dim];
+        target.gradient(&cpu, &mut gradient);
+        reference_step(&mut cpu, &gradient, scalars, seed, c, 0);
+        for (d, want) in cpu.iter().enumerate() {
+            // The largest scale times the normal's GPU error bound of 3·10⁻³.
+            let bound = 3e-3 * scales[dim - 1] + 1e-6;
+            assert!((draws.get(0, c as usize, d) - want).abs() < bound);
+        }
+    }
+    // A scale per coordinate must be one per coordinate, finite and ≥ 0.
+    for bad in [vec![1.0; dim - 1], vec![-1.0; dim], vec![f32::NAN; dim]] {
+        let built = Sampler::builder(target.clone())
+            .init(Init::PerCoordinate(bad))
+            .build();
+        assert!(built.is_err());
+    }
+}
+
 /// The draws must not depend on the workgroup size, on how many steps one dispatch runs, on how
 /// many draws one submit holds, or on how Philox multiplies: every random number is keyed by
 /// (seed, chain, step, dim). (The default multiply is native 64-bit where the adapter has it,

@@ -73,11 +73,8 @@ impl ChainState {
         // The draw budget covers the slots and each staging buffer of the ring.
         let budget = (job.tuning.draws_buffer_bytes / READBACK_RING as u64).min(gpu.max_binding());
         let slots = ((budget / state_bytes) as usize).clamp(1, settings.kept_draws() as usize);
-        let init_scale = match settings.init {
-            Init::Normal { scale } => scale as f32,
-            Init::Positions(_) | Init::Point(_) => 0.0,
-        };
-        let mut params = RunParams::new(chains, dim, settings.seed, init_scale);
+        let mut params = RunParams::new(chains, dim, settings.seed);
+        params.init_scale_stride = u32::from(matches!(settings.init, Init::PerCoordinate(_)));
         params.chain_offset = job.window.clone().start;
         [params.method_a, params.method_b] = settings.method.constants();
         params.gradient_noise = settings.gradient_noise as f32;
@@ -219,7 +216,7 @@ impl ChainState {
                 let at = |c: usize, d: usize| match &job.settings.init {
                     Init::Positions(positions) => positions[(first + c) * dim + d],
                     Init::Point(point) => point[d],
-                    Init::Normal { .. } => 0.0,
+                    Init::Normal { .. } | Init::PerCoordinate(_) => 0.0,
                 };
                 let mut dimension_major = vec![0.0f32; chains * dim];
                 for c in 0..chains {
@@ -229,7 +226,21 @@ impl ChainState {
                 }
                 gpu.write(&self.theta, 0, bytemuck::cast_slice(&dimension_major));
             }
-            Init::Normal { .. } => {
+            Init::Normal { .. } | Init::PerCoordinate(_) => {
+                let one_scale;
+                let scales: &[f32] = match &job.settings.init {
+                    Init::PerCoordinate(scales) => scales,
+                    Init::Normal { scale } => {
+                        one_scale = [*scale as f32];
+                        &one_scale
+                    }
+                    Init::Positions(_) | Init::Point(_) => &[],
+                };
+                let scales = gpu.upload_buffer(
+                    "initial scales",
+                    bytemuck::cast_slice(scales),
+                    wgpu::BufferUsages::STORAGE,
+                );
                 let threads = Threads::ChainBlocks {
                     chains: u64::from(self.params.chains),
                     blocks: u64::from(self.params.blocks),
@@ -244,7 +255,7 @@ impl ChainState {
                     job.tuning.rng_multiply,
                     0,
                 )?;
-                let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta], &[]);
+                let group = pipeline.bind(gpu, &[&self.params_buffer, &self.theta, &scales], &[]);
                 gpu.run_kernel(&pipeline, &group, threads)?;
             }
         }

@@ -43,8 +43,9 @@ shared_struct! {
         pub(crate) blocks: u32,
         pub(crate) key_lo: u32,
         pub(crate) key_hi: u32,
-        /// σ₀ of the initial positions N(0, σ₀²).
-        pub(crate) init_scale: f32,
+        /// Where the initial positions' kernel reads coordinate d's σ: `init_scales[d ·
+        /// init_scale_stride]`, so 1 for a scale per coordinate, 0 for one σ₀ for all.
+        pub(crate) init_scale_stride: u32,
         /// The update rule's constants (rules.wgsl): pSGLD α and λ, SGHMC α, SGNHT A.
         pub(crate) method_a: f32,
         pub(crate) method_b: f32,
@@ -61,7 +62,7 @@ shared_struct! {
 
 impl RunParams {
     /// A run of `chains` chains of `dim` dimensions keyed by `seed`, the rest at rest values.
-    pub(crate) fn new(chains: u32, dim: u32, seed: u64, init_scale: f32) -> RunParams {
+    pub(crate) fn new(chains: u32, dim: u32, seed: u64) -> RunParams {
         let [key_lo, key_hi] = crate::rng::key_for_seed(seed);
         RunParams {
             chains,
@@ -69,7 +70,7 @@ impl RunParams {
             blocks: dim.div_ceil(4),
             key_lo,
             key_hi,
-            init_scale,
+            init_scale_stride: 0,
             method_a: 0.0,
             method_b: 0.0,
             per_datum: 1.0,
@@ -393,10 +394,12 @@ pub(crate) const NETWORK: [Binding; 9] = [
     slot("predictive", "array<f32>", Access::ReadWrite),
 ];
 
-/// The initial positions' kernel.
-pub(crate) const INIT: [Binding; 2] = [
+/// The initial positions' kernel: θ and the standard deviations it draws with (see
+/// `RunParams::init_scale_stride`).
+pub(crate) const INIT: [Binding; 3] = [
     slot("run", "RunParams", Access::Uniform),
     slot("theta", "array<f32>", Access::ReadWrite),
+    slot("init_scales", "array<f32>", Access::Read),
 ];
 
 /// The statistics kernel after a kept draw: it shares the step's first bindings but θ, and

@@ -505,7 +505,7 @@ mod tests {
     ) -> (Vec<u32>, Vec<f32>) {
         let pipeline = Pipeline::new(gpu, &Kernel::RngProbe, workgroup_size, multiply, 0)
             .expect("probe builds");
-        let params = RunParams::new(1, 4, seed, 0.0);
+        let params = RunParams::new(1, 4, seed);
         let make = |label: &str, size: u64, usage: U| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),

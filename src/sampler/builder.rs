@@ -145,16 +145,11 @@ impl Sampler {
         let (mode, mode_step_size) = match &*self.target {
             Target::Gaussian(g) => (g.mean().iter().map(|&m| m as f32).collect(), None),
             target => {
-                let start = match &self.settings.init {
-                    Init::Normal { scale } => super::sgld::reference_init(
-                        target.dim(),
-                        *scale as f32,
-                        self.settings.seed,
-                        self.chain_window().start,
-                    ),
-                    Init::Point(point) => point.clone(),
-                    Init::Positions(positions) => positions[..target.dim()].to_vec(),
-                };
+                let start = self.settings.init.chain_start(
+                    target.dim(),
+                    self.settings.seed,
+                    self.chain_window().start,
+                );
                 let at_start =
                     super::auto_step::largest_curvature(&gradient, &start, None, auto.iterations)?;
                 let mut eta = 0.5 / at_start;
@@ -271,7 +266,8 @@ impl SamplerBuilder {
         self.settings.seed = seed;
         self
     }
-    /// Where the chains start.
+    /// Where the chains start (default: a control variate's centre; for a network its
+    /// fan-in scales, [`crate::model::Network::initial_scales`]; else `N(0, 1)`).
     pub fn init(mut self, init: Init) -> Self {
         self.init = Some(init);
         self
@@ -332,7 +328,10 @@ impl SamplerBuilder {
         self.settings.init = match (self.init, &self.settings.control_variate) {
             (Some(init), _) => init,
             (None, Some(centre)) => Init::Point(centre.theta().to_vec()),
-            (None, None) => Init::default(),
+            (None, None) => match &self.target {
+                Target::Network(network) => Init::PerCoordinate(network.initial_scales()),
+                _ => Init::default(),
+            },
         };
         Sampler::new(self.target, self.settings)?.with_tuning(self.tuning)
     }

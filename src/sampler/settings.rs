@@ -24,11 +24,36 @@ pub enum Init {
     Positions(Vec<f32>),
     /// Every chain at the same point (D values), e.g. a mode.
     Point(Vec<f32>),
+    /// Coordinate `d` of every chain drawn from `N(0, s_d²)` (D values `s_d ≥ 0`), from the
+    /// same stream as `Normal`: with every `s_d = σ₀` the draws are `Normal { scale: σ₀ }`'s,
+    /// bit for bit. A network starts this way by default ([`Network::initial_scales`]).
+    ///
+    /// [`Network::initial_scales`]: crate::model::Network::initial_scales
+    PerCoordinate(Vec<f32>),
 }
 
 impl Default for Init {
     fn default() -> Self {
         Init::Normal { scale: 1.0 }
+    }
+}
+
+impl Init {
+    /// Where chain `chain` (its run-wide id) of a `dim`-dimensional run with this `seed`
+    /// starts: the CPU twin of the device's initial positions, bit for bit.
+    pub fn chain_start(&self, dim: usize, seed: u64, chain: u32) -> Vec<f32> {
+        match self {
+            Init::Normal { scale } => super::sgld::reference_init(dim, *scale as f32, seed, chain),
+            Init::PerCoordinate(scales) => {
+                let z = super::sgld::reference_init(dim, 1.0, seed, chain);
+                scales.iter().zip(z).map(|(s, z)| s * z).collect()
+            }
+            Init::Point(point) => point.clone(),
+            Init::Positions(positions) => {
+                let first = chain as usize * dim;
+                positions[first..first + dim].to_vec()
+            }
+        }
     }
 }
 
@@ -331,6 +356,26 @@ impl Settings {
                     return Err(Error::invalid(
                         "initial scale",
                         format!("σ₀ = {scale} must be finite and ≥ 0"),
+                    ));
+                }
+            }
+            Init::PerCoordinate(scales) => {
+                if scales.len() != dim {
+                    return Err(Error::invalid(
+                        "initial scales",
+                        format!(
+                            "has {} values; the target has {dim} dimensions",
+                            scales.len()
+                        ),
+                    ));
+                }
+                if let Some(d) = scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
+                    return Err(Error::invalid(
+                        "initial scales",
+                        format!(
+                            "dimension {d} is {}; every scale must be finite and ≥ 0",
+                            scales[d]
+                        ),
                     ));
                 }
             }

@@ -443,9 +443,11 @@ pub(crate) struct SampleArgs {
     /// The run's seed: same seed, same draws.
     #[arg(long, default_value_t = DEFAULTS.seed)]
     pub(crate) seed: u64,
-    /// Standard deviation σ₀ of the initial positions N(0, σ₀²).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub(crate) init_scale: f64,
+    /// Start every coordinate from N(0, σ₀²) with σ₀ = INIT_SCALE. Default: 1, except for
+    /// networks, whose weights start from N(0, g/fan-in) (g = 2 for relu, 1 for tanh) and
+    /// biases from 0.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) init_scale: Option<f64>,
     /// Write the draws as NPY, f32, shape [draws, chains, dim]. They stream to OUT.partial
     /// (a valid NPY file that grows) and are renamed to OUT when the run finishes.
     #[arg(long)]

@@ -105,11 +105,11 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         .step_size(schedule(args, placeholder_step(args))?)
         .temperature(temperature)
         .seed(args.seed)
-        .init(Init::Normal {
-            scale: args.init_scale,
-        })
         .method(method(args)?)
         .gradient_noise(args.gradient_noise);
+    if let Some(scale) = args.init_scale {
+        builder = builder.init(Init::Normal { scale });
+    }
     if let Some(shard) = args.shard {
         builder = builder.shard(shard);
     }
