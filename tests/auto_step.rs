@@ -54,6 +54,29 @@ fn the_largest_curvature_of_known_gaussians_is_found() {
     );
 }
 
+/// `SamplerBuilder::auto_step_size` is the same choice as `choose_step_size`, set as the
+/// builder's constant step size.
+#[test]
+fn the_builder_sets_the_step_it_chooses() {
+    let target = Gaussian::diagonal(&[0.5, 2.0], &[4.0, 40.0]).expect("valid");
+    let builder = Sampler::builder(target).chains(4).steps(10);
+    let direct = builder
+        .clone()
+        .build()
+        .expect("valid")
+        .choose_step_size(common::gpu(), &AutoStep::default())
+        .expect("a choice");
+    let (chosen, choice) = builder
+        .auto_step_size(common::gpu(), &AutoStep::default())
+        .expect("a choice");
+    assert_eq!(choice, direct);
+    let sampler = chosen.build().expect("valid");
+    assert_eq!(
+        sampler.settings().step_size,
+        StepSize::constant(choice.eta).expect("valid")
+    );
+}
+
 /// The largest eigenvalue of a symmetric matrix by 500 plain power iterations (f64): the
 /// reference the estimate above is held to.
 fn largest_eigenvalue(a: &[f64], n: usize) -> f64 {

@@ -341,12 +341,11 @@ fn sample<'py>(
             },
             ..langevin::sampler::AutoStep::default()
         };
-        let probe = builder.clone().build().map_err(to_py)?;
-        let chosen = py
-            .allow_threads(|| probe.choose_step_size(gpu, &auto))
+        let (chosen, made) = py
+            .allow_threads(|| builder.auto_step_size(gpu, &auto))
             .map_err(to_py)?;
-        builder = builder.step_size(StepSize::constant(chosen.eta).map_err(to_py)?);
-        choice = Some(chosen);
+        builder = chosen;
+        choice = Some(made);
     }
     let sampler = builder.build().map_err(to_py)?;
     let stop = Arc::new(AtomicBool::new(false));

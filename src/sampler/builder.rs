@@ -320,6 +320,18 @@ impl SamplerBuilder {
         self.tuning = tuning;
         self
     }
+    /// `--step-size auto` for the Rust API: chooses the step size for this run on `gpu`
+    /// ([`Sampler::choose_step_size`]) and returns the builder with
+    /// `StepSize::constant(choice.eta)`, and the choice to report. Set everything else first:
+    /// the choice depends on the target, the rule, the mini-batches, the seed and the start.
+    pub fn auto_step_size(
+        self,
+        gpu: &Gpu,
+        auto: &AutoStep,
+    ) -> Result<(SamplerBuilder, StepSizeChoice)> {
+        let choice = self.clone().build()?.choose_step_size(gpu, auto)?;
+        Ok((self.step_size(StepSize::constant(choice.eta)?), choice))
+    }
     /// Validates and returns the sampler.
     pub fn build(mut self) -> Result<Sampler> {
         self.settings.burn_in = self

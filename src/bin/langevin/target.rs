@@ -129,7 +129,8 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
                 fraction: args.step_fraction,
                 ..AutoStep::default()
             };
-            let choice = builder.clone().build()?.choose_step_size(gpu, &auto)?;
+            let (chosen, choice) = builder.auto_step_size(gpu, &auto)?;
+            builder = chosen;
             note!(
                 "step size: auto η = {:.4e}, {} of the {} stability limit {:.4e} at λ_max = {:.4e}{}",
                 choice.eta,
@@ -142,7 +143,6 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
                     None => " (at the Gaussian's mean)".into(),
                 }
             );
-            builder = builder.step_size(StepSize::constant(choice.eta)?);
             (choice.eta, Some(choice))
         }
     };
