@@ -12,7 +12,10 @@ mod common;
 
 use langevin::data::{Dataset, LabelColumn};
 use langevin::minibatch::Minibatch;
-use langevin::model::{mlp_classifier, toys, welling_teh_mixture, Regression};
+use langevin::model::{
+    mlp_classifier, toys, welling_teh_mixture, Activation, Network, NetworkSpec, Output, Prior,
+    Regression,
+};
 use langevin::sampler::{Method, ModeSearch, SamplerBuilder, TemperatureLadder};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{DataPath, Gaussian, Sampler, StepSize, Tuning};
@@ -180,6 +183,26 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
     ));
     let (mlp, _) = mlp_classifier(common::a9a(), 4, 1.0).expect("model");
     runs.push(("mlp".into(), on_data(mlp).minibatch(batch(30, true, true))));
+    // Networks from their default start (fan-in scales), shared and per-chain batches.
+    for (name, activation, per_chain) in [
+        ("network-relu-shared", Activation::Relu, false),
+        ("network-tanh-per-chain", Activation::Tanh, true),
+    ] {
+        let network = Network::new(
+            common::a9a(),
+            NetworkSpec {
+                hidden: vec![4],
+                activation,
+                output: Output::Bernoulli,
+                prior: Prior::Isotropic { variance: 1.0 },
+            },
+        )
+        .expect("network");
+        runs.push((
+            name.into(),
+            on_data(network).minibatch(batch(30, per_chain, true)),
+        ));
+    }
     runs
 }
 
