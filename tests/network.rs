@@ -354,35 +354,39 @@ fn invert(mut a: Vec<f64>, n: usize) -> Vec<f64> {
 }
 
 /// Features that are all k · (1/255) (images) travel to the device packed four to a word and
-/// decode to the same values: the CPU twin on the unpacked values agrees.
+/// decode to the same values: the CPU twin on the unpacked values agrees, with 7 features per
+/// row (read one at a time) and 8 (a multiple of 4: the first layer's passes read a word for
+/// four inputs).
 #[test]
 fn byte_features_decode_to_the_same_values() {
     let output = Output::Categorical { classes: 3 };
     let rows = 30;
-    let x: Vec<f32> = (0..rows * 7)
-        .map(|i| ((i * 53 + 11) % 256) as f32 * (1.0 / 255.0))
-        .collect();
-    let labels = (0..rows).map(|i| (i % 3) as f32).collect();
-    let data = Dataset::from_dense(x, 7, labels).expect("valid data");
-    let net = Network::new(
-        data,
-        NetworkSpec {
-            hidden: vec![5],
-            activation: Activation::Relu,
-            output,
-            prior: Prior::Isotropic { variance: 1.0 },
-        },
-    )
-    .expect("valid network");
-    let twin = net.clone();
-    assert_cpu_twin(
-        net,
-        rows as u32,
-        Some(batch(6, true, false)),
-        1e-3,
-        4,
-        move |theta, rows, out| twin.gradient(theta, rows, out),
-    );
+    for features in [7, 8] {
+        let x: Vec<f32> = (0..rows * features)
+            .map(|i| ((i * 53 + 11) % 256) as f32 * (1.0 / 255.0))
+            .collect();
+        let labels = (0..rows).map(|i| (i % 3) as f32).collect();
+        let data = Dataset::from_dense(x, features, labels).expect("valid data");
+        let net = Network::new(
+            data,
+            NetworkSpec {
+                hidden: vec![5],
+                activation: Activation::Relu,
+                output,
+                prior: Prior::Isotropic { variance: 1.0 },
+            },
+        )
+        .expect("valid network");
+        let twin = net.clone();
+        assert_cpu_twin(
+            net,
+            rows as u32,
+            Some(batch(6, true, false)),
+            1e-3,
+            4,
+            move |theta, rows, out| twin.gradient(theta, rows, out),
+        );
+    }
 }
 
 /// Schedules and ladders run a network: the predictive averages only the chains at T = 1 of
