@@ -359,43 +359,20 @@ impl Settings {
                     ));
                 }
             }
-            Init::PerCoordinate(scales) => {
-                if scales.len() != dim {
-                    return Err(Error::invalid(
-                        "initial scales",
-                        format!(
-                            "has {} values; the target has {dim} dimensions",
-                            scales.len()
-                        ),
-                    ));
-                }
-                if let Some(d) = scales.iter().position(|s| !(s.is_finite() && *s >= 0.0)) {
-                    return Err(Error::invalid(
-                        "initial scales",
-                        format!(
-                            "dimension {d} is {}; every scale must be finite and ≥ 0",
-                            scales[d]
-                        ),
-                    ));
-                }
-            }
-            Init::Point(point) => {
-                if point.len() != dim {
-                    return Err(Error::invalid(
-                        "initial point",
-                        format!(
-                            "has {} values; the target has {dim} dimensions",
-                            point.len()
-                        ),
-                    ));
-                }
-                if let Some(d) = point.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::invalid(
-                        "initial point",
-                        format!("dimension {d} is {}; every value must be finite", point[d]),
-                    ));
-                }
-            }
+            Init::PerCoordinate(scales) => check_per_dimension(
+                "initial scales",
+                scales,
+                dim,
+                |s| s.is_finite() && s >= 0.0,
+                "every scale must be finite and ≥ 0",
+            )?,
+            Init::Point(point) => check_per_dimension(
+                "initial point",
+                point,
+                dim,
+                f32::is_finite,
+                "every value must be finite",
+            )?,
             Init::Positions(positions) => {
                 let want = self.chains as usize * dim;
                 if positions.len() != want {
@@ -538,4 +515,30 @@ impl Settings {
             );
         }
     }
+}
+
+/// That `values` holds one value per dimension, each passing `valid` (else `rule` says why).
+fn check_per_dimension(
+    what: &'static str,
+    values: &[f32],
+    dim: usize,
+    valid: impl Fn(f32) -> bool,
+    rule: &str,
+) -> Result<()> {
+    if values.len() != dim {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "has {} values; the target has {dim} dimensions",
+                values.len()
+            ),
+        ));
+    }
+    if let Some(d) = values.iter().position(|&v| !valid(v)) {
+        return Err(Error::invalid(
+            what,
+            format!("dimension {d} is {}; {rule}", values[d]),
+        ));
+    }
+    Ok(())
 }
