@@ -42,6 +42,18 @@ fn step_block(x: vec4<f32>, aux: ptr<function, vec4<f32>>, g: vec4<f32>, z: vec4
     }
 }
 
+/// Four entries of row `row` of a dense metric's padded factor (`factor` 0: L, 1: Lᵀ) from
+/// column 4·`block`.
+fn metric_block(factor: u32, row: u32, block: u32) -> vec4<f32> {
+    let at = run.preconditioner_offset + ((factor * run.dim + row) * run.blocks + block) * 4u;
+    return vec4<f32>(auxiliary[at], auxiliary[at + 1u], auxiliary[at + 2u], auxiliary[at + 3u]);
+}
+
+/// `acc + Σ_lane a[lane] b[lane]`, lane by lane in order (the CPU twin's order).
+fn fma_dot(a: vec4<f32>, b: vec4<f32>, acc: f32) -> f32 {
+    return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc))));
+}
+
 /// g plus the synthetic gradient noise σ ξ' of (chain, step, block), if the run asks for it.
 fn with_gradient_noise(g: vec4<f32>, chain: u32, step: u32, block: u32) -> vec4<f32> {
     if (run.gradient_noise > 0.0) {

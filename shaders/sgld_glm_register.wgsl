@@ -13,7 +13,11 @@
 //!     minibatch.wgsl;
 //!   * the intercept is a constant too (REG_INTERCEPT), so with dense features every index into
 //!     θ and ∇ folds and they live in registers;
-//!   * no barrier: each invocation is independent.
+//!   * no barrier: each invocation is independent;
+//!   * with control variates (`data.control_variates`), the centre's term of an example,
+//!     d log p(y | η̂)/dη at θ̂, is the same for every chain: it is formed once per example;
+//!   * in a dense metric (`run.preconditioner_offset`), each chain's move is the two products
+//!     of move_chain.wgsl's, over ∇ in private memory, every block loop of constant length.
 //! Per coordinate the gradient is summed in the same order and with the same operations as the
 //! per-chain kernel (sgld_data.wgsl with glm.wgsl), so the draws are the global path's up to
 //! the driver's choice to fuse a multiply-add.
@@ -47,8 +51,22 @@ fn reg_load_row(row: u32) -> u32 {
     return row_offsets[row];
 }
 
-/// Adds example `row`'s likelihood term to chain `k`'s gradient (row already loaded).
-fn reg_add_example(k: u32, y: f32, len: u32) {
+/// d log p(y | η̂)/dη of the loaded row at the control variate's centre θ̂.
+fn reg_centre_term(y: f32, len: u32) -> f32 {
+    var eta = 0.0;
+    if (REG_INTERCEPT == 1u) {
+        eta = control_variate[0];
+    }
+    for (var j = 0u; j < REG_WIDTH; j++) {
+        let next = fma(reg_x[j], control_variate[reg_col(j) + REG_INTERCEPT], eta);
+        eta = select(eta, next, REG_DENSE || j < len);
+    }
+    return dloglik_deta(y, eta);
+}
+
+/// Adds example `row`'s likelihood term to chain `k`'s gradient (row already loaded), and with
+/// control variates subtracts the centre's term `centre`, as data_target.wgsl's at_mode does.
+fn reg_add_example(k: u32, y: f32, len: u32, centre: f32) {
     let base = k * REG_DIM;
     var eta = 0.0;
     if (REG_INTERCEPT == 1u) {
@@ -67,18 +85,32 @@ fn reg_add_example(k: u32, y: f32, len: u32) {
         let next = fma(-data.scale, g * reg_x[j], reg_gradient[i]);
         reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
     }
+    if (data.control_variates == 1u) {
+        if (REG_INTERCEPT == 1u) {
+            reg_gradient[base] = fma(-data.scale, -centre, reg_gradient[base]);
+        }
+        for (var j = 0u; j < REG_WIDTH; j++) {
+            let i = base + reg_col(j) + REG_INTERCEPT;
+            let next = fma(-data.scale, -(centre * reg_x[j]), reg_gradient[i]);
+            reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
+        }
+    }
 }
 
 /// Example `row` for chain `k` of the invocation, or (k = REG_CHAINS) for all of them.
 fn reg_example(row: u32, k: u32) {
     let len = reg_load_row(row);
     let y = labels[row];
+    var centre = 0.0;
+    if (data.control_variates == 1u) {
+        centre = reg_centre_term(y, len);
+    }
     if (k < REG_CHAINS) {
-        reg_add_example(k, y, len);
+        reg_add_example(k, y, len, centre);
         return;
     }
     for (var each = 0u; each < REG_CHAINS; each++) {
-        reg_add_example(each, y, len);
+        reg_add_example(each, y, len, centre);
     }
 }
 
@@ -102,6 +134,55 @@ fn reg_batch(key: vec2<u32>, owner: u32, step: u32, k: u32) {
     }
 }
 
+/// Four coordinates of chain `k`'s private gradient from 4·`block`, zeros past D.
+fn reg_gradient_block(k: u32, block: u32) -> vec4<f32> {
+    var g = vec4<f32>(0.0);
+    for (var lane = 0u; lane < 4u; lane++) {
+        let d = block * 4u + lane;
+        if (d < REG_DIM) {
+            g[lane] = reg_gradient[k * REG_DIM + d];
+        }
+    }
+    return g;
+}
+
+/// Chain `k`'s (run chain `chain`'s) step in the dense metric M = L Lᵀ, the arithmetic of
+/// move_chain_in_metric: v = s ξ − η Lᵀ g in place of g, then θ ← θ + L v. Each product runs
+/// over every block (the triangles' zeros add exact zeros), so the inner loops have constant
+/// length.
+fn reg_move_in_metric(k: u32, chain: u32, step: u32, step_scalars: StepScalars) {
+    let scalars = at_temperature(step_scalars, chain_temperature(chain));
+    let base = k * REG_DIM;
+    if (run.gradient_noise > 0.0) {
+        for (var block = 0u; block < REG_BLOCKS; block++) {
+            let noisy = with_gradient_noise(reg_gradient_block(k, block), chain, step, block);
+            for (var lane = 0u; lane < 4u; lane++) {
+                if (block * 4u + lane < REG_DIM) {
+                    reg_gradient[base + block * 4u + lane] = noisy[lane];
+                }
+            }
+        }
+    }
+    var z = vec4<f32>(0.0);
+    for (var i = 0u; i < REG_DIM; i++) {
+        if (i % 4u == 0u) {
+            z = step_noise(chain, step, i / 4u, scalars);
+        }
+        var sum = 0.0;
+        for (var block = 0u; block < REG_BLOCKS; block++) {
+            sum = fma_dot(metric_block(1u, i, block), reg_gradient_block(k, block), sum);
+        }
+        reg_gradient[base + i] = fma(scalars.noise_scale, z[i % 4u], -scalars.eta * sum);
+    }
+    for (var d = 0u; d < REG_DIM; d++) {
+        var moved = 0.0;
+        for (var block = 0u; block < REG_BLOCKS; block++) {
+            moved = fma_dot(metric_block(0u, d, block), reg_gradient_block(k, block), moved);
+        }
+        reg_theta[base + d] = reg_theta[base + d] + moved;
+    }
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
                      @builtin(num_workgroups) groups: vec3<u32>) {
@@ -121,8 +202,14 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
     for (var s = 0u; s < dispatch.step_count; s++) {
         let step = dispatch.first_step + s;
         let scalars = schedule[dispatch.table_offset + s];
-        for (var i = 0u; i < REG_STATE; i++) {
-            reg_gradient[i] = param(0u) * reg_theta[i];
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            for (var d = 0u; d < REG_DIM; d++) {
+                var before = param(0u) * reg_theta[k * REG_DIM + d];
+                if (data.control_variates == 1u) {
+                    before = before + control_variate[REG_DIM + d];
+                }
+                reg_gradient[k * REG_DIM + d] = before;
+            }
         }
         if (REG_PER_CHAIN) {
             for (var k = 0u; k < REG_CHAINS; k++) {
@@ -133,6 +220,10 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
         }
         for (var k = 0u; k < REG_CHAINS; k++) {
             if (first + k >= run.chains) {
+                continue;
+            }
+            if (run.preconditioner_offset != NO_PRECONDITIONER) {
+                reg_move_in_metric(k, first + k, step, scalars);
                 continue;
             }
             let base = k * REG_DIM;

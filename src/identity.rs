@@ -31,7 +31,9 @@ impl RunIdentity {
     pub(crate) fn of(target: &Target, settings: &Settings) -> RunIdentity {
         let dim = target.dim();
         let target = format!("{target:?}");
-        let full = format!("{target}\n{settings:?}");
+        // A run without a preconditioner hashes the text earlier versions hashed, so their
+        // checkpoints and shards still resume and merge.
+        let full = format!("{target}\n{settings:?}").replace(", preconditioner: None", "");
         let s = settings;
         let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
         let init = match &s.init {
@@ -69,6 +71,16 @@ impl RunIdentity {
             ("shard", text(&s.shard)),
         ]
         .into_iter()
+        // Listed only when set, so runs without one keep the identity earlier versions wrote.
+        .chain(s.preconditioner.as_ref().map(|p| {
+            (
+                "preconditioner",
+                format!(
+                    "dense metric (checksum {:016x})",
+                    fnv1a([bytemuck::cast_slice::<f32, u8>(p.factor())])
+                ),
+            )
+        }))
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
         RunIdentity {

@@ -10,7 +10,7 @@ use crate::gpu::kernels::{DataShape, FusedShape, Kernel, DEFAULT_WORKGROUP_SIZE}
 use crate::gpu::Gpu;
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::sampler::settings::DataPath;
-use crate::sampler::Method;
+use crate::sampler::{Method, Preconditioner};
 
 /// The data kernel's shape: the tuning's path where it applies (else an error saying why), or
 /// the library's pick for `DataPath::Auto`.
@@ -24,10 +24,13 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         Some(_) => None,
     };
     let glm = parts.glm_likelihood.is_some();
-    // The fused and tiled kernels step every rule whose step is per coordinate (not SGNHT's
-    // whole-chain thermostat) and form the plain estimator only (no control variates).
-    let fusable = !matches!(job.settings.method, Method::Sgnht { .. })
-        && job.settings.control_variate.is_none();
+    // The register, fused and tiled kernels step every rule whose step is per coordinate (not
+    // SGNHT's whole-chain thermostat); the fused and tiled ones form the plain estimator only
+    // (no control variates) in the identity metric.
+    let registrable = !matches!(job.settings.method, Method::Sgnht { .. });
+    let fusable = registrable
+        && job.settings.control_variate.is_none()
+        && job.settings.preconditioner.is_none();
     let width = data.max_row_entries().max(1) as u64;
     let memory = u64::from(gpu.limits().max_compute_workgroup_storage_size);
     // Per slot: length, start and label (12 bytes) and width × (column, value).
@@ -95,6 +98,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 u64::from(batch),
                 walks,
                 per_chain,
+                job.settings.preconditioner.is_some(),
             );
             !gpu.is_software() || per_step + fixed <= SOFTWARE_LOOP_BUDGET
         })
@@ -124,7 +128,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 // and the draws stay bit-identical to a single run's.
                 .filter(|_| auto_tiles(glm && fusable, whole_run, data.density()))
                 .and_then(|batch| tiled_fits(batch).ok());
-            let register = register.clone().filter(|_| fusable);
+            let register = register.clone().filter(|_| registrable);
             let fused = fused.clone().filter(|_| fusable);
             let choice = auto_path(
                 gpu.is_software(),
@@ -149,15 +153,32 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 "is written for linear and logistic regression only".into(),
             )
         }
-        (DataPath::Register | DataPath::Fused | DataPath::Tiled, _) if !fusable => {
+        (DataPath::Register, _) if !registrable => {
+            return refuse(
+                path.name(),
+                "does not run SGNHT (its thermostat needs the whole chain); use \
+                 DataPath::Global, Staged or Auto"
+                    .into(),
+            )
+        }
+        (DataPath::Fused | DataPath::Tiled, _) if !fusable => {
             return refuse(
                 path.name(),
                 format!(
-                    "runs neither SGNHT (its thermostat needs the whole chain) nor control \
-                     variates (asked: {}, control variate {:?}); use DataPath::Global, Staged \
-                     or Auto",
+                    "runs neither SGNHT (its thermostat needs the whole chain), control \
+                     variates nor a dense metric (asked: {}, control variate {}, \
+                     preconditioner {}); use DataPath::Global, Staged or Auto",
                     job.settings.method.name(),
-                    job.settings.control_variate
+                    if job.settings.control_variate.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    if job.settings.preconditioner.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
                 ),
             )
         }
@@ -329,8 +350,10 @@ pub(crate) fn kernel_for(gpu: &Gpu, job: &Job) -> Result<Kernel> {
             Target::Gaussian(g) if matches!(g.precision(), Precision::Dense(_)) => {
                 Kernel::SgldGaussianChain { dense: true }
             }
-            // SGNHT's thermostat sums over the whole chain.
-            _ if matches!(job.settings.method, Method::Sgnht { .. }) => {
+            // SGNHT's thermostat and a dense metric need the whole chain.
+            _ if matches!(job.settings.method, Method::Sgnht { .. })
+                || job.settings.preconditioner.is_some() =>
+            {
                 Kernel::SgldGaussianChain { dense: false }
             }
             _ => Kernel::SgldGaussianDiagonal,
@@ -349,8 +372,14 @@ const SOFTWARE_LOOP_BUDGET: u64 = 24_000;
 fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
     let dim = job.target.dim() as u64;
     let blocks = dim.div_ceil(4);
-    // The noise-and-move loop over blocks and lanes, and the step loop itself.
-    let moves = 5 * blocks + 1;
+    // The noise-and-move loop over blocks and lanes, and the step loop itself; in a dense
+    // metric, its two triangular products.
+    let metric = job
+        .settings
+        .preconditioner
+        .as_ref()
+        .map_or(0, |_| Preconditioner::loop_iterations_per_step(dim));
+    let moves = 5 * blocks + 1 + metric;
     match &*job.target {
         Target::Gaussian(g) => match (g.precision(), kernel) {
             (Precision::Dense(_), _) => (dim * (dim + 1) + moves, dim),
@@ -398,6 +427,7 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
                             size,
                             walks,
                             per_chain,
+                            job.settings.preconditioner.is_some(),
                         )
                     }
                     _ => {}
@@ -431,8 +461,10 @@ const UNROLLED_TRIP_COUNT: u64 = 32;
 /// (Per step, per dispatch) loop iterations of the register kernel per invocation of `chains`
 /// chains (every trip count but the steps' a constant): the prior over K·D values; the batch
 /// (quads of four indices from one Philox call, or one index at a time with `walks` for the
-/// permutation), each example's row load and its two passes per chain over W entries; the
-/// move of each chain, ⌈D/4⌉ blocks; per dispatch, the loads and stores of θ.
+/// permutation), each example's row load, the control variate's centre term, and per chain
+/// its two passes over W entries and the centre's two; the move of each chain, ⌈D/4⌉ blocks,
+/// or in a dense `metric` its two products of D rows of ⌈D/4⌉ blocks; per dispatch, the loads
+/// and stores of θ.
 fn register_loop_iterations(
     chains: u64,
     dim: u64,
@@ -440,8 +472,10 @@ fn register_loop_iterations(
     batch: u64,
     walks: u64,
     per_chain: bool,
+    metric: bool,
 ) -> (u64, u64) {
-    let example = |k: u64| counted(width, 0) + counted(k, 2 * counted(width, 0) + 1);
+    let row = counted(width, 0);
+    let example = |k: u64| 2 * row + counted(k, 4 * row + 1);
     let draws = |k: u64| match walks {
         0 => counted(batch.div_ceil(4), counted(4, example(k)) + 1),
         _ => counted(batch, walks + example(k)),
@@ -450,8 +484,13 @@ fn register_loop_iterations(
         true => counted(chains, draws(1)),
         false => draws(chains),
     };
-    let moves = counted(chains, counted(dim.div_ceil(4), 1));
-    let per_step = 1 + counted(chains * dim, 0) + batches + moves;
+    let blocks = dim.div_ceil(4);
+    let move_one = match metric {
+        true => counted(blocks, 1) + 2 * counted(dim, counted(blocks, 0)),
+        false => counted(blocks, 1),
+    };
+    let moves = counted(chains, move_one);
+    let per_step = 1 + counted(chains, counted(dim, 0)) + batches + moves;
     (per_step, 2 * counted(chains, counted(dim, 0)))
 }
 

@@ -91,6 +91,28 @@ impl ChainState {
                 )
             })?;
         }
+        let temperatures = job.chain_temperatures();
+        // The auxiliary buffer: the rule's per-coordinate state and SGNHT's thermostats, the
+        // ladder's temperatures, then a dense metric's padded factors.
+        let preconditioner = settings
+            .preconditioner
+            .as_ref()
+            .map(|p| p.kernel_values())
+            .unwrap_or_default();
+        if !preconditioner.is_empty() {
+            let rule_values = if settings.method.has_auxiliary() {
+                u64::from(chains) * (u64::from(dim) + 1)
+            } else {
+                0
+            };
+            params.preconditioner_offset = u32::try_from(rule_values + temperatures.len() as u64)
+                .map_err(|_| {
+                Error::invalid(
+                    "preconditioner",
+                    "the rule's state and the ladder leave no 32-bit index for the metric",
+                )
+            })?;
+        }
         if let Some(data) = target.data() {
             params.per_datum = (1.0 / data.rows() as f64) as f32;
         }
@@ -134,8 +156,8 @@ impl ChainState {
         } else {
             0
         };
-        let temperatures = job.chain_temperatures();
-        let auxiliary_bytes = (rule_bytes + 4 * temperatures.len() as u64).max(4);
+        let auxiliary_bytes =
+            (rule_bytes + 4 * (temperatures.len() + preconditioner.len()) as u64).max(4);
         gpu.check_binding(
             &format!(
                 "the {} state ({auxiliary_bytes} bytes)",
@@ -150,6 +172,10 @@ impl ChainState {
         );
         if !temperatures.is_empty() {
             gpu.write(&auxiliary, rule_bytes, bytemuck::cast_slice(&temperatures));
+        }
+        if !preconditioner.is_empty() {
+            let offset = rule_bytes + 4 * temperatures.len() as u64;
+            gpu.write(&auxiliary, offset, bytemuck::cast_slice(&preconditioner));
         }
         if let Method::Sgnht { diffusion } = settings.method {
             let thermostats = vec![diffusion as f32; chains as usize];

@@ -57,6 +57,9 @@ shared_struct! {
         pub(crate) ladder_offset: u32,
         /// The run-wide id of this state's chain 0 (a shard or group of chains runs a window).
         pub(crate) chain_offset: u32,
+        /// Index in `auxiliary` of a dense metric's padded factors (`L` then `Lᵀ`, see
+        /// `sampler::preconditioner`), or NO_PRECONDITIONER.
+        pub(crate) preconditioner_offset: u32,
     }
 }
 
@@ -77,6 +80,7 @@ impl RunParams {
             gradient_noise: 0.0,
             ladder_offset: NO_LADDER,
             chain_offset: 0,
+            preconditioner_offset: NO_PRECONDITIONER,
         }
     }
 }
@@ -240,6 +244,8 @@ impl ChainStatus {
 pub(crate) const NO_DRAW: u32 = u32::MAX;
 /// `RunParams::ladder_offset` of a run without a temperature ladder.
 pub(crate) const NO_LADDER: u32 = u32::MAX;
+/// `RunParams::preconditioner_offset` of a run in the identity metric.
+pub(crate) const NO_PRECONDITIONER: u32 = u32::MAX;
 /// `ChainStatus::first_divergence` of a chain that never diverged.
 pub(crate) const NOT_DIVERGED: u32 = u32::MAX;
 /// The owner of a mini-batch every chain shares (`minibatch::SHARED`).
@@ -273,9 +279,10 @@ pub(crate) const FUSED_CHUNK: u32 = 16;
 
 /// Every shared constant as a WGSL `const` declaration.
 fn constants() -> String {
-    let u32s: [(&str, u32); 22] = [
+    let u32s: [(&str, u32); 23] = [
         ("NO_DRAW", NO_DRAW),
         ("NO_LADDER", NO_LADDER),
+        ("NO_PRECONDITIONER", NO_PRECONDITIONER),
         ("NOT_DIVERGED", NOT_DIVERGED),
         ("SHARED_BATCH", SHARED_BATCH),
         ("METHOD_SGLD", RULE_SGLD),

@@ -397,10 +397,12 @@ impl Kernel {
                              const REG_PER_CHAIN: bool = {per_chain};\n\
                              const REG_MODE: u32 = {mode}u;\n\
                              const REG_DENSE: bool = {dense};\n\
-                             const REG_INTERCEPT: u32 = {}u;\n",
+                             const REG_INTERCEPT: u32 = {}u;\n\
+                             const REG_BLOCKS: u32 = {}u;\n",
                             chains * dim,
                             width.max(1),
-                            u32::from(intercept)
+                            u32::from(intercept),
+                            dim.div_ceil(4)
                         );
                         (
                             "sgld_glm_register",

@@ -93,6 +93,75 @@ impl Target {
     }
 }
 
+impl Target {
+    /// `∇U(θ)` over every example on the CPU in f64 sums (prior included): what a Newton
+    /// search for the mode needs. `None` for networks and custom models without a CPU twin.
+    pub(crate) fn potential_gradient(&self, theta: &[f32]) -> Option<Vec<f64>> {
+        match self {
+            Target::Gaussian(g) => {
+                let mut out = vec![0.0f32; g.dim()];
+                g.gradient(theta, &mut out);
+                Some(out.into_iter().map(f64::from).collect())
+            }
+            Target::Regression(r) => {
+                let mut total = r.data_gradient(theta);
+                for (t, x) in total.iter_mut().zip(theta) {
+                    *t += f64::from(*x) / r.prior_variance;
+                }
+                Some(total)
+            }
+            Target::Network(_) => None,
+            Target::Custom(c) => {
+                let rows: Vec<u32> = (0..c.data.rows() as u32).collect();
+                let mut out = vec![0.0f32; c.dim()];
+                c.gradient(theta, &rows, &mut out)?;
+                Some(out.into_iter().map(f64::from).collect())
+            }
+        }
+    }
+
+    /// The Hessian of `U = −log p(θ | data)` at `theta` on the CPU, row-major `D × D` in f64:
+    /// exact for Gaussians and regressions; for a custom model with a CPU twin, central
+    /// differences of its full-data gradient (step `10⁻³·max(1, |θ_d|)`, then symmetrised).
+    /// `None` for networks and custom models without a CPU twin.
+    pub(crate) fn hessian(&self, theta: &[f32]) -> Option<Vec<f64>> {
+        match self {
+            Target::Gaussian(g) => Some(g.precision_matrix()),
+            Target::Regression(r) => Some(r.hessian(theta)),
+            Target::Network(_) => None,
+            Target::Custom(c) => {
+                let dim = c.dim();
+                let rows: Vec<u32> = (0..c.data.rows() as u32).collect();
+                let gradient_at = |point: &[f32]| -> Option<Vec<f32>> {
+                    let mut out = vec![0.0f32; dim];
+                    c.gradient(point, &rows, &mut out)?;
+                    Some(out)
+                };
+                let mut hessian = vec![0.0f64; dim * dim];
+                for d in 0..dim {
+                    let step = 1e-3 * theta[d].abs().max(1.0);
+                    let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+                    up[d] += step;
+                    down[d] -= step;
+                    let width = f64::from(up[d]) - f64::from(down[d]);
+                    let (plus, minus) = (gradient_at(&up)?, gradient_at(&down)?);
+                    for j in 0..dim {
+                        hessian[j * dim + d] = (f64::from(plus[j]) - f64::from(minus[j])) / width;
+                    }
+                }
+                for i in 0..dim {
+                    for j in 0..i {
+                        let mean = 0.5 * (hessian[i * dim + j] + hessian[j * dim + i]);
+                        hessian[i * dim + j] = mean;
+                        hessian[j * dim + i] = mean;
+                    }
+                }
+                Some(hessian)
+            }
+        }
+    }
+}
+
 impl From<CustomModel> for Target {
     fn from(target: CustomModel) -> Target {
         Target::Custom(target)

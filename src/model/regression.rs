@@ -185,6 +185,46 @@ impl Regression {
         total
     }
 
+    /// The Hessian of `U(θ) = −log p(θ) − Σᵢ log p(yᵢ | θ)` over every example, row-major
+    /// `D × D` in f64: `I/σ² + Σᵢ wᵢ x̃ᵢ x̃ᵢᵀ` with `x̃ᵢ` the row with its intercept, `wᵢ = 1/s²`
+    /// (linear) or `σ(ηᵢ)(1 − σ(ηᵢ))` (logistic). What [`crate::sampler::Preconditioner`] takes
+    /// at the mode.
+    pub(crate) fn hessian(&self, theta: &[f32]) -> Vec<f64> {
+        let dim = self.dim();
+        let offset = usize::from(self.intercept);
+        let mut hessian = vec![0.0f64; dim * dim];
+        for d in 0..dim {
+            hessian[d * dim + d] = 1.0 / self.prior_variance;
+        }
+        let mut entries: Vec<(usize, f64)> = Vec::with_capacity(dim);
+        for row in 0..self.data.rows() {
+            entries.clear();
+            if self.intercept {
+                entries.push((0, 1.0));
+            }
+            let mut eta = 0.0f64;
+            self.data.for_row(row, |column, value| {
+                entries.push((column + offset, f64::from(value)));
+            });
+            for &(d, x) in &entries {
+                eta += x * f64::from(theta[d]);
+            }
+            let weight = match self.likelihood {
+                Likelihood::Linear { noise_variance } => 1.0 / noise_variance,
+                Likelihood::Logistic => {
+                    let p = 1.0 / (1.0 + (-eta).exp());
+                    p * (1.0 - p)
+                }
+            };
+            for &(i, xi) in &entries {
+                for &(j, xj) in &entries {
+                    hessian[i * dim + j] += weight * xi * xj;
+                }
+            }
+        }
+        hessian
+    }
+
     /// The exact posterior `N(m, S)` of linear regression (conjugate):
     /// `S = (XᵀX/s² + I/σ²)⁻¹`, `m = S Xᵀy/s²`, with `X` holding the intercept column.
     /// `None` for logistic regression.

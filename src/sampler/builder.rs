@@ -16,6 +16,7 @@ use crate::sampler::auto_step::{AutoStep, StepSizeChoice};
 use crate::sampler::control_variate::{Centre, ModeSearch};
 use crate::sampler::ladder::TemperatureLadder;
 use crate::sampler::method::Method;
+use crate::sampler::preconditioner::Preconditioner;
 use crate::sampler::settings::{default_burn_in, DivergencePolicy, Init, Settings, Tuning};
 use crate::schedule::{StepSize, TemperatureSchedule};
 use crate::shard::Shard;
@@ -125,6 +126,51 @@ impl Sampler {
         Ok(draws.values()[..dim].to_vec())
     }
 
+    /// The mode by SGD on the GPU (a Gaussian's is its mean, with no step size): `steps` steps
+    /// at a quarter of the SGD limit at the first chain's start (the largest curvature there
+    /// by `iterations` of power iteration), cut fourfold while SGD diverges. Returns the mode
+    /// and the SGD step size that found it.
+    fn sgd_mode(&self, gpu: &Gpu, steps: u32, iterations: u32) -> Result<(Vec<f32>, Option<f64>)> {
+        if let Target::Gaussian(g) = &*self.target {
+            return Ok((g.mean().iter().map(|&m| m as f32).collect(), None));
+        }
+        let gradient = super::auto_step::potential_gradient(&self.target)?;
+        let start = self.settings.init.chain_start(
+            self.target.dim(),
+            self.settings.seed,
+            self.chain_window().start,
+        );
+        let at_start = super::auto_step::largest_curvature(&gradient, &start, None, iterations)?;
+        let mut eta = 0.5 / at_start;
+        for _ in 0..4 {
+            let mode = self.find_mode(gpu, &ModeSearch::new(steps, eta)?)?;
+            if mode.iter().all(|v| v.is_finite()) {
+                return Ok((mode, Some(eta)));
+            }
+            eta /= 4.0;
+        }
+        Err(Error::invalid(
+            "step size",
+            "SGD diverged at every step size tried while looking for the mode; give a step size",
+        ))
+    }
+
+    /// The Laplace metric for [`SamplerBuilder::preconditioner`]: the mode — SGD on the GPU
+    /// as [`Sampler::choose_step_size`] finds it (`search.mode_steps` steps, step size chosen
+    /// there), then Newton's method on the CPU ([`super::newton_mode`]) — and the inverse
+    /// Hessian of U there ([`Preconditioner::at`]). Returns the mode, for a control variate's
+    /// centre, and the metric.
+    pub fn laplace_metric(
+        &self,
+        gpu: &Gpu,
+        search: &AutoStep,
+    ) -> Result<(Vec<f32>, Preconditioner)> {
+        let (start, _) = self.sgd_mode(gpu, search.mode_steps, search.iterations)?;
+        let mode = super::newton_mode(&self.target, &start)?;
+        let metric = Preconditioner::at(&self.target, &mode)?;
+        Ok((mode, metric))
+    }
+
     /// A step size for this run's rule (see [`super::auto_step`]): the mode from SGD on the
     /// GPU (a Gaussian's is its mean), whose step is a quarter of the SGD limit at the first
     /// chain's start and is cut fourfold while SGD diverges; the largest curvature there by
@@ -142,36 +188,7 @@ impl Sampler {
         }
         let gradient = super::auto_step::potential_gradient(&self.target)?;
         let method = self.settings.method;
-        let (mode, mode_step_size) = match &*self.target {
-            Target::Gaussian(g) => (g.mean().iter().map(|&m| m as f32).collect(), None),
-            target => {
-                let start = self.settings.init.chain_start(
-                    target.dim(),
-                    self.settings.seed,
-                    self.chain_window().start,
-                );
-                let at_start =
-                    super::auto_step::largest_curvature(&gradient, &start, None, auto.iterations)?;
-                let mut eta = 0.5 / at_start;
-                let mut found = None;
-                for _ in 0..4 {
-                    let mode = self.find_mode(gpu, &ModeSearch::new(auto.mode_steps, eta)?)?;
-                    if mode.iter().all(|v| v.is_finite()) {
-                        found = Some(mode);
-                        break;
-                    }
-                    eta /= 4.0;
-                }
-                let mode = found.ok_or_else(|| {
-                    Error::invalid(
-                        "step size",
-                        "SGD diverged at every step size tried while looking for the mode; give \
-                         a step size",
-                    )
-                })?;
-                (mode, Some(eta))
-            }
-        };
+        let (mode, mode_step_size) = self.sgd_mode(gpu, auto.mode_steps, auto.iterations)?;
         let precondition = match method {
             Method::Psgld { epsilon, .. } => Some(super::auto_step::psgld_preconditioner(
                 &self.target,
@@ -289,6 +306,15 @@ impl SamplerBuilder {
         self.settings.control_variate = Some(centre);
         self
     }
+
+    /// SGLD in the constant metric `M = L Lᵀ` of `preconditioner` (for example
+    /// [`Preconditioner::at`] the mode: the Laplace covariance), so the chains move as in
+    /// whitened coordinates. SGLD only; not networks.
+    pub fn preconditioner(mut self, preconditioner: Preconditioner) -> Self {
+        self.settings.preconditioner = Some(preconditioner);
+        self
+    }
+
     /// A temperature per chain; see [`TemperatureLadder`].
     pub fn temperature_ladder(mut self, ladder: TemperatureLadder) -> Self {
         self.settings.temperature_ladder = Some(ladder);
@@ -366,6 +392,7 @@ fn sgd_settings(search: &ModeSearch, run: &Settings, dim: usize) -> Result<Setti
         gradient_noise: 0.0,
         temperature_ladder: None,
         control_variate: None,
+        preconditioner: None,
         shard: None,
         init: match &run.init {
             Init::Positions(positions) => Init::Positions(positions[..dim].to_vec()),

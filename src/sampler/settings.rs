@@ -9,6 +9,7 @@ use crate::model::Target;
 use crate::sampler::control_variate::Centre;
 use crate::sampler::ladder::TemperatureLadder;
 use crate::sampler::method::Method;
+use crate::sampler::preconditioner::Preconditioner;
 use crate::schedule::{StepSize, TemperatureSchedule};
 use crate::shard::Shard;
 
@@ -91,6 +92,9 @@ pub struct Settings {
     /// Control variates for a data model's mini-batch gradient around this centre (default
     /// none); see [`super::control_variate`].
     pub control_variate: Option<Centre>,
+    /// SGLD in the constant metric `M = L Lᵀ` (default none: the identity); see
+    /// [`super::preconditioner`].
+    pub preconditioner: Option<Preconditioner>,
     /// Temperature over the steps (default none: `temperature` throughout). With a schedule,
     /// `temperature` must stay 1.
     pub temperature_schedule: Option<TemperatureSchedule>,
@@ -145,6 +149,7 @@ impl Settings {
         gradient_noise: 0.0,
         temperature_ladder: None,
         control_variate: None,
+        preconditioner: None,
         temperature_schedule: None,
         shard: None,
         divergence: DivergencePolicy::Freeze,
@@ -198,6 +203,13 @@ impl Settings {
             return Err(Error::invalid(
                 "control variate",
                 "control variates run with linear, logistic and custom models, not networks",
+            ));
+        }
+        if self.preconditioner.is_some() {
+            return Err(Error::invalid(
+                "preconditioner",
+                "a dense metric runs with Gaussian, linear, logistic and custom models, not \
+                 networks (their parameters are too many for D² work per step)",
             ));
         }
         if self.shard.is_some() && network.test_set().is_some() {
@@ -312,6 +324,27 @@ impl Settings {
                     format!(
                         "the centre has {} coordinates; the model has {dim}",
                         centre.theta().len()
+                    ),
+                ));
+            }
+        }
+        if let Some(preconditioner) = &self.preconditioner {
+            if self.method != Method::Sgld {
+                return Err(Error::invalid(
+                    "preconditioner",
+                    format!(
+                        "a dense metric is for SGLD; {} has its own dynamics (pSGLD its own \
+                         diagonal metric)",
+                        self.method.name()
+                    ),
+                ));
+            }
+            if preconditioner.dim() != dim {
+                return Err(Error::invalid(
+                    "preconditioner",
+                    format!(
+                        "the metric has {} dimensions; the model has {dim}",
+                        preconditioner.dim()
                     ),
                 ));
             }

@@ -419,7 +419,12 @@ pub(crate) struct SampleArgs {
     /// first, chains start there.
     #[arg(long)]
     pub(crate) cv: bool,
-    /// SGD steps that find θ̂ for --cv.
+    /// SGLD in the Laplace metric: the inverse Hessian of U at the mode (SGD on the GPU, then
+    /// Newton's method on the CPU), so every direction mixes alike (sampler::preconditioner).
+    /// SGLD on Gaussians, linear and logistic regression; with --cv the centre is that mode.
+    #[arg(long)]
+    pub(crate) precondition: bool,
+    /// SGD steps that find θ̂ for --cv, and the mode for --precondition.
     #[arg(long, default_value_t = 1000, value_parser = checks::count::<u32>)]
     pub(crate) cv_steps: u32,
     /// SGD step size for --cv (default: --step-size).

@@ -7,13 +7,21 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use langevin::model::Target;
 use langevin::predictive::{Predictive, PredictiveMetrics};
-use langevin::sampler::ModeSearch;
+use langevin::sampler::{AutoStep, Centre, ModeSearch};
 use langevin::{Gpu, Sampler};
 
 use crate::args::{DivergenceArg, SampleArgs};
 use crate::console::{note, say, say_text};
 use crate::target::{model_name, plan, Planned};
 use crate::{progress, signals, EXIT_ALL_DIVERGED};
+
+/// The end of the control variates' note: where the chains start.
+fn starts_there(args: &SampleArgs) -> &'static str {
+    match args.init_scale {
+        Some(_) => "; chains start from N(0, --init-scale²)",
+        None => "; chains start there",
+    }
+}
 
 /// Runs `sample`; returns the exit code.
 pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
@@ -29,15 +37,44 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         step_size,
         step_choice,
     } = plan(&gpu, args)?;
-    if args.cv {
-        // The centre first, explicitly: SGD on one chain, then ∇L(θ̂) on the CPU.
-        let search = ModeSearch::new(args.cv_steps, args.cv_step_size.unwrap_or(step_size))?;
-        let centre = builder.clone().build()?.find_centre(&gpu, &search)?;
+    let mut laplace_mode = None;
+    if args.precondition {
+        // The mode (SGD, then Newton on the CPU) and the inverse Hessian there.
+        let search = AutoStep {
+            mode_steps: args.cv_steps,
+            ..AutoStep::default()
+        };
+        let (mode, metric) = builder.clone().build()?.laplace_metric(&gpu, &search)?;
         note!(
-            "control variates: θ̂ from {} SGD steps at η = {}; chains start there",
-            search.steps(),
-            search.step_size()
+            "metric: the inverse Hessian of U at the mode ({} SGD steps, then Newton's method)",
+            search.mode_steps
         );
+        builder = builder.preconditioner(metric);
+        laplace_mode = Some(mode);
+    }
+    if args.cv {
+        // The centre first, explicitly: SGD on one chain (or the Laplace mode), then ∇L(θ̂) on
+        // the CPU.
+        let centre = match laplace_mode {
+            Some(mode) => {
+                note!(
+                    "control variates: θ̂ is the metric's mode{}",
+                    starts_there(args)
+                );
+                Centre::at(&target, mode)?
+            }
+            None => {
+                let search =
+                    ModeSearch::new(args.cv_steps, args.cv_step_size.unwrap_or(step_size))?;
+                note!(
+                    "control variates: θ̂ from {} SGD steps at η = {}{}",
+                    search.steps(),
+                    search.step_size(),
+                    starts_there(args)
+                );
+                builder.clone().build()?.find_centre(&gpu, &search)?
+            }
+        };
         builder = builder.control_variate(centre);
     }
     let sampler = builder.build()?;
@@ -144,6 +181,8 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
             "temperature": args.temperature,
             "step_size": sampler.settings().step_size,
             "step_size_choice": step_choice,
+            "metric": if args.precondition { "laplace" } else { "identity" },
+            "control_variate": args.cv,
             "seconds": seconds,
             "divergences": report.statistics.divergences(),
             "running_statistics": report.statistics.summary(),
