@@ -153,3 +153,35 @@ fn on_a9a_the_chosen_step_is_stable_and_predicts_as_well_as_a_tuned_one() {
         .expect("a choice");
     assert!(psgld.limit.is_finite() && psgld.limit > 0.0, "{psgld:?}");
 }
+
+/// In a dense metric M the limit is 2/λ_max(M·H): for a Gaussian with precision P in the
+/// metric M = c·P⁻¹, M·H = c·I, so λ_max is c (1 for the Laplace metric). Within 5% as above.
+#[test]
+fn in_a_dense_metric_the_curvature_is_that_of_m_times_h() {
+    use langevin::sampler::Preconditioner;
+    let target = Gaussian::equicorrelated(6, 0.5, 0.5, 0.5).expect("valid");
+    let covariance = target.covariance();
+    for c in [1.0, 2.0] {
+        let scaled: Vec<f64> = covariance.iter().map(|v| c * v).collect();
+        let choice = Sampler::builder(target.clone())
+            .chains(4)
+            .steps(10)
+            .step_size(StepSize::constant(1e-3).expect("valid"))
+            .preconditioner(Preconditioner::from_covariance(&scaled, 6).expect("valid"))
+            .build()
+            .expect("valid")
+            .choose_step_size(
+                common::gpu(),
+                &AutoStep {
+                    fraction: AutoStep::IN_METRIC_FRACTION,
+                    ..AutoStep::default()
+                },
+            )
+            .expect("a choice");
+        assert!(
+            (choice.lambda_max / c - 1.0).abs() < 0.05,
+            "c = {c}: {choice:?}"
+        );
+        assert!((choice.eta - 0.025 * 2.0 / choice.lambda_max).abs() < 1e-12);
+    }
+}

@@ -16,7 +16,9 @@ use langevin::model::{
     mlp_classifier, toys, welling_teh_mixture, Activation, Network, NetworkSpec, Output, Prior,
     Regression,
 };
-use langevin::sampler::{Method, ModeSearch, SamplerBuilder, TemperatureLadder};
+use langevin::sampler::{
+    newton_mode, Centre, Method, ModeSearch, Preconditioner, SamplerBuilder, TemperatureLadder,
+};
 use langevin::schedule::TemperatureSchedule;
 use langevin::{DataPath, Gaussian, Sampler, StepSize, Tuning};
 
@@ -154,6 +156,34 @@ fn runs() -> Vec<(String, SamplerBuilder)> {
         .find_centre(common::gpu(), &ModeSearch::new(30, 2e-5).expect("valid"))
         .expect("centre");
     runs.push(("a9a-control-variates".into(), plain.control_variate(centre)));
+    // SGLD in the Laplace metric at Newton's mode, with control variates centred there, on
+    // the software adapter's register path and on the global path; and a Gaussian in a dense
+    // metric (the thread-per-chain Gaussian kernel).
+    let target: langevin::model::Target = logistic().into();
+    let mode = newton_mode(&target, &vec![0.0; target.dim()]).expect("mode");
+    let metric = Preconditioner::at(&target, &mode).expect("metric");
+    let centre = Centre::at(&target, mode).expect("centre");
+    for (name, data_path) in [
+        ("a9a-laplace-metric", DataPath::Auto),
+        ("a9a-laplace-metric-global", DataPath::Global),
+    ] {
+        runs.push((
+            name.into(),
+            on_data(logistic())
+                .minibatch(batch(50, false, true))
+                .step_size(StepSize::constant(0.05).expect("valid"))
+                .control_variate(centre.clone())
+                .preconditioner(metric.clone())
+                .tuning(path(data_path)),
+        ));
+    }
+    let covariance = gaussian().covariance();
+    runs.push((
+        "gaussian-dense-metric".into(),
+        small(Sampler::builder(gaussian()))
+            .step_size(StepSize::constant(0.1).expect("valid"))
+            .preconditioner(Preconditioner::from_covariance(&covariance, 5).expect("metric")),
+    ));
     let rows = 60;
     let x: Vec<f32> = common::uniform(5, rows * 2, -1.0, 1.0)
         .into_iter()

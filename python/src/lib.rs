@@ -286,6 +286,36 @@ fn method(sampler: &str, options: &Bound<'_, PyDict>) -> PyResult<Method> {
     .map_err(to_py)
 }
 
+/// Option `key` as a bool (false when absent).
+fn flag(options: &Bound<'_, PyDict>, key: &str) -> PyResult<bool> {
+    Ok(match options.get_item(key)? {
+        Some(value) => value.extract()?,
+        None => false,
+    })
+}
+
+/// `control_variates`, as the CLI's `--cv` sets them: centred at the metric's mode with
+/// `precondition`, else at SGD's mode at the run's step size.
+fn with_control_variates(
+    py: Python<'_>,
+    builder: langevin::sampler::SamplerBuilder,
+    model: &Model,
+    gpu: &'static Gpu,
+    laplace_mode: Option<Vec<f32>>,
+    eta: f64,
+) -> PyResult<langevin::sampler::SamplerBuilder> {
+    let centre = match laplace_mode {
+        Some(mode) => langevin::sampler::Centre::at(&model.target, mode),
+        None => {
+            let search = langevin::sampler::ModeSearch::new(1000, eta).map_err(to_py)?;
+            let probe = builder.clone().build().map_err(to_py)?;
+            py.allow_threads(|| probe.find_centre(gpu, &search))
+        }
+    }
+    .map_err(to_py)?;
+    Ok(builder.control_variate(centre))
+}
+
 /// Runs the sampler; the Python wrapper documents the arguments. Returns a dict of numpy
 /// arrays and numbers. The GIL is released while the GPU works; `progress(step, steps)` is
 /// called a few times a second, and Ctrl-C (KeyboardInterrupt) stops the run at the next
@@ -331,12 +361,25 @@ fn sample<'py>(
         builder = builder.minibatch(batch.map_err(to_py)?);
     }
     let gpu = adapter(adapter_name)?;
+    // The metric first (`precondition`, the CLI's `--precondition`): an automatic step size
+    // is a fraction of the limit in it.
+    let precondition = flag(options, "precondition")?;
+    let mut laplace_mode = None;
+    if precondition {
+        let probe = builder.clone().build().map_err(to_py)?;
+        let (mode, metric) = py
+            .allow_threads(|| probe.laplace_metric(gpu, &langevin::sampler::AutoStep::default()))
+            .map_err(to_py)?;
+        builder = builder.preconditioner(metric);
+        laplace_mode = Some(mode);
+    }
     // step_size None: chosen from the curvature at the mode (`Sampler::choose_step_size`).
     let mut choice = None;
     if step_size.is_none() {
         let auto = langevin::sampler::AutoStep {
             fraction: match options.get_item("step_fraction")? {
                 Some(value) => value.extract()?,
+                None if precondition => langevin::sampler::AutoStep::IN_METRIC_FRACTION,
                 None => langevin::sampler::AutoStep::default().fraction,
             },
             ..langevin::sampler::AutoStep::default()
@@ -346,6 +389,17 @@ fn sample<'py>(
             .map_err(to_py)?;
         builder = chosen;
         choice = Some(made);
+    }
+    if flag(options, "control_variates")? {
+        let eta = choice.map_or(step_size, |c| Some(c.eta));
+        builder = with_control_variates(
+            py,
+            builder,
+            model,
+            gpu,
+            laplace_mode,
+            eta.unwrap_or(langevin::schedule::DEFAULT_STEP_SIZE),
+        )?;
     }
     let sampler = builder.build().map_err(to_py)?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -189,21 +189,36 @@ impl Sampler {
         let gradient = super::auto_step::potential_gradient(&self.target)?;
         let method = self.settings.method;
         let (mode, mode_step_size) = self.sgd_mode(gpu, auto.mode_steps, auto.iterations)?;
-        let precondition = match method {
-            Method::Psgld { epsilon, .. } => Some(super::auto_step::psgld_preconditioner(
-                &self.target,
-                &mode,
-                self.settings.minibatch.map(|b| b.size()),
-                epsilon,
-            )),
-            _ => None,
+        let lambda_max = match (&self.settings.preconditioner, method) {
+            // In a dense metric: the eigenvalues of M·H at Newton's mode, from the full data.
+            (Some(metric), _) => {
+                let mode = super::newton_mode(&self.target, &mode)?;
+                let full =
+                    |theta: &[f32]| self.target.potential_gradient(theta).unwrap_or_default();
+                let apply = |w: &mut [f64]| metric.apply(w);
+                super::auto_step::largest_curvature(&full, &mode, Some(&apply), auto.iterations)?
+            }
+            (None, Method::Psgld { epsilon, .. }) => {
+                let diagonal = super::auto_step::psgld_preconditioner(
+                    &self.target,
+                    &mode,
+                    self.settings.minibatch.map(|b| b.size()),
+                    epsilon,
+                );
+                let apply = |w: &mut [f64]| {
+                    w.iter_mut().zip(&diagonal).for_each(|(wd, gd)| *wd *= gd);
+                };
+                super::auto_step::largest_curvature(
+                    &gradient,
+                    &mode,
+                    Some(&apply),
+                    auto.iterations,
+                )?
+            }
+            (None, _) => {
+                super::auto_step::largest_curvature(&gradient, &mode, None, auto.iterations)?
+            }
         };
-        let lambda_max = super::auto_step::largest_curvature(
-            &gradient,
-            &mode,
-            precondition.as_deref(),
-            auto.iterations,
-        )?;
         let limit = super::auto_step::stability_limit(&method, lambda_max);
         Ok(StepSizeChoice {
             eta: auto.fraction * limit,

@@ -75,9 +75,9 @@ impl Preconditioner {
 
     /// The Laplace metric at `theta`: `M = H⁻¹` with `H` the Hessian of `U = −log p(θ | data)`
     /// there, computed on the CPU (exact for Gaussians and regressions; central differences of
-    /// a custom model's CPU twin). `theta` should be a mode — [`newton_mode`] finds one — where `H` is positive definite. An error for networks (too many
-    /// dimensions), custom models without a CPU twin, and a `theta` where `H` is not positive
-    /// definite.
+    /// a custom model's CPU twin). `theta` should be a mode — [`newton_mode`] finds one —
+    /// where `H` is positive definite. An error for networks (too many dimensions), custom
+    /// models without a CPU twin, and a `theta` where `H` is not positive definite.
     pub fn at(target: &Target, theta: &[f32]) -> Result<Preconditioner> {
         let dim = target.dim();
         if theta.len() != dim {
@@ -135,6 +135,17 @@ impl Preconditioner {
     /// `L`, row-major `D × D`, lower-triangular, in f32 as the kernels use it.
     pub fn factor(&self) -> &[f32] {
         &self.factor
+    }
+
+    /// `w ← M w = L (Lᵀ w)` in f64, with the f32 factor the kernels use.
+    pub(crate) fn apply(&self, w: &mut [f64]) {
+        let (dim, l) = (self.dim, &self.factor);
+        let u: Vec<f64> = (0..dim)
+            .map(|i| (i..dim).map(|d| f64::from(l[d * dim + i]) * w[d]).sum())
+            .collect();
+        for (d, wd) in w.iter_mut().enumerate() {
+            *wd = (0..=d).map(|i| f64::from(l[d * dim + i]) * u[i]).sum();
+        }
     }
 
     /// Entries of a padded row: `4 ⌈D/4⌉`.

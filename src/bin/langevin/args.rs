@@ -346,9 +346,10 @@ pub(crate) struct SampleArgs {
     #[arg(long, default_value_t = StepSizeArg::Value(langevin::schedule::DEFAULT_STEP_SIZE),
           allow_negative_numbers = true, value_parser = step_size)]
     pub(crate) step_size: StepSizeArg,
-    /// With --step-size auto: the fraction of the stability limit, in (0, 1).
-    #[arg(long, default_value_t = 0.2)]
-    pub(crate) step_fraction: f64,
+    /// With --step-size auto: the fraction of the stability limit, in (0, 1) (default 0.2; with
+    /// --precondition 0.025, η ≈ 0.05, as the limit there is 2 and the step sets the bias).
+    #[arg(long)]
+    pub(crate) step_fraction: Option<f64>,
     /// Cycles M of --schedule cyclical.
     #[arg(long, default_value_t = 1)]
     pub(crate) cycles: u32,

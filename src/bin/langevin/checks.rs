@@ -274,13 +274,6 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
             "--cv-steps needs --cv or --precondition",
         ),
         (
-            "step_size",
-            !(args.precondition && args.step_size == StepSizeArg::Auto),
-            "--step-size auto measures the stability limit in the identity metric; in \
-             --precondition's metric the limit is η < 2 at the mode, and η widens every \
-             variance by 1/(1 − η/2): give one (0.05 widens them by 2.5%)",
-        ),
-        (
             "cv_step_size",
             args.cv && !args.precondition,
             "--cv-step-size needs --cv, and --precondition's mode search chooses its own SGD \

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use langevin::model::Target;
 use langevin::predictive::{Predictive, PredictiveMetrics};
-use langevin::sampler::{AutoStep, Centre, ModeSearch};
+use langevin::sampler::{Centre, ModeSearch};
 use langevin::{Gpu, Sampler};
 
 use crate::args::{DivergenceArg, SampleArgs};
@@ -36,22 +36,8 @@ pub(crate) fn sample(gpu: Gpu, args: &SampleArgs) -> Result<i32> {
         mut builder,
         step_size,
         step_choice,
+        laplace_mode,
     } = plan(&gpu, args)?;
-    let mut laplace_mode = None;
-    if args.precondition {
-        // The mode (SGD, then Newton on the CPU) and the inverse Hessian there.
-        let search = AutoStep {
-            mode_steps: args.cv_steps,
-            ..AutoStep::default()
-        };
-        let (mode, metric) = builder.clone().build()?.laplace_metric(&gpu, &search)?;
-        note!(
-            "metric: the inverse Hessian of U at the mode ({} SGD steps, then Newton's method)",
-            search.mode_steps
-        );
-        builder = builder.preconditioner(metric);
-        laplace_mode = Some(mode);
-    }
     if args.cv {
         // The centre first, explicitly: SGD on one chain (or the Laplace mode), then ∇L(θ̂) on
         // the CPU.

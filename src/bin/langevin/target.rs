@@ -33,6 +33,9 @@ pub(crate) struct Planned {
     pub(crate) step_size: f64,
     /// How `--step-size auto` chose it.
     pub(crate) step_choice: Option<StepSizeChoice>,
+    /// With `--precondition`: the mode the metric was computed at (the control variates'
+    /// centre with `--cv`).
+    pub(crate) laplace_mode: Option<Vec<f32>>,
 }
 
 /// Builds the target from `--model` and its data, and the sampler from the other options.
@@ -122,22 +125,41 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         draws_buffer_bytes: draws_buffer_bytes(args.draws_buffer_mib)?,
         ..Tuning::default()
     });
+    // The metric first: an automatic step size is a fraction of the limit in it.
+    let mut laplace_mode = None;
+    if args.precondition {
+        let search = AutoStep {
+            mode_steps: args.cv_steps,
+            ..AutoStep::default()
+        };
+        let (mode, metric) = builder.clone().build()?.laplace_metric(gpu, &search)?;
+        note!(
+            "metric: the inverse Hessian of U at the mode ({} SGD steps, then Newton's method)",
+            search.mode_steps
+        );
+        builder = builder.preconditioner(metric);
+        laplace_mode = Some(mode);
+    }
     let (step_size, step_choice) = match args.step_size {
         StepSizeArg::Value(eta) => (eta, None),
         StepSizeArg::Auto => {
             let auto = AutoStep {
-                fraction: args.step_fraction,
+                fraction: args.step_fraction.unwrap_or(match args.precondition {
+                    true => AutoStep::IN_METRIC_FRACTION,
+                    false => AutoStep::default().fraction,
+                }),
                 ..AutoStep::default()
             };
             let (chosen, choice) = builder.auto_step_size(gpu, &auto)?;
             builder = chosen;
             note!(
-                "step size: auto η = {:.4e}, {} of the {} stability limit {:.4e} at λ_max = {:.4e}{}",
+                "step size: auto η = {:.4e}, {} of the {} stability limit {:.4e} at λ_max = {:.4e}{}{}",
                 choice.eta,
                 choice.fraction,
                 method(args)?.name(),
                 choice.limit,
                 choice.lambda_max,
+                if args.precondition { " of M·H" } else { "" },
                 match choice.mode_step_size {
                     Some(eta) => format!(" (mode from {} SGD steps at η = {eta:.3e})", auto.mode_steps),
                     None => " (at the Gaussian's mean)".into(),
@@ -152,6 +174,7 @@ pub(crate) fn plan(gpu: &Gpu, args: &SampleArgs) -> Result<Planned> {
         builder,
         step_size,
         step_choice,
+        laplace_mode,
     })
 }
 
