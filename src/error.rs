@@ -212,7 +212,7 @@ impl Error {
 /// become a 1 GB message).
 const QUOTE_CHARS: usize = 40;
 
-/// `text` for a message: at most [`QUOTE_CHARS`] characters, control characters escaped, and
+/// `text` for a message: at most `QUOTE_CHARS` characters, control characters escaped, and
 /// a note of how long it really was when cut.
 pub fn quote(text: &str) -> String {
     cut(text, QUOTE_CHARS)

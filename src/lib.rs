@@ -66,6 +66,9 @@
 //! * **Control variates** ([`sampler::control_variate`]): with the mode `θ̂` and
 //!   `∇L(θ̂) = Σᵢ −∇log p(yᵢ | θ̂)`, the gradient estimate is
 //!   `−∇log p(θ) + ∇L(θ̂) + (N/n) Σ_{i∈S} [∇ log p(yᵢ | θ̂) − ∇ log p(yᵢ | θ)]`.
+//! * **Dense metric** ([`sampler::preconditioner`]): SGLD in a constant `M = L Lᵀ`,
+//!   `θ ← θ − η_t M ∇Ũ(θ) + sqrt(2 η_t T) L ξ`, with the same `ξ` as plain SGLD; the Laplace
+//!   metric is the inverse Hessian of `U` at the mode ([`Sampler::laplace_metric`]).
 //! * **Step index.** Steps are numbered `t = 0, 1, …`; the polynomial schedule is
 //!   `η_t = a (b + t)^(−γ)` and the cyclical one `η_t = (η₀/2)(cos(π (t mod L)/L) + 1)` with
 //!   `L = ⌈K/M⌉` ([`StepSize`]; Zhang et al. write `k = t + 1`). A kept draw is the state

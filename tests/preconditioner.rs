@@ -28,25 +28,15 @@ fn stiff_gaussian(dim: usize) -> (Gaussian, Vec<f64>) {
 /// |L|·|Lᵀ g| sums. With noise each normal also carries up to 3·10⁻³ of log/sin/cos error
 /// (the Philox probe test), carried through L: 3·10⁻³·s·Σ_i |L_di| bounds it.
 fn one_step_parity(target: Target, preconditioner: &Preconditioner, eta: f64, temperature: f64) {
-    let (chains, dim) = (21u32, target.dim());
-    let positions: Vec<f32> = common::uniform(5, chains as usize * dim, -1.5, 1.5)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    let seed = 31;
-    let draws = Sampler::builder(target.clone())
-        .chains(chains)
-        .steps(1)
-        .burn_in(0)
-        .step_size(StepSize::constant(eta).expect("valid"))
-        .temperature(temperature)
-        .seed(seed)
-        .init(Init::Positions(positions.clone()))
-        .preconditioner(preconditioner.clone())
-        .build()
-        .expect("valid settings")
-        .run(common::gpu())
-        .expect("run");
+    let (chains, dim, seed) = (21u32, target.dim(), 31);
+    let (positions, draws) = common::one_step_from_random_positions(
+        Sampler::builder(target.clone()).preconditioner(preconditioner.clone()),
+        dim,
+        chains,
+        5,
+        1.5,
+        (eta, temperature, seed),
+    );
     let scalars = StepScalars::new(eta, temperature);
     let factor = preconditioner.factor();
     for c in 0..chains as usize {

@@ -16,24 +16,15 @@ use langevin::{Gaussian, Init, Sampler, StepSize, Tuning};
 /// diagonal precision each coordinate must therefore equal one of those two f32 values exactly.
 /// A dense row chains D such `fma`s, so there the bound is D + 1 roundings of the largest term.
 fn one_step_parity(target: &Gaussian, eta: f64, temperature: f64) {
-    let (chains, dim) = (37u32, target.dim());
-    let positions: Vec<f32> = common::uniform(11, chains as usize * dim, -3.0, 3.0)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    let seed = 99;
-    let draws = Sampler::builder(target.clone())
-        .chains(chains)
-        .steps(1)
-        .burn_in(0)
-        .step_size(StepSize::constant(eta).expect("valid"))
-        .temperature(temperature)
-        .seed(seed)
-        .init(Init::Positions(positions.clone()))
-        .build()
-        .expect("valid settings")
-        .run(common::gpu())
-        .expect("run");
+    let (chains, dim, seed) = (37u32, target.dim(), 99);
+    let (positions, draws) = common::one_step_from_random_positions(
+        Sampler::builder(target.clone()),
+        dim,
+        chains,
+        11,
+        3.0,
+        (eta, temperature, seed),
+    );
     let scalars = StepScalars::new(eta, temperature);
     let dense = matches!(target.precision(), Precision::Dense(_));
     let mut exact_matches = 0;

@@ -56,7 +56,7 @@ pub fn nested_rhat(values: &[f64], draws: usize, chains: usize, superchains: usi
 /// classical (unsplit) `R̂ = sqrt((N − 1)/N + var(chain means)/W)` (the paper's
 /// footnote on this); with `N = 1` it compares superchain means with the spread
 /// of single draws within superchains. Values close to 1 suggest that the
-/// superchains have forgotten their starting points and agree. Unlike [`rhat`],
+/// superchains have forgotten their starting points and agree. Unlike [`super::rhat`],
 /// nothing is split or rank-normalised: this is the paper's nR̂ as R posterior's
 /// `rhat_nested` and arviz-stats' `rhat_nested(method="identity")` compute it.
 ///

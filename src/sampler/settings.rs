@@ -58,7 +58,7 @@ impl Init {
     }
 }
 
-/// What a run does. Plain data with defaults; [`Sampler::new`] validates it.
+/// What a run does. Plain data with defaults; [`crate::Sampler::new`] validates it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Number of independent chains `C` (default 1024).

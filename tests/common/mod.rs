@@ -303,3 +303,29 @@ pub fn a9a_reference(prior_variance: f64) -> Reference {
         mcse: list("mcse"),
     }
 }
+
+/// One step of `builder`'s target (further set by the caller) from uniform random positions
+/// in [−`spread`, `spread`] (seeded by `positions_seed`), at constant `eta` and `temperature`
+/// with run seed `seed`: returns the chain-major start and the draws.
+pub fn one_step_from_random_positions(
+    builder: langevin::sampler::SamplerBuilder,
+    dim: usize,
+    chains: u32,
+    positions_seed: u64,
+    spread: f64,
+    (eta, temperature, seed): (f64, f64, u64),
+) -> (Vec<f32>, langevin::Draws) {
+    let positions: Vec<f32> = uniform(positions_seed, chains as usize * dim, -spread, spread)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let draws = run(builder
+        .chains(chains)
+        .steps(1)
+        .burn_in(0)
+        .step_size(langevin::StepSize::constant(eta).expect("valid"))
+        .temperature(temperature)
+        .seed(seed)
+        .init(langevin::Init::Positions(positions.clone())));
+    (positions, draws)
+}
