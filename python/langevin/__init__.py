@@ -34,6 +34,15 @@ __all__ = ["sample", "models", "adapters", "Result", "GpuError", "__version__"]
 
 SAMPLERS = ("sgld", "psgld", "sghmc", "sgnht")
 
+# The keyword options each sampler takes beyond sample()'s own; any other keyword is a typo
+# that would otherwise be ignored.
+SAMPLER_OPTIONS = {
+    "sgld": (),
+    "psgld": ("decay", "rms_epsilon"),
+    "sghmc": ("friction", "noise_estimate"),
+    "sgnht": ("diffusion",),
+}
+
 
 def adapters():
     """Every adapter wgpu finds, as dicts: name, backend, type, default."""
@@ -72,6 +81,12 @@ def sample(model, *, chains=256, steps=1000, burn_in=None, thin=1, sampler="sgld
         raise TypeError("model must come from langevin.models (e.g. langevin.models.logistic(X, y))")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r}: use one of {', '.join(SAMPLERS)}")
+    allowed = SAMPLER_OPTIONS[sampler] + (("step_fraction",) if step_size == "auto" else ())
+    unknown = sorted(set(sampler_options) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) if allowed else "no options"
+        raise TypeError(f"sample() got unexpected keyword argument(s) {', '.join(unknown)}: "
+                        f"sampler {sampler!r} with step_size={step_size!r} takes {takes}")
     if isinstance(step_size, str):
         if step_size != "auto":
             raise ValueError(f"step_size {step_size!r}: a number or \"auto\"")

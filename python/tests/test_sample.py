@@ -95,6 +95,11 @@ def test_bad_input_raises_value_error_with_the_library_message():
                         progress=False)
     with pytest.raises(TypeError):
         langevin.sample("not a model")
+    # A misspelt option is refused, not ignored.
+    with pytest.raises(TypeError, match="precondtion"):
+        langevin.sample(langevin.models.gaussian([0.0]), precondtion=True, progress=False)
+    with pytest.raises(TypeError, match="step_fraction"):
+        langevin.sample(langevin.models.gaussian([0.0]), step_fraction=0.1, progress=False)
     with pytest.raises(langevin.GpuError):
         langevin.sample(langevin.models.gaussian([0.0]), adapter="no-such-adapter",
                         progress=False)
