@@ -367,6 +367,32 @@ fn a_dense_metric_refuses_what_it_cannot_run() {
             }),
         "nor a dense metric",
     );
+    // Networks run their own kernels, and their parameters are too many for D² work a step.
+    let network = langevin::model::Network::new(
+        common::a9a().head(50),
+        langevin::model::NetworkSpec {
+            hidden: vec![2],
+            activation: langevin::model::Activation::Relu,
+            output: langevin::model::Output::Bernoulli,
+            prior: langevin::model::Prior::Isotropic { variance: 1.0 },
+        },
+    )
+    .expect("network");
+    let dim = Target::from(network.clone()).dim();
+    let identity: Vec<f64> = (0..dim * dim)
+        .map(|k| if k % (dim + 1) == 0 { 1.0 } else { 0.0 })
+        .collect();
+    refused(
+        Sampler::builder(network.clone())
+            .chains(4)
+            .steps(10)
+            .preconditioner(Preconditioner::from_covariance(&identity, dim).expect("valid")),
+        "not networks",
+    );
+    let message = Preconditioner::at(&network.into(), &vec![0.0; dim])
+        .expect_err("refused")
+        .to_string();
+    assert!(message.contains("networks are too large"), "{message}");
     // Matrices that are not metrics.
     let not = |matrix: &[f64], dim: usize, words: &str| {
         let message = Preconditioner::from_covariance(matrix, dim)
