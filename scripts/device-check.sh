@@ -27,6 +27,17 @@ peers=()
 [ -f "$out/peers.json" ] && peers=(--peers "$out/peers.json")
 $run target/gpu/langevin bench --a9a data/a9a "${peers[@]}" --json "$out/bench.json" 2>&1 \
   | tee "$out/bench.txt"
+# The README's main job as written (128 chains) and at GPU scale (16384 chains, every 20th
+# step kept so the draws fit the host), with wall times.
+for shape in "128 10" "16384 20"; do
+  set -- $shape
+  start=$SECONDS
+  $run target/gpu/langevin sample --model logistic --data data/a9a --test data/a9a.t \
+    --precondition --cv --init-scale 1 --chains "$1" --steps 2500 --burn-in 500 --thin "$2" \
+    --step-size auto --batch 500 --json "$out/main-$1.json" --quiet 2>&1 | grep -vE "^ +[0-9]" \
+    | tee "$out/main-$1.txt"
+  echo "main job, $1 chains: $((SECONDS - start)) s wall" | tee -a "$out/main-$1.txt"
+done
 # Fashion-MNIST: the SGLD model average against the SGD point estimate (the README's
 # commands), with the GPU's times.
 if [ -n "${LANGEVIN_FASHION_MNIST:-}" ]; then
