@@ -264,6 +264,8 @@ fn on_a9a_the_laplace_metric_with_control_variates_matches_the_reference_and_mix
 /// over the triangles' zeros, which add exact zeros), so the draws agree to the drivers' fma
 /// contraction — 1e-5 relative over 40 steps — for shared batches with and without
 /// replacement and per-chain batches, with synthetic gradient noise and a temperature ladder.
+/// 67 chains give the register kernel one chain per invocation; 1030 give it four (the
+/// software adapter keeps 256 invocations busy), the last invocation two.
 #[test]
 fn every_data_path_steps_a_dense_metric_with_control_variates_like_the_global_path() {
     use langevin::sampler::TemperatureLadder;
@@ -283,11 +285,16 @@ fn every_data_path_steps_a_dense_metric_with_control_variates_like_the_global_pa
         ),
         (common::batch(20, true, true), &[DataPath::Register][..]),
     ];
+    let shared = common::batch(50, false, true);
+    let cases = cases
+        .into_iter()
+        .map(|(batch, paths)| (67, batch, paths))
+        .chain([(1030, shared, &[DataPath::Register][..])]);
     for (noise, ladder) in [(0.0, false), (0.5, true)] {
-        for (batch, paths) in cases {
+        for (chains, batch, paths) in cases.clone() {
             let run = |data_path: DataPath| {
                 let mut builder = Sampler::builder(target.clone())
-                    .chains(67)
+                    .chains(chains)
                     .steps(40)
                     .burn_in(20)
                     .thin(10)
@@ -314,7 +321,7 @@ fn every_data_path_steps_a_dense_metric_with_control_variates_like_the_global_pa
                 for (a, b) in other.values().iter().zip(global.values()) {
                     assert!(
                         (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                        "{path:?}, {batch:?}, noise {noise}: {a} vs {b}"
+                        "{path:?}, {chains} chains, {batch:?}, noise {noise}: {a} vs {b}"
                     );
                 }
             }
