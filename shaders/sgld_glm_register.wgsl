@@ -146,40 +146,61 @@ fn reg_gradient_block(k: u32, block: u32) -> vec4<f32> {
     return g;
 }
 
-/// Chain `k`'s (run chain `chain`'s) step in the dense metric M = L Lᵀ, the arithmetic of
-/// move_chain_in_metric: v = s ξ − η Lᵀ g in place of g, then θ ← θ + L v. Each product runs
-/// over every block (the triangles' zeros add exact zeros), so the inner loops have constant
-/// length.
-fn reg_move_in_metric(k: u32, chain: u32, step: u32, step_scalars: StepScalars) {
-    let scalars = at_temperature(step_scalars, chain_temperature(chain));
-    let base = k * REG_DIM;
-    if (run.gradient_noise > 0.0) {
-        for (var block = 0u; block < REG_BLOCKS; block++) {
-            let noisy = with_gradient_noise(reg_gradient_block(k, block), chain, step, block);
-            for (var lane = 0u; lane < 4u; lane++) {
-                if (block * 4u + lane < REG_DIM) {
-                    reg_gradient[base + block * 4u + lane] = noisy[lane];
+/// The step of every chain of the invocation (run chains `first` …) in the dense metric
+/// M = L Lᵀ, each chain with the arithmetic of move_chain_in_metric: v = s ξ − η Lᵀ g in place
+/// of g, then θ ← θ + L v. Each block of a factor row is loaded once for all REG_CHAINS
+/// chains. The products run over every block (the triangles' zeros add exact zeros), so the
+/// inner loops have constant length. Chains past the run's last are moved too (their state
+/// is the last chain's copy and is never stored).
+fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars) {
+    var scalars: array<StepScalars, REG_CHAINS>;
+    for (var k = 0u; k < REG_CHAINS; k++) {
+        let chain = first + k;
+        scalars[k] = at_temperature(step_scalars, chain_temperature(min(chain, run.chains - 1u)));
+        if (run.gradient_noise > 0.0) {
+            for (var block = 0u; block < REG_BLOCKS; block++) {
+                let noisy = with_gradient_noise(reg_gradient_block(k, block), chain, step, block);
+                for (var lane = 0u; lane < 4u; lane++) {
+                    if (block * 4u + lane < REG_DIM) {
+                        reg_gradient[k * REG_DIM + block * 4u + lane] = noisy[lane];
+                    }
                 }
             }
         }
     }
-    var z = vec4<f32>(0.0);
+    var z: array<vec4<f32>, REG_CHAINS>;
+    var sums: array<f32, REG_CHAINS>;
     for (var i = 0u; i < REG_DIM; i++) {
-        if (i % 4u == 0u) {
-            z = step_noise(chain, step, i / 4u, scalars);
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            if (i % 4u == 0u) {
+                z[k] = step_noise(first + k, step, i / 4u, scalars[k]);
+            }
+            sums[k] = 0.0;
         }
-        var sum = 0.0;
         for (var block = 0u; block < REG_BLOCKS; block++) {
-            sum = fma_dot(metric_block(1u, i, block), reg_gradient_block(k, block), sum);
+            let row = metric_block(1u, i, block);
+            for (var k = 0u; k < REG_CHAINS; k++) {
+                sums[k] = fma_dot(row, reg_gradient_block(k, block), sums[k]);
+            }
         }
-        reg_gradient[base + i] = fma(scalars.noise_scale, z[i % 4u], -scalars.eta * sum);
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            reg_gradient[k * REG_DIM + i] =
+                fma(scalars[k].noise_scale, z[k][i % 4u], -scalars[k].eta * sums[k]);
+        }
     }
     for (var d = 0u; d < REG_DIM; d++) {
-        var moved = 0.0;
-        for (var block = 0u; block < REG_BLOCKS; block++) {
-            moved = fma_dot(metric_block(0u, d, block), reg_gradient_block(k, block), moved);
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            sums[k] = 0.0;
         }
-        reg_theta[base + d] = reg_theta[base + d] + moved;
+        for (var block = 0u; block < REG_BLOCKS; block++) {
+            let row = metric_block(0u, d, block);
+            for (var k = 0u; k < REG_CHAINS; k++) {
+                sums[k] = fma_dot(row, reg_gradient_block(k, block), sums[k]);
+            }
+        }
+        for (var k = 0u; k < REG_CHAINS; k++) {
+            reg_theta[k * REG_DIM + d] = reg_theta[k * REG_DIM + d] + sums[k];
+        }
     }
 }
 
@@ -218,12 +239,12 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
         } else {
             reg_batch(key, SHARED_BATCH, step, REG_CHAINS);
         }
+        if (run.preconditioner_offset != NO_PRECONDITIONER) {
+            reg_move_in_metric(first, step, scalars);
+            continue;
+        }
         for (var k = 0u; k < REG_CHAINS; k++) {
             if (first + k >= run.chains) {
-                continue;
-            }
-            if (run.preconditioner_offset != NO_PRECONDITIONER) {
-                reg_move_in_metric(k, first + k, step, scalars);
                 continue;
             }
             let base = k * REG_DIM;
