@@ -14,16 +14,25 @@
 //!   * the intercept is a constant too (REG_INTERCEPT), so with dense features every index into
 //!     θ and ∇ folds and they live in registers;
 //!   * no barrier: each invocation is independent;
-//!   * with control variates (`data.control_variates`), the centre's term of an example,
+//!   * with control variates (REG_CONTROL_VARIATES), the centre's term of an example,
 //!     d log p(y | η̂)/dη at θ̂, is the same for every chain: it is formed once per example;
-//!   * in a dense metric (`run.preconditioner_offset`), each chain's move is the two products
+//!   * in a dense metric (REG_METRIC), each chain's move is the two products
 //!     of move_chain.wgsl's, over ∇ in private memory, every block loop of constant length.
 //! Per coordinate the gradient is summed in the same order and with the same operations as the
 //! per-chain kernel (sgld_data.wgsl with glm.wgsl), so the draws are the global path's up to
 //! the driver's choice to fuse a multiply-add.
 
-var<private> reg_theta: array<f32, REG_STATE>;
-var<private> reg_gradient: array<f32, REG_STATE>;
+alias RegState = array<f32, REG_STATE>;
+
+var<private> reg_theta: RegState;
+var<private> reg_gradient: RegState;
+// With REG_SPLIT_MOVE (dense features, few coordinates), the move's copies of θ and ∇. The
+// move loops over chains with a body too large to unroll, so it indexes by a variable; kept
+// apart, reg_theta and reg_gradient are indexed only by constants and the compiler holds
+// them in registers. Where the batch indexes them by a variable anyway (sparse features, many
+// coordinates), the move works on them directly and the copies go unused.
+var<private> move_theta: RegState;
+var<private> move_gradient: RegState;
 var<private> reg_x: array<f32, REG_WIDTH>;
 var<private> reg_column: array<u32, REG_WIDTH>;
 
@@ -85,7 +94,7 @@ fn reg_add_example(k: u32, y: f32, len: u32, centre: f32) {
         let next = fma(-data.scale, g * reg_x[j], reg_gradient[i]);
         reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
     }
-    if (data.control_variates == 1u) {
+    if (REG_CONTROL_VARIATES) {
         if (REG_INTERCEPT == 1u) {
             reg_gradient[base] = fma(-data.scale, -centre, reg_gradient[base]);
         }
@@ -102,7 +111,7 @@ fn reg_example(row: u32, k: u32) {
     let len = reg_load_row(row);
     let y = labels[row];
     var centre = 0.0;
-    if (data.control_variates == 1u) {
+    if (REG_CONTROL_VARIATES) {
         centre = reg_centre_term(y, len);
     }
     if (k < REG_CHAINS) {
@@ -134,16 +143,46 @@ fn reg_batch(key: vec2<u32>, owner: u32, step: u32, k: u32) {
     }
 }
 
-/// Four coordinates of chain `k`'s private gradient from 4·`block`, zeros past D.
-fn reg_gradient_block(k: u32, block: u32) -> vec4<f32> {
+/// Four coordinates of chain `k`'s gradient in `gradients` from 4·`block`, zeros past D.
+fn gradient_block(gradients: ptr<private, RegState>, k: u32, block: u32) -> vec4<f32> {
     var g = vec4<f32>(0.0);
     for (var lane = 0u; lane < 4u; lane++) {
         let d = block * 4u + lane;
         if (d < REG_DIM) {
-            g[lane] = reg_gradient[k * REG_DIM + d];
+            g[lane] = (*gradients)[k * REG_DIM + d];
         }
     }
     return g;
+}
+
+/// The step of every chain of the invocation (run chains `first` …) by the run's
+/// per-coordinate rule, on `thetas` and `gradients` (θ and ∇ of every chain).
+fn reg_move(first: u32, step: u32, scalars: StepScalars, thetas: ptr<private, RegState>,
+            gradients: ptr<private, RegState>) {
+    for (var k = 0u; k < REG_CHAINS; k++) {
+        if (first + k >= run.chains) {
+            continue;
+        }
+        let base = k * REG_DIM;
+        for (var block = 0u; block < REG_BLOCKS; block++) {
+            var x = vec4<f32>(0.0);
+            var g = vec4<f32>(0.0);
+            for (var lane = 0u; lane < 4u; lane++) {
+                let d = block * 4u + lane;
+                if (d < REG_DIM) {
+                    x[lane] = (*thetas)[base + d];
+                    g[lane] = (*gradients)[base + d];
+                }
+            }
+            let moved = step_chain_block(first + k, step, block, x, g, scalars);
+            for (var lane = 0u; lane < 4u; lane++) {
+                let d = block * 4u + lane;
+                if (d < REG_DIM) {
+                    (*thetas)[base + d] = moved[lane];
+                }
+            }
+        }
+    }
 }
 
 /// The step of every chain of the invocation (run chains `first` …) in the dense metric
@@ -152,17 +191,18 @@ fn reg_gradient_block(k: u32, block: u32) -> vec4<f32> {
 /// chains. The products run over every block (the triangles' zeros add exact zeros), so the
 /// inner loops have constant length. Chains past the run's last are moved too (their state
 /// is the last chain's copy and is never stored).
-fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars) {
+fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars,
+                      thetas: ptr<private, RegState>, gradients: ptr<private, RegState>) {
     var scalars: array<StepScalars, REG_CHAINS>;
     for (var k = 0u; k < REG_CHAINS; k++) {
         let chain = first + k;
         scalars[k] = at_temperature(step_scalars, chain_temperature(min(chain, run.chains - 1u)));
         if (run.gradient_noise > 0.0) {
             for (var block = 0u; block < REG_BLOCKS; block++) {
-                let noisy = with_gradient_noise(reg_gradient_block(k, block), chain, step, block);
+                let noisy = with_gradient_noise(gradient_block(gradients, k, block), chain, step, block);
                 for (var lane = 0u; lane < 4u; lane++) {
                     if (block * 4u + lane < REG_DIM) {
-                        reg_gradient[k * REG_DIM + block * 4u + lane] = noisy[lane];
+                        (*gradients)[k * REG_DIM + block * 4u + lane] = noisy[lane];
                     }
                 }
             }
@@ -180,11 +220,11 @@ fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars) {
         for (var block = 0u; block < REG_BLOCKS; block++) {
             let row = metric_block(1u, i, block);
             for (var k = 0u; k < REG_CHAINS; k++) {
-                sums[k] = fma_dot(row, reg_gradient_block(k, block), sums[k]);
+                sums[k] = fma_dot(row, gradient_block(gradients, k, block), sums[k]);
             }
         }
         for (var k = 0u; k < REG_CHAINS; k++) {
-            reg_gradient[k * REG_DIM + i] =
+            (*gradients)[k * REG_DIM + i] =
                 fma(scalars[k].noise_scale, z[k][i % 4u], -scalars[k].eta * sums[k]);
         }
     }
@@ -195,12 +235,22 @@ fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars) {
         for (var block = 0u; block < REG_BLOCKS; block++) {
             let row = metric_block(0u, d, block);
             for (var k = 0u; k < REG_CHAINS; k++) {
-                sums[k] = fma_dot(row, reg_gradient_block(k, block), sums[k]);
+                sums[k] = fma_dot(row, gradient_block(gradients, k, block), sums[k]);
             }
         }
         for (var k = 0u; k < REG_CHAINS; k++) {
-            reg_theta[k * REG_DIM + d] = reg_theta[k * REG_DIM + d] + sums[k];
+            (*thetas)[k * REG_DIM + d] = (*thetas)[k * REG_DIM + d] + sums[k];
         }
+    }
+}
+
+/// The step of every chain of the invocation on `thetas` and `gradients`, in the run's metric.
+fn reg_move_any(first: u32, step: u32, scalars: StepScalars, thetas: ptr<private, RegState>,
+                gradients: ptr<private, RegState>) {
+    if (REG_METRIC) {
+        reg_move_in_metric(first, step, scalars, thetas, gradients);
+    } else {
+        reg_move(first, step, scalars, thetas, gradients);
     }
 }
 
@@ -208,11 +258,9 @@ fn reg_move_in_metric(first: u32, step: u32, step_scalars: StepScalars) {
 fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
                      @builtin(num_workgroups) groups: vec3<u32>) {
     let first = thread_index(id, groups) * REG_CHAINS;
-    if (first >= run.chains) {
-        return;
-    }
-    // A last invocation with fewer chains computes the missing ones from the last chain's
-    // state and stores nothing of them: every loop keeps its constant trip count.
+    // An invocation's chains past the run's last (all of them, past the last invocation)
+    // are computed from the last chain's state and store nothing: every loop keeps its
+    // constant trip count, and no early return puts the step loop under a lane mask.
     let key = run_key(run);
     for (var k = 0u; k < REG_CHAINS; k++) {
         let chain = min(first + k, run.chains - 1u);
@@ -226,7 +274,7 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
         for (var k = 0u; k < REG_CHAINS; k++) {
             for (var d = 0u; d < REG_DIM; d++) {
                 var before = param(0u) * reg_theta[k * REG_DIM + d];
-                if (data.control_variates == 1u) {
+                if (REG_CONTROL_VARIATES) {
                     before = before + control_variate[REG_DIM + d];
                 }
                 reg_gradient[k * REG_DIM + d] = before;
@@ -239,33 +287,22 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
         } else {
             reg_batch(key, SHARED_BATCH, step, REG_CHAINS);
         }
-        if (run.preconditioner_offset != NO_PRECONDITIONER) {
-            reg_move_in_metric(first, step, scalars);
-            continue;
-        }
-        for (var k = 0u; k < REG_CHAINS; k++) {
-            if (first + k >= run.chains) {
-                continue;
-            }
-            let base = k * REG_DIM;
-            for (var block = 0u; block < (REG_DIM + 3u) / 4u; block++) {
-                var x = vec4<f32>(0.0);
-                var g = vec4<f32>(0.0);
-                for (var lane = 0u; lane < 4u; lane++) {
-                    let d = block * 4u + lane;
-                    if (d < REG_DIM) {
-                        x[lane] = reg_theta[base + d];
-                        g[lane] = reg_gradient[base + d];
-                    }
-                }
-                let moved = step_chain_block(first + k, step, block, x, g, scalars);
-                for (var lane = 0u; lane < 4u; lane++) {
-                    let d = block * 4u + lane;
-                    if (d < REG_DIM) {
-                        reg_theta[base + d] = moved[lane];
-                    }
+        if (REG_SPLIT_MOVE) {
+            // Nested loops of at most 32 trips each unroll where one over REG_STATE would not.
+            for (var k = 0u; k < REG_CHAINS; k++) {
+                for (var d = 0u; d < REG_DIM; d++) {
+                    move_theta[k * REG_DIM + d] = reg_theta[k * REG_DIM + d];
+                    move_gradient[k * REG_DIM + d] = reg_gradient[k * REG_DIM + d];
                 }
             }
+            reg_move_any(first, step, scalars, &move_theta, &move_gradient);
+            for (var k = 0u; k < REG_CHAINS; k++) {
+                for (var d = 0u; d < REG_DIM; d++) {
+                    reg_theta[k * REG_DIM + d] = move_theta[k * REG_DIM + d];
+                }
+            }
+        } else {
+            reg_move_any(first, step, scalars, &reg_theta, &reg_gradient);
         }
     }
     for (var k = 0u; k < REG_CHAINS; k++) {

@@ -112,6 +112,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             mode,
             dense: matches!(data.storage(), crate::data::Features::Dense(_)),
             intercept: parts.params.get(2).is_some_and(|&flag| flag == 1.0),
+            control_variates: job.settings.control_variate.is_some(),
+            metric: job.settings.preconditioner.is_some(),
         });
     let refuse = |path: &str, why: String| {
         Err(Error::invalid(

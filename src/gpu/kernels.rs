@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::gpu::contract::{self, Binding};
 use crate::gpu::Gpu;
 
+pub(crate) use super::data_shape::{DataShape, FusedShape};
+
 const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
 const MULHILO_INT64: &str = include_str!("../../shaders/mulhilo_int64.wgsl");
 const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
@@ -37,111 +39,6 @@ const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
 /// Default threads per workgroup.
 pub(crate) const DEFAULT_WORKGROUP_SIZE: u32 = 256;
-
-/// How a data kernel reads its mini-batch and where the chains' state lives during a step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum DataShape {
-    /// A thread per chain draws its batch and reads the rows from device memory.
-    Global,
-    /// A shared batch of `rows` rows, at most `width` entries each, staged in workgroup memory.
-    Staged { rows: u32, width: u32 },
-    /// Staged, with θ of a few chains in workgroup memory across the steps of a dispatch and
-    /// the gradient through the batch's column-major copy (GLMs).
-    Fused(FusedShape),
-    /// The gradient as two tiled products over the chain axis, features dense (GLMs; `batch`
-    /// = n).
-    Tiled { batch: u32 },
-    /// `chains` chains per invocation with θ and ∇ in private memory, rows padded to `width`
-    /// entries, every trip count a constant (GLMs; `dim` = D, `batch` = n; `dense`: the
-    /// features are dense, entry j is column j).
-    Register {
-        chains: u32,
-        dim: u32,
-        width: u32,
-        batch: u32,
-        per_chain: bool,
-        /// The batch mode, numbered as in the contract (`BATCH_FULL`, …).
-        mode: u32,
-        dense: bool,
-        /// Whether coordinate 0 is an intercept.
-        intercept: bool,
-    },
-}
-
-/// The fused GLM kernel's shape (`sgld_glm_fused.wgsl`): a workgroup of
-/// [`contract::FUSED_THREADS`] per `chains` chains, the batch of `rows` examples staged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FusedShape {
-    /// Examples per batch, n.
-    pub(crate) rows: u32,
-    /// The most stored entries of any row, w.
-    pub(crate) width: u32,
-    /// Chains per workgroup, G.
-    pub(crate) chains: u32,
-    /// Coordinates, D.
-    pub(crate) dim: u32,
-    /// Features, F.
-    pub(crate) features: u32,
-    /// Whether each chain draws its own batch (then G = 1).
-    pub(crate) per_chain: bool,
-}
-
-impl FusedShape {
-    /// The most chunks one step's gradient can have: the intercept's, one per column, and
-    /// one more per FUSED_CHUNK stored entries.
-    fn chunks(&self) -> u64 {
-        let chunk = u64::from(contract::FUSED_CHUNK);
-        u64::from(self.rows).div_ceil(chunk)
-            + u64::from(self.features)
-            + u64::from(self.rows) * u64::from(self.width) / chunk
-    }
-
-    fn mask_words(&self) -> u64 {
-        u64::from(self.features) * u64::from(self.rows).div_ceil(32)
-    }
-
-    /// Workgroup memory the kernel declares: the staged batch (length, start and label per
-    /// slot, column and value per entry), its column-major copy and masks, the column and
-    /// chunk starts, the scan's totals, and per chain θ, ∇, g and the chunk sums.
-    pub(crate) fn workgroup_bytes(&self) -> u64 {
-        let rows = u64::from(self.rows);
-        let entries = rows * u64::from(self.width);
-        let staged = 12 * rows + 8 * entries;
-        let columns = 2 * 4 * (u64::from(self.features) + 1) + 8 * entries + 4 * self.mask_words();
-        let chunks = 4 * self.chunks();
-        let scan = 8 * u64::from(contract::FUSED_THREADS);
-        let per_chain = 4 * (2 * u64::from(self.dim) + rows + self.chunks());
-        staged + columns + chunks + scan + u64::from(self.chains) * per_chain
-    }
-
-    /// The pipeline constants of `sgld_glm_fused.wgsl` (the staged ones apart).
-    fn constants(&self) -> Vec<(&'static str, f64)> {
-        let chains = f64::from(self.chains);
-        vec![
-            ("FUSED_CHAINS", chains),
-            ("FUSED_PER_CHAIN", f64::from(u8::from(self.per_chain))),
-            ("FUSED_STATE", chains * f64::from(self.dim)),
-            ("FUSED_PAIRS", chains * f64::from(self.rows)),
-            ("FUSED_COLUMNS", f64::from(self.features) + 1.0),
-            ("FUSED_MASK_WORDS", self.mask_words().max(1) as f64),
-            ("FUSED_CHUNKS", self.chunks() as f64),
-            ("FUSED_PARTIALS", chains * self.chunks() as f64),
-        ]
-    }
-}
-
-impl DataShape {
-    /// The name of the `DataPath` that runs this shape.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            DataShape::Global => "global",
-            DataShape::Staged { .. } => "staged",
-            DataShape::Fused(_) => "fused",
-            DataShape::Tiled { .. } => "tiled",
-            DataShape::Register { .. } => "register",
-        }
-    }
-}
 
 /// How Philox's 32×32 → 64-bit products are computed on the GPU. Both give the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -380,30 +277,8 @@ impl Kernel {
                         vec![("TILE_BATCH", f64::from(batch))],
                         Some(contract::TILE_THREADS),
                     ),
-                    DataShape::Register {
-                        chains,
-                        dim,
-                        width,
-                        batch,
-                        per_chain,
-                        mode,
-                        dense,
-                        intercept,
-                    } => {
-                        generated = format!(
-                            "const REG_CHAINS: u32 = {chains}u;\nconst REG_DIM: u32 = {dim}u;\n\
-                             const REG_STATE: u32 = {}u;\nconst REG_WIDTH: u32 = {}u;\n\
-                             const REG_BATCH: u32 = {batch}u;\n\
-                             const REG_PER_CHAIN: bool = {per_chain};\n\
-                             const REG_MODE: u32 = {mode}u;\n\
-                             const REG_DENSE: bool = {dense};\n\
-                             const REG_INTERCEPT: u32 = {}u;\n\
-                             const REG_BLOCKS: u32 = {}u;\n",
-                            chains * dim,
-                            width.max(1),
-                            u32::from(intercept),
-                            dim.div_ceil(4)
-                        );
+                    DataShape::Register { .. } => {
+                        generated = shape.register_constants();
                         (
                             "sgld_glm_register",
                             vec![RULES, SGLD_GLM_REGISTER],
@@ -616,6 +491,8 @@ mod tests {
                     mode: contract::BATCH_WITH_REPLACEMENT,
                     dense: false,
                     intercept: true,
+                    control_variates: true,
+                    metric: true,
                 },
             },
             Kernel::SgldData {

@@ -5,6 +5,7 @@ mod adapter;
 mod buffers;
 mod context;
 pub(crate) mod contract;
+mod data_shape;
 pub(crate) mod kernels;
 pub(crate) mod pipeline;
 
