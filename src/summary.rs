@@ -88,15 +88,16 @@ impl Summary {
             let n = values.len() as f64;
             let mean = values.iter().sum::<f64>() / n;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let mut scratch = values.clone();
+            let (rhat, ess_bulk) = diagnostics::rhat_and_ess_bulk(&values, n_draws, kept);
+            let mut scratch = values;
             [
                 mean,
                 var.sqrt(),
                 quantile(&mut scratch, 0.05),
                 quantile(&mut scratch, 0.50),
                 quantile(&mut scratch, 0.95),
-                diagnostics::rhat(&values, n_draws, kept),
-                diagnostics::ess_bulk(&values, n_draws, kept),
+                rhat,
+                ess_bulk,
             ]
         });
         for [mean, sd, q05, q50, q95, rhat, ess] in rows {

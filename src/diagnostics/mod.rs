@@ -119,23 +119,7 @@ pub fn rhat(values: &[f64], draws: usize, chains: usize) -> f64 {
     if chains < 2 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    let split = SplitChains::new(values, draws, chains);
-    let mut ranker = Ranker::default();
-    let mut z = vec![0.0; split.data.len()];
-
-    ranker.sort(&split.data);
-    ranker.normal_scores(&mut z);
-    let bulk = split_rhat(&z, split.chains, split.len);
-
-    // Folded values |x − median(x)|, ranked the same way.
-    let tail = if ranker.sort_folded(ranker.median()) {
-        ranker.normal_scores(&mut z);
-        split_rhat(&z, split.chains, split.len)
-    } else {
-        // `∞ − ∞`: ArviZ's ranking yields NaN ranks and so a NaN R-hat.
-        f64::NAN
-    };
-    python_max(bulk, tail)
+    RankNormalised::new(values, draws, chains).rhat()
 }
 
 /// Bulk effective sample size: the ESS of the rank-normalised split chains.
@@ -159,12 +143,65 @@ pub fn ess_bulk(values: &[f64], draws: usize, chains: usize) -> f64 {
     if chains == 0 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
-    let split = SplitChains::new(values, draws, chains);
-    let mut z = vec![0.0; split.data.len()];
-    let mut ranker = Ranker::default();
-    ranker.sort(&split.data);
-    ranker.normal_scores(&mut z);
-    Autocov::new(split.len).ess(&z, split.chains)
+    RankNormalised::new(values, draws, chains).ess()
+}
+
+/// [`rhat`] and [`ess_bulk`] of the same values, `(R-hat, bulk ESS)`, from one ranking: the
+/// bulk R-hat and the bulk ESS share the rank-normalised split values, so this sorts once
+/// where the two calls sort twice. Each figure is bit-identical to its function's.
+///
+/// # Panics
+///
+/// Panics if `values.len() != draws * chains`.
+pub fn rhat_and_ess_bulk(values: &[f64], draws: usize, chains: usize) -> (f64, f64) {
+    check_len(values, draws, chains);
+    if chains == 0 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut ranked = RankNormalised::new(values, draws, chains);
+    let ess = ranked.ess();
+    let rhat = if chains < 2 { f64::NAN } else { ranked.rhat() };
+    (rhat, ess)
+}
+
+/// The split chains of one quantity with their ranking and rank-normalised values `z`.
+struct RankNormalised {
+    split: SplitChains,
+    ranker: Ranker,
+    z: Vec<f64>,
+}
+
+impl RankNormalised {
+    /// Splits and rank-normalises `values` (no NaN, at least [`MIN_DRAWS`] draws).
+    fn new(values: &[f64], draws: usize, chains: usize) -> Self {
+        let split = SplitChains::new(values, draws, chains);
+        let mut ranker = Ranker::default();
+        let mut z = vec![0.0; split.data.len()];
+        ranker.sort(&split.data);
+        ranker.normal_scores(&mut z);
+        RankNormalised { split, ranker, z }
+    }
+
+    /// The bulk ESS of `z`.
+    fn ess(&self) -> f64 {
+        Autocov::new(self.split.len).ess(&self.z, self.split.chains)
+    }
+
+    /// The larger of the bulk and the folded R-hat (at least 2 chains). Reuses the ranking
+    /// and `z` for the folded values, so it comes last.
+    fn rhat(&mut self) -> f64 {
+        let (chains, len) = (self.split.chains, self.split.len);
+        let bulk = split_rhat(&self.z, chains, len);
+        // Folded values |x − median(x)|, ranked the same way.
+        let tail = if self.ranker.sort_folded(self.ranker.median()) {
+            self.ranker.normal_scores(&mut self.z);
+            split_rhat(&self.z, chains, len)
+        } else {
+            // `∞ − ∞`: ArviZ's ranking yields NaN ranks and so a NaN R-hat.
+            f64::NAN
+        };
+        python_max(bulk, tail)
+    }
 }
 
 /// Tail effective sample size: the smaller ESS of the 5 % and 95 % quantile indicators.

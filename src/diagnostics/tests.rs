@@ -153,6 +153,39 @@ fn shifted_chain_raises_rhat() {
 }
 
 #[test]
+fn rhat_and_ess_bulk_equal_the_separate_functions() {
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    let mut shifted = Normals(5).matrix(101, 6);
+    for i in 0..101 {
+        shifted[i * 6 + 1] += 2.0;
+    }
+    let cases: Vec<(Vec<f64>, usize, usize)> = vec![
+        (Normals(13).matrix(200, 4), 200, 4),
+        // Odd draws (the middle draw is dropped), a shifted chain, ties, one chain, a NaN.
+        (shifted, 101, 6),
+        ((0..40).map(|i| f64::from(i % 3)).collect(), 10, 4),
+        (Normals(17).matrix(50, 1), 50, 1),
+        ([vec![f64::NAN], vec![0.0; 39]].concat(), 10, 4),
+        (vec![2.5; 204], 51, 4),
+    ];
+    for (values, draws, chains) in cases {
+        let (r, ess) = rhat_and_ess_bulk(&values, draws, chains);
+        let (want_r, want_ess) = (
+            rhat(&values, draws, chains),
+            ess_bulk(&values, draws, chains),
+        );
+        assert!(
+            same(r, want_r),
+            "R-hat {r} against {want_r} ({draws} × {chains})"
+        );
+        assert!(
+            same(ess, want_ess),
+            "ESS {ess} against {want_ess} ({draws} × {chains})"
+        );
+    }
+}
+
+#[test]
 fn constant_input() {
     // ArviZ: R-hat is 0/0; an ESS of constant values is the split draw count.
     let (draws, chains) = (51, 4);
