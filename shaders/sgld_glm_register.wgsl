@@ -16,6 +16,8 @@
 //!   * no barrier: each invocation is independent;
 //!   * with control variates (REG_CONTROL_VARIATES), the centre's term of an example,
 //!     d log p(y | η̂)/dη at θ̂, is the same for every chain: it is formed once per example;
+//!   * full-batch linear regression on `Auto` (REG_GRAM) forms the batch's term from the
+//!     data's sufficient statistics, D² products per chain in place of a pass over the rows;
 //!   * in a dense metric (REG_METRIC), each chain's move is the two products
 //!     of move_chain.wgsl's, over ∇ in private memory, every block loop of constant length.
 //! Per coordinate the gradient is summed in the same order and with the same operations as the
@@ -140,6 +142,27 @@ fn reg_batch(key: vec2<u32>, owner: u32, step: u32, k: u32) {
     var cursor = batch_cursor(key, owner, step);
     for (var j = 0u; j < REG_BATCH; j++) {
         reg_example(next_batch_index(&cursor, key, REG_MODE, data.batch, data.rows, j), k);
+    }
+}
+
+/// The full batch's likelihood term of every chain of the invocation from the data's
+/// sufficient statistics (linear regression; REG_GRAM): since Σᵢ (yᵢ − x̃ᵢᵀθ) x̃ᵢ = X̃ᵀy − X̃ᵀX̃ θ,
+/// ∇ += −(N/n)(1/s²)(X̃ᵀy − X̃ᵀX̃ θ), D² products per chain in place of the rows' 2·n·w. The
+/// statistics follow the GLM's constants in `model_params`, X̃ᵀX̃ row-major, then X̃ᵀy. Sums
+/// in another order than the rows', so the draws equal the per-row paths' to rounding only.
+fn reg_gram_gradient() {
+    let gram = GLM_CONSTANTS;
+    let xty = GLM_CONSTANTS + REG_DIM * REG_DIM;
+    for (var k = 0u; k < REG_CHAINS; k++) {
+        for (var d = 0u; d < REG_DIM; d++) {
+            var residual = model_params[xty + d];
+            for (var e = 0u; e < REG_DIM; e++) {
+                residual = fma(-model_params[gram + d * REG_DIM + e], reg_theta[k * REG_DIM + e],
+                               residual);
+            }
+            let i = k * REG_DIM + d;
+            reg_gradient[i] = fma(-data.scale, residual * param(1u), reg_gradient[i]);
+        }
     }
 }
 
@@ -280,7 +303,9 @@ fn sgld_glm_register(@builtin(global_invocation_id) id: vec3<u32>,
                 reg_gradient[k * REG_DIM + d] = before;
             }
         }
-        if (REG_PER_CHAIN) {
+        if (REG_GRAM) {
+            reg_gram_gradient();
+        } else if (REG_PER_CHAIN) {
             for (var k = 0u; k < REG_CHAINS; k++) {
                 reg_batch(key, global_chain(run, first + k), step, k);
             }

@@ -5,7 +5,7 @@
 use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
-use crate::gpu::contract::{BATCH_WITHOUT_REPLACEMENT, TILE};
+use crate::gpu::contract::{BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, TILE};
 use crate::gpu::kernels::{DataShape, FusedShape, Kernel, DEFAULT_WORKGROUP_SIZE};
 use crate::gpu::Gpu;
 use crate::model::{DataKernelParts, Precision, Target};
@@ -84,26 +84,25 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
     // rows serve every chain of an invocation, so as many chains as keep
     // REGISTER_MIN_INVOCATIONS invocations busy and one step's loops within a software
     // adapter's budget; per-chain batches share nothing, so one chain each.
-    let walks = match mode {
-        BATCH_WITHOUT_REPLACEMENT => PERMUTATION_WALKS,
-        _ => 0,
-    };
-    let register = register_chains_per_invocation(per_chain, chains)
+    // Full-batch linear regression on `Auto`: the batch's gradient is −(Xᵀy − XᵀX θ)/s²
+    // from the sufficient statistics, D² products per chain-step in place of the rows'
+    // 2·n·w; taken where that is fewer.
+    let linear = matches!(&*job.target, Target::Regression(r) if r.is_linear());
+    let gram = job.tuning.data_path == DataPath::Auto
+        && linear
+        && mode == BATCH_FULL
+        && job.settings.control_variate.is_none()
+        && dim * dim < 2 * u64::from(batch) * width;
+    // With the statistics first; if no chain count keeps those loops within a software
+    // adapter's budget, the rows.
+    let register = [gram, false]
         .into_iter()
-        .find(|&k| {
-            let (per_step, fixed) = register_loop_iterations(
-                u64::from(k),
-                dim,
-                width,
-                u64::from(batch),
-                walks,
-                per_chain,
-                job.settings.preconditioner.is_some(),
-            );
-            !gpu.is_software() || per_step + fixed <= SOFTWARE_LOOP_BUDGET
+        .flat_map(|gram| {
+            register_chains_per_invocation(per_chain, chains)
+                .into_iter()
+                .map(move |k| (gram, k))
         })
-        .filter(|_| glm && dim <= MAX_REGISTER_DIM)
-        .map(|k| DataShape::Register {
+        .map(|(gram, k)| DataShape::Register {
             chains: k,
             dim: dim as u32,
             width: width as u32,
@@ -114,7 +113,13 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             intercept: parts.params.get(2).is_some_and(|&flag| flag == 1.0),
             control_variates: job.settings.control_variate.is_some(),
             metric: job.settings.preconditioner.is_some(),
-        });
+            gram,
+        })
+        .find(|shape| {
+            let (per_step, fixed) = register_loop_iterations(shape);
+            !gpu.is_software() || per_step + fixed <= SOFTWARE_LOOP_BUDGET
+        })
+        .filter(|_| glm && dim <= MAX_REGISTER_DIM);
     let refuse = |path: &str, why: String| {
         Err(Error::invalid(
             "data path",
@@ -131,6 +136,9 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 .filter(|_| auto_tiles(glm && fusable, whole_run, data.density()))
                 .and_then(|batch| tiled_fits(batch).ok());
             let register = register.clone().filter(|_| registrable);
+            if let Some(shape @ DataShape::Register { gram: true, .. }) = &register {
+                return Ok(shape.clone());
+            }
             let fused = fused.clone().filter(|_| fusable);
             let choice = auto_path(
                 gpu.is_software(),
@@ -416,22 +424,7 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             if let Kernel::SgldData { shape, .. } = kernel {
                 match *shape {
                     DataShape::Tiled { .. } => return (tiled_loop_iterations(size, walks, dim), 1),
-                    DataShape::Register {
-                        chains,
-                        width,
-                        per_chain,
-                        ..
-                    } => {
-                        return register_loop_iterations(
-                            u64::from(chains),
-                            dim,
-                            u64::from(width),
-                            size,
-                            walks,
-                            per_chain,
-                            job.settings.preconditioner.is_some(),
-                        )
-                    }
+                    DataShape::Register { .. } => return register_loop_iterations(shape),
                     _ => {}
                 }
             }
@@ -460,31 +453,49 @@ fn counted(trip: u64, body: u64) -> u64 {
 /// The longest constant-count loop NIR unrolls for llvmpipe.
 const UNROLLED_TRIP_COUNT: u64 = 32;
 
-/// (Per step, per dispatch) loop iterations of the register kernel per invocation of `chains`
-/// chains (every trip count but the steps' a constant): the prior over K·D values; the batch
-/// (quads of four indices from one Philox call, or one index at a time with `walks` for the
-/// permutation), each example's row load, the control variate's centre term, and per chain
-/// its two passes over W entries and the centre's two; the move of each chain, ⌈D/4⌉ blocks,
-/// or in a dense `metric` its two products of D rows of ⌈D/4⌉ blocks; per dispatch, the loads
-/// and stores of θ.
-fn register_loop_iterations(
-    chains: u64,
-    dim: u64,
-    width: u64,
-    batch: u64,
-    walks: u64,
-    per_chain: bool,
-    metric: bool,
-) -> (u64, u64) {
+/// (Per step, per dispatch) loop iterations of the register kernel's `shape` per invocation of
+/// K chains (every trip count but the steps' a constant): the prior over K·D values; the
+/// batch (quads of four indices from one Philox call, or one index at a time, with its walks
+/// for the permutation), each example's row load, the control variate's centre term, and per
+/// chain its two passes over W entries and the centre's two; or with sufficient statistics
+/// D rows of D products per chain; the move of each chain, ⌈D/4⌉ blocks, or in a dense
+/// metric its two products of D rows of ⌈D/4⌉ blocks; per dispatch, the loads and stores of
+/// θ. Zero for other shapes.
+fn register_loop_iterations(shape: &DataShape) -> (u64, u64) {
+    let DataShape::Register {
+        chains,
+        dim,
+        width,
+        batch,
+        per_chain,
+        mode,
+        metric,
+        gram,
+        ..
+    } = *shape
+    else {
+        return (0, 0);
+    };
+    let (chains, dim, width, batch) = (
+        u64::from(chains),
+        u64::from(dim),
+        u64::from(width),
+        u64::from(batch),
+    );
+    let walks = match mode {
+        BATCH_WITHOUT_REPLACEMENT => PERMUTATION_WALKS,
+        _ => 0,
+    };
     let row = counted(width, 0);
     let example = |k: u64| 2 * row + counted(k, 4 * row + 1);
     let draws = |k: u64| match walks {
         0 => counted(batch.div_ceil(4), counted(4, example(k)) + 1),
         _ => counted(batch, walks + example(k)),
     };
-    let batches = match per_chain {
-        true => counted(chains, draws(1)),
-        false => draws(chains),
+    let batches = match (gram, per_chain) {
+        (true, _) => counted(chains, counted(dim, counted(dim, 1))),
+        (false, true) => counted(chains, draws(1)),
+        (false, false) => draws(chains),
     };
     let blocks = dim.div_ceil(4);
     let move_one = match metric {

@@ -4,7 +4,7 @@
 use crate::engine::job::Job;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{
-    DataParams, BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, BATCH_WITH_REPLACEMENT,
+    DataParams, BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, BATCH_WITH_REPLACEMENT, GLM_CONSTANTS,
 };
 use crate::gpu::kernels::{DataShape, Kernel};
 use crate::gpu::Gpu;
@@ -67,6 +67,26 @@ pub(crate) fn target_buffers(
             _pad2: 0,
         };
         let uniform = wgpu::BufferUsages::UNIFORM;
+        // With sufficient statistics the GLM's constants are followed by X̃ᵀX̃ (D × D,
+        // row-major) and X̃ᵀy, as sgld_glm_register.wgsl reads them.
+        let mut model_params = parts.params.clone();
+        if let (
+            Kernel::SgldData {
+                shape: DataShape::Register { gram: true, .. },
+                ..
+            },
+            Target::Regression(regression),
+        ) = (kernel, &*job.target)
+        {
+            if model_params.len() != GLM_CONSTANTS as usize {
+                return Err(Error::Gpu(format!(
+                    "a GLM has {GLM_CONSTANTS} kernel constants, this one {}",
+                    model_params.len()
+                )));
+            }
+            let (gram, xty) = regression.sufficient_statistics();
+            model_params.extend(gram.iter().chain(&xty).map(|&v| v as f32));
+        }
         let centre = job
             .settings
             .control_variate
@@ -80,7 +100,7 @@ pub(crate) fn target_buffers(
             gpu.upload_buffer("data values", bytemuck::cast_slice(&values), read),
             gpu.upload_buffer("data labels", bytemuck::cast_slice(data.labels()), read),
             scratch(scratch_bytes),
-            gpu.upload_buffer("model params", bytemuck::cast_slice(&parts.params), read),
+            gpu.upload_buffer("model params", bytemuck::cast_slice(&model_params), read),
             gpu.upload_buffer(
                 "control variate θ̂ and ∇L(θ̂)",
                 bytemuck::cast_slice(&centre),

@@ -277,9 +277,13 @@ pub(crate) const FUSED_THREADS: u32 = 256;
 /// Entries per chunk of a column in the fused GLM kernel's gradient.
 pub(crate) const FUSED_CHUNK: u32 = 16;
 
+/// A GLM's constants at the head of `model_params` (1/σ², 1/s², intercept flag;
+/// `shaders/glm.wgsl`): with sufficient statistics, X̃ᵀX̃ and X̃ᵀy follow them.
+pub(crate) const GLM_CONSTANTS: u32 = 3;
+
 /// Every shared constant as a WGSL `const` declaration.
 fn constants() -> String {
-    let u32s: [(&str, u32); 23] = [
+    let u32s: [(&str, u32); 24] = [
         ("NO_DRAW", NO_DRAW),
         ("NO_LADDER", NO_LADDER),
         ("NO_PRECONDITIONER", NO_PRECONDITIONER),
@@ -303,6 +307,7 @@ fn constants() -> String {
         ("TILE_THREADS", TILE_THREADS),
         ("QUADS", TILE / 4),
         ("FUSED_CHUNK", FUSED_CHUNK),
+        ("GLM_CONSTANTS", GLM_CONSTANTS),
     ];
     u32s.iter()
         .map(|(name, value)| format!("const {name}: u32 = {value}u;\n"))

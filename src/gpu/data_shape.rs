@@ -34,6 +34,10 @@ pub(crate) enum DataShape {
         control_variates: bool,
         /// Whether the run moves in a dense metric.
         metric: bool,
+        /// Whether the batch's gradient comes from the data's sufficient statistics
+        /// (full-batch linear regression): `model_params` carries XᵀX and Xᵀy after the GLM's
+        /// constants.
+        gram: bool,
     },
 }
 
@@ -106,13 +110,15 @@ impl FusedShape {
 }
 
 impl DataShape {
-    /// The name of the `DataPath` that runs this shape.
+    /// The name of the `DataPath` that runs this shape (`register-gram`: the register path on
+    /// full-batch linear regression's sufficient statistics).
     pub(crate) fn name(&self) -> &'static str {
         match self {
             DataShape::Global => "global",
             DataShape::Staged { .. } => "staged",
             DataShape::Fused(_) => "fused",
             DataShape::Tiled { .. } => "tiled",
+            DataShape::Register { gram: true, .. } => "register-gram",
             DataShape::Register { .. } => "register",
         }
     }
@@ -131,6 +137,7 @@ impl DataShape {
             intercept,
             control_variates,
             metric,
+            gram,
         } = *self
         else {
             return String::new();
@@ -146,7 +153,8 @@ impl DataShape {
              const REG_BLOCKS: u32 = {}u;\n\
              const REG_CONTROL_VARIATES: bool = {control_variates};\n\
              const REG_METRIC: bool = {metric};\n\
-             const REG_SPLIT_MOVE: bool = {};\n",
+             const REG_SPLIT_MOVE: bool = {};\n\
+             const REG_GRAM: bool = {gram};\n",
             chains * dim,
             width.max(1),
             u32::from(intercept),

@@ -225,16 +225,18 @@ impl Regression {
         hessian
     }
 
-    /// The exact posterior `N(m, S)` of linear regression (conjugate):
-    /// `S = (XᵀX/s² + I/σ²)⁻¹`, `m = S Xᵀy/s²`, with `X` holding the intercept column.
-    /// `None` for logistic regression.
-    pub fn exact_posterior(&self) -> Option<(Vec<f64>, Vec<f64>)> {
-        let Likelihood::Linear { noise_variance } = self.likelihood else {
-            return None;
-        };
+    /// Whether the likelihood is Gaussian (linear regression).
+    pub(crate) fn is_linear(&self) -> bool {
+        matches!(self.likelihood, Likelihood::Linear { .. })
+    }
+
+    /// The data's sufficient statistics for linear regression, in f64: `(X̃ᵀX̃, X̃ᵀy)`, the
+    /// first row-major `D × D`, with `X̃` the rows with their intercept column. Over every
+    /// example, `−Σᵢ ∇ log p(yᵢ | θ) = (X̃ᵀX̃ θ − X̃ᵀy)/s²`.
+    pub(crate) fn sufficient_statistics(&self) -> (Vec<f64>, Vec<f64>) {
         let d = self.dim();
         let offset = usize::from(self.intercept);
-        let mut precision = vec![0.0; d * d];
+        let mut gram = vec![0.0; d * d];
         let mut xty = vec![0.0; d];
         let mut x = vec![0.0f64; d];
         for row in 0..self.data.rows() {
@@ -246,12 +248,26 @@ impl Regression {
                 .for_row(row, |column, value| x[column + offset] = f64::from(value));
             let y = f64::from(self.data.labels()[row]);
             for i in 0..d {
-                xty[i] += x[i] * y / noise_variance;
+                xty[i] += x[i] * y;
                 for j in 0..d {
-                    precision[i * d + j] += x[i] * x[j] / noise_variance;
+                    gram[i * d + j] += x[i] * x[j];
                 }
             }
         }
+        (gram, xty)
+    }
+
+    /// The exact posterior `N(m, S)` of linear regression (conjugate):
+    /// `S = (XᵀX/s² + I/σ²)⁻¹`, `m = S Xᵀy/s²`, with `X` holding the intercept column.
+    /// `None` for logistic regression.
+    pub fn exact_posterior(&self) -> Option<(Vec<f64>, Vec<f64>)> {
+        let Likelihood::Linear { noise_variance } = self.likelihood else {
+            return None;
+        };
+        let d = self.dim();
+        let (gram, xty) = self.sufficient_statistics();
+        let mut precision: Vec<f64> = gram.iter().map(|g| g / noise_variance).collect();
+        let xty: Vec<f64> = xty.iter().map(|v| v / noise_variance).collect();
         for i in 0..d {
             precision[i * d + i] += 1.0 / self.prior_variance;
         }

@@ -93,8 +93,9 @@ pub struct GroupReport {
     pub device: usize,
     /// Its run-wide chain ids.
     pub chains: std::ops::Range<u32>,
-    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`); `None` for targets
-    /// without data.
+    /// The data kernel's path (`global`, `staged`, `fused`, `tiled`, `register`, or
+    /// `register-gram` where full-batch linear regression runs on its sufficient statistics);
+    /// `None` for targets without data.
     pub data_path: Option<&'static str>,
     /// Threads per workgroup of its step kernel.
     pub workgroup_size: u32,
