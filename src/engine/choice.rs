@@ -6,7 +6,7 @@ use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, TILE};
-use crate::gpu::kernels::{DataShape, FusedShape, Kernel, DEFAULT_WORKGROUP_SIZE};
+use crate::gpu::kernels::{DataShape, FusedShape, Kernel, RegisterShape, DEFAULT_WORKGROUP_SIZE};
 use crate::gpu::Gpu;
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::sampler::settings::DataPath;
@@ -102,7 +102,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 .into_iter()
                 .map(move |k| (gram, k))
         })
-        .map(|(gram, k)| DataShape::Register {
+        .map(|(gram, k)| RegisterShape {
             chains: k,
             dim: dim as u32,
             width: width as u32,
@@ -119,7 +119,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             let (per_step, fixed) = register_loop_iterations(shape);
             !gpu.is_software() || per_step + fixed <= SOFTWARE_LOOP_BUDGET
         })
-        .filter(|_| glm && dim <= MAX_REGISTER_DIM);
+        .filter(|_| glm && dim <= MAX_REGISTER_DIM)
+        .map(DataShape::Register);
     let refuse = |path: &str, why: String| {
         Err(Error::invalid(
             "data path",
@@ -136,8 +137,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
                 .filter(|_| auto_tiles(glm && fusable, whole_run, data.density()))
                 .and_then(|batch| tiled_fits(batch).ok());
             let register = register.clone().filter(|_| registrable);
-            if let Some(shape @ DataShape::Register { gram: true, .. }) = &register {
-                return Ok(shape.clone());
+            if let Some(DataShape::Register(shape @ RegisterShape { gram: true, .. })) = register {
+                return Ok(DataShape::Register(shape));
             }
             let fused = fused.clone().filter(|_| fusable);
             let choice = auto_path(
@@ -343,7 +344,7 @@ pub(crate) fn kernel_for(gpu: &Gpu, job: &Job) -> Result<Kernel> {
             let shape = data_shape(gpu, job, &parts)?;
             let model = match (&shape, parts.glm_likelihood) {
                 (
-                    DataShape::Fused(_) | DataShape::Tiled { .. } | DataShape::Register { .. },
+                    DataShape::Fused(_) | DataShape::Tiled { .. } | DataShape::Register(_),
                     Some(likelihood),
                 ) => {
                     vec![likelihood]
@@ -424,7 +425,7 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             if let Kernel::SgldData { shape, .. } = kernel {
                 match *shape {
                     DataShape::Tiled { .. } => return (tiled_loop_iterations(size, walks, dim), 1),
-                    DataShape::Register { .. } => return register_loop_iterations(shape),
+                    DataShape::Register(ref register) => return register_loop_iterations(register),
                     _ => {}
                 }
             }
@@ -460,28 +461,17 @@ const UNROLLED_TRIP_COUNT: u64 = 32;
 /// chain its two passes over W entries and the centre's two; or with sufficient statistics
 /// D rows of D products per chain; the move of each chain, ⌈D/4⌉ blocks, or in a dense
 /// metric its two products of D rows of ⌈D/4⌉ blocks; per dispatch, the loads and stores of
-/// θ. Zero for other shapes.
-fn register_loop_iterations(shape: &DataShape) -> (u64, u64) {
-    let DataShape::Register {
-        chains,
-        dim,
-        width,
-        batch,
+/// θ.
+fn register_loop_iterations(shape: &RegisterShape) -> (u64, u64) {
+    let RegisterShape {
         per_chain,
         mode,
         metric,
         gram,
         ..
-    } = *shape
-    else {
-        return (0, 0);
-    };
-    let (chains, dim, width, batch) = (
-        u64::from(chains),
-        u64::from(dim),
-        u64::from(width),
-        u64::from(batch),
-    );
+    } = *shape;
+    let [chains, dim, width, batch] =
+        [shape.chains, shape.dim, shape.width, shape.batch].map(u64::from);
     let walks = match mode {
         BATCH_WITHOUT_REPLACEMENT => PERMUTATION_WALKS,
         _ => 0,

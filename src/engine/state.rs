@@ -11,7 +11,7 @@ use crate::engine::plan::{Batch, MAX_DISPATCHES_PER_BATCH, MAX_STEPS_PER_BATCH};
 use crate::engine::target::target_buffers;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{DispatchRecord, RunParams, StepScalars, NO_DRAW, TILE};
-use crate::gpu::kernels::{DataShape, Kernel};
+use crate::gpu::kernels::{DataShape, Kernel, RegisterShape};
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
 use crate::gpu::{Copy, Dispatch, Gpu, Offsets};
 use crate::model::Target;
@@ -488,7 +488,7 @@ fn kernel_pass(
     let invocations = match &kernel {
         Kernel::SgldGaussianDiagonal => u64::from(chains) * u64::from(params.blocks),
         Kernel::SgldData {
-            shape: DataShape::Register { chains: group, .. },
+            shape: DataShape::Register(RegisterShape { chains: group, .. }),
             ..
         } => u64::from(chains.div_ceil(*group)),
         _ => u64::from(chains),

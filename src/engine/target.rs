@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::contract::{
     DataParams, BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, BATCH_WITH_REPLACEMENT, GLM_CONSTANTS,
 };
-use crate::gpu::kernels::{DataShape, Kernel};
+use crate::gpu::kernels::{DataShape, Kernel, RegisterShape};
 use crate::gpu::Gpu;
 use crate::model::{Precision, Target};
 
@@ -36,7 +36,7 @@ pub(crate) fn target_buffers(
                 u64::from(*batch) * u64::from(job.chains()) * 4,
             ),
             Kernel::SgldData {
-                shape: DataShape::Register { width, .. },
+                shape: DataShape::Register(RegisterShape { width, .. }),
                 ..
             } => {
                 let (lengths, columns, values) = data.padded_rows(*width as usize);
@@ -72,7 +72,7 @@ pub(crate) fn target_buffers(
         let mut model_params = parts.params.clone();
         if let (
             Kernel::SgldData {
-                shape: DataShape::Register { gram: true, .. },
+                shape: DataShape::Register(RegisterShape { gram: true, .. }),
                 ..
             },
             Target::Regression(regression),

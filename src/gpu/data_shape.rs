@@ -16,29 +16,38 @@ pub(crate) enum DataShape {
     /// The gradient as two tiled products over the chain axis, features dense (GLMs; `batch`
     /// = n).
     Tiled { batch: u32 },
-    /// `chains` chains per invocation with θ and ∇ in private memory, rows padded to `width`
-    /// entries, every trip count a constant (GLMs; `dim` = D, `batch` = n; `dense`: the
-    /// features are dense, entry j is column j).
-    Register {
-        chains: u32,
-        dim: u32,
-        width: u32,
-        batch: u32,
-        per_chain: bool,
-        /// The batch mode, numbered as in the contract (`BATCH_FULL`, …).
-        mode: u32,
-        dense: bool,
-        /// Whether coordinate 0 is an intercept.
-        intercept: bool,
-        /// Whether the run has control variates.
-        control_variates: bool,
-        /// Whether the run moves in a dense metric.
-        metric: bool,
-        /// Whether the batch's gradient comes from the data's sufficient statistics
-        /// (full-batch linear regression): `model_params` carries XᵀX and Xᵀy after the GLM's
-        /// constants.
-        gram: bool,
-    },
+    /// A few chains per invocation with θ and ∇ in private memory, every trip count a
+    /// constant (GLMs).
+    Register(RegisterShape),
+}
+
+/// The register GLM kernel's shape (`sgld_glm_register.wgsl`): `chains` chains per invocation
+/// with θ and ∇ in private memory, rows padded to `width` entries, every trip count a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegisterShape {
+    /// Chains per invocation, K.
+    pub(crate) chains: u32,
+    /// Coordinates, D.
+    pub(crate) dim: u32,
+    /// Entries per padded row, W.
+    pub(crate) width: u32,
+    /// Examples per batch, n.
+    pub(crate) batch: u32,
+    /// Whether each chain draws its own batch (then K = 1).
+    pub(crate) per_chain: bool,
+    /// The batch mode, numbered as in the contract (`BATCH_FULL`, …).
+    pub(crate) mode: u32,
+    /// Whether the features are dense (entry j is column j).
+    pub(crate) dense: bool,
+    /// Whether coordinate 0 is an intercept.
+    pub(crate) intercept: bool,
+    /// Whether the run has control variates.
+    pub(crate) control_variates: bool,
+    /// Whether the run moves in a dense metric.
+    pub(crate) metric: bool,
+    /// Whether the batch's gradient comes from the data's sufficient statistics (full-batch
+    /// linear regression): `model_params` carries X̃ᵀX̃ and X̃ᵀy after the GLM's constants.
+    pub(crate) gram: bool,
 }
 
 /// The most coordinates for which the register kernel gives the move its own copies of θ and
@@ -118,15 +127,17 @@ impl DataShape {
             DataShape::Staged { .. } => "staged",
             DataShape::Fused(_) => "fused",
             DataShape::Tiled { .. } => "tiled",
-            DataShape::Register { gram: true, .. } => "register-gram",
-            DataShape::Register { .. } => "register",
+            DataShape::Register(RegisterShape { gram: true, .. }) => "register-gram",
+            DataShape::Register(_) => "register",
         }
     }
+}
 
+impl RegisterShape {
     /// The constants `sgld_glm_register.wgsl` is generated with (WGSL declarations, so that
-    /// every loop over them folds); empty for the other shapes.
-    pub(crate) fn register_constants(&self) -> String {
-        let DataShape::Register {
+    /// every loop over them folds).
+    pub(crate) fn constants(&self) -> String {
+        let RegisterShape {
             chains,
             dim,
             width,
@@ -138,10 +149,7 @@ impl DataShape {
             control_variates,
             metric,
             gram,
-        } = *self
-        else {
-            return String::new();
-        };
+        } = *self;
         format!(
             "const REG_CHAINS: u32 = {chains}u;\nconst REG_DIM: u32 = {dim}u;\n\
              const REG_STATE: u32 = {}u;\nconst REG_WIDTH: u32 = {}u;\n\

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::gpu::contract::{self, Binding};
 use crate::gpu::Gpu;
 
-pub(crate) use super::data_shape::{DataShape, FusedShape};
+pub(crate) use super::data_shape::{DataShape, FusedShape, RegisterShape};
 
 const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
 const MULHILO_INT64: &str = include_str!("../../shaders/mulhilo_int64.wgsl");
@@ -277,8 +277,8 @@ impl Kernel {
                         vec![("TILE_BATCH", f64::from(batch))],
                         Some(contract::TILE_THREADS),
                     ),
-                    DataShape::Register { .. } => {
-                        generated = shape.register_constants();
+                    DataShape::Register(register) => {
+                        generated = register.constants();
                         (
                             "sgld_glm_register",
                             vec![RULES, SGLD_GLM_REGISTER],
@@ -482,7 +482,7 @@ mod tests {
             Kernel::SgldData {
                 label: "logistic_register".into(),
                 model: vec![GLM_LOGISTIC.into()],
-                shape: DataShape::Register {
+                shape: DataShape::Register(RegisterShape {
                     chains: 8,
                     dim: 124,
                     width: 14,
@@ -494,12 +494,12 @@ mod tests {
                     control_variates: true,
                     metric: true,
                     gram: false,
-                },
+                }),
             },
             Kernel::SgldData {
                 label: "linear_register_gram".into(),
-                model: vec![GLM.into(), GLM_LINEAR.into()],
-                shape: DataShape::Register {
+                model: vec![GLM_LINEAR.into()],
+                shape: DataShape::Register(RegisterShape {
                     chains: 8,
                     dim: 5,
                     width: 4,
@@ -511,7 +511,7 @@ mod tests {
                     control_variates: false,
                     metric: false,
                     gram: true,
-                },
+                }),
             },
             Kernel::SgldData {
                 label: "logistic_tiled".into(),
