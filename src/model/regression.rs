@@ -191,24 +191,12 @@ impl Regression {
     /// at the mode.
     pub(crate) fn hessian(&self, theta: &[f32]) -> Vec<f64> {
         let dim = self.dim();
-        let offset = usize::from(self.intercept);
         let mut hessian = vec![0.0f64; dim * dim];
         for d in 0..dim {
             hessian[d * dim + d] = 1.0 / self.prior_variance;
         }
-        let mut entries: Vec<(usize, f64)> = Vec::with_capacity(dim);
-        for row in 0..self.data.rows() {
-            entries.clear();
-            if self.intercept {
-                entries.push((0, 1.0));
-            }
-            let mut eta = 0.0f64;
-            self.data.for_row(row, |column, value| {
-                entries.push((column + offset, f64::from(value)));
-            });
-            for &(d, x) in &entries {
-                eta += x * f64::from(theta[d]);
-            }
+        self.for_each_example(|entries, _| {
+            let eta: f64 = entries.iter().map(|&(d, x)| x * f64::from(theta[d])).sum();
             let weight = match self.likelihood {
                 Likelihood::Linear { noise_variance } => 1.0 / noise_variance,
                 Likelihood::Logistic => {
@@ -216,13 +204,30 @@ impl Regression {
                     p * (1.0 - p)
                 }
             };
-            for &(i, xi) in &entries {
-                for &(j, xj) in &entries {
+            for &(i, xi) in entries {
+                for &(j, xj) in entries {
                     hessian[i * dim + j] += weight * xi * xj;
                 }
             }
-        }
+        });
         hessian
+    }
+
+    /// Calls `f(entries, y)` for every example in order: its stored entries `(coordinate,
+    /// value)` in f64, the intercept's `(0, 1)` first, and its label.
+    fn for_each_example(&self, mut f: impl FnMut(&[(usize, f64)], f64)) {
+        let offset = usize::from(self.intercept);
+        let mut entries: Vec<(usize, f64)> = Vec::with_capacity(self.dim());
+        for row in 0..self.data.rows() {
+            entries.clear();
+            if self.intercept {
+                entries.push((0, 1.0));
+            }
+            self.data.for_row(row, |column, value| {
+                entries.push((column + offset, f64::from(value)));
+            });
+            f(&entries, f64::from(self.data.labels()[row]));
+        }
     }
 
     /// Whether the likelihood is Gaussian (linear regression).
@@ -235,25 +240,17 @@ impl Regression {
     /// example, `−Σᵢ ∇ log p(yᵢ | θ) = (X̃ᵀX̃ θ − X̃ᵀy)/s²`.
     pub(crate) fn sufficient_statistics(&self) -> (Vec<f64>, Vec<f64>) {
         let d = self.dim();
-        let offset = usize::from(self.intercept);
         let mut gram = vec![0.0; d * d];
         let mut xty = vec![0.0; d];
-        let mut x = vec![0.0f64; d];
-        for row in 0..self.data.rows() {
-            x.iter_mut().for_each(|v| *v = 0.0);
-            if self.intercept {
-                x[0] = 1.0;
-            }
-            self.data
-                .for_row(row, |column, value| x[column + offset] = f64::from(value));
-            let y = f64::from(self.data.labels()[row]);
-            for i in 0..d {
-                xty[i] += x[i] * y;
-                for j in 0..d {
-                    gram[i * d + j] += x[i] * x[j];
+        // Over the stored entries only: N·w² products for rows of w entries.
+        self.for_each_example(|entries, y| {
+            for &(i, xi) in entries {
+                xty[i] += xi * y;
+                for &(j, xj) in entries {
+                    gram[i * d + j] += xi * xj;
                 }
             }
-        }
+        });
         (gram, xty)
     }
 
