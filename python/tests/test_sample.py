@@ -129,7 +129,10 @@ def test_ctrl_c_stops_the_run_and_keeps_the_draws_so_far():
     # The child says when the run is under way (its first progress call), then gets SIGINT.
     # Its progress callback sleeps, so the signal most likely lands while Python code runs
     # inside the callback (where it becomes that call's KeyboardInterrupt), not in Rust.
+    # A launcher that ignores SIGINT (a shell's background job) passes that on to the child,
+    # and Python then installs no KeyboardInterrupt handler: restore Python's own first.
     script = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import langevin, sys, time\n"
         "said = []\n"
         "def progress(step, steps):\n"
