@@ -54,13 +54,22 @@ impl Draws {
     /// One dimension as f64, draw-major (`out[i · C + c]`), the layout of
     /// [`crate::diagnostics`].
     pub fn dimension(&self, dim: usize) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.dimension_into(dim, &mut out);
+        out
+    }
+
+    /// [`Draws::dimension`] written into `out`, whose capacity is reused.
+    pub(crate) fn dimension_into(&self, dim: usize, out: &mut Vec<f64>) {
         assert!(dim < self.dim, "dimension {dim} out of range");
-        self.values
-            .iter()
-            .skip(dim)
-            .step_by(self.dim)
-            .map(|&v| f64::from(v))
-            .collect()
+        out.clear();
+        out.extend(
+            self.values
+                .iter()
+                .skip(dim)
+                .step_by(self.dim)
+                .map(|&v| f64::from(v)),
+        );
     }
 
     /// Whether `chain` ever left the finite numbers (NaN or ±∞ in any kept draw).

@@ -36,6 +36,16 @@ pub struct Summary {
 /// Memory the summary's threads may use together (see [`Summary::of`]).
 const SUMMARY_MEMORY: usize = 2 << 30;
 
+/// A summary thread's buffers, reused from one dimension to the next.
+#[derive(Default)]
+struct DimensionWork {
+    /// The dimension's values over the finite chains.
+    values: Vec<f64>,
+    /// The dimension's values over all chains, when some are left out.
+    all: Vec<f64>,
+    diagnostics: diagnostics::Workspace,
+}
+
 /// The `p` quantile by linear interpolation between order statistics (Hyndman & Fan type 7,
 /// numpy's default); NaN for no values. Reorders `values`.
 fn quantile(values: &mut [f64], p: f64) -> f64 {
@@ -75,27 +85,32 @@ impl Summary {
         // their copy and the rank sort take about 64 bytes per draw.
         let per_dimension = 64 * n_draws * kept;
         let at_once = (SUMMARY_MEMORY / per_dimension.max(1)).max(1);
-        let rows = diagnostics::parallel_map(dim, at_once, |d| {
-            let all = draws.dimension(d);
-            let values: Vec<f64> = if kept == n_chains {
-                all
+        // Each thread keeps its buffers from one dimension to the next (`Workspace`).
+        let rows = diagnostics::parallel_map(dim, at_once, DimensionWork::default, |work, d| {
+            let values = &mut work.values;
+            if kept == n_chains {
+                draws.dimension_into(d, values);
             } else {
-                (0..n_draws)
-                    .flat_map(|i| finite.iter().map(move |&c| (i, c)))
-                    .map(|(i, c)| all[i * n_chains + c])
-                    .collect()
-            };
+                draws.dimension_into(d, &mut work.all);
+                let all = &work.all;
+                values.clear();
+                values.extend(
+                    (0..n_draws)
+                        .flat_map(|i| finite.iter().map(move |&c| (i, c)))
+                        .map(|(i, c)| all[i * n_chains + c]),
+                );
+            }
             let n = values.len() as f64;
             let mean = values.iter().sum::<f64>() / n;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let (rhat, ess_bulk) = diagnostics::rhat_and_ess_bulk(&values, n_draws, kept);
-            let mut scratch = values;
+            let (rhat, ess_bulk) =
+                diagnostics::rhat_and_ess_bulk_in(values, n_draws, kept, &mut work.diagnostics);
             [
                 mean,
                 var.sqrt(),
-                quantile(&mut scratch, 0.05),
-                quantile(&mut scratch, 0.50),
-                quantile(&mut scratch, 0.95),
+                quantile(values, 0.05),
+                quantile(values, 0.50),
+                quantile(values, 0.95),
                 rhat,
                 ess_bulk,
             ]
