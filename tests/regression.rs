@@ -23,6 +23,35 @@ fn linear_data(rows: usize) -> Dataset {
     Dataset::from_dense(x, 2, y).expect("valid data")
 }
 
+/// A linear regression with `features` uniform features and an intercept, its coefficients
+/// alternating 1 and −1.
+fn wide_linear_data(rows: usize, features: usize) -> Regression {
+    let x: Vec<f32> = common::uniform(23, rows * features, -1.0, 1.0)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let noise = common::uniform(24, rows, -0.5, 0.5);
+    let y = (0..rows)
+        .map(|r| {
+            let row = &x[r * features..(r + 1) * features];
+            let signal: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| {
+                    if j % 2 == 0 {
+                        f64::from(v)
+                    } else {
+                        -f64::from(v)
+                    }
+                })
+                .sum();
+            (0.5 + signal + noise[r]) as f32
+        })
+        .collect();
+    let data = Dataset::from_dense(x, features, y).expect("valid data");
+    Regression::linear(data, 0.25, 10.0).expect("valid")
+}
+
 /// Holds a regression model's GPU steps to its CPU twin (`common::assert_cpu_twin`).
 fn parity(model: Regression, batch: Option<Minibatch>, steps: u32) {
     let rows = model.data().rows() as u32;
@@ -245,8 +274,10 @@ fn assert_same_draws(path: &langevin::Draws, global: &langevin::Draws, relative:
 /// the tiled path (two tiled products over the chain axis, zeros included) and the global path
 /// do the same arithmetic in the same order: the draws agree to float rounding (separate shader
 /// modules, so a driver may contract fma differently; 1e-5 relative bounds that over 60 steps
-/// at this step size). a9a's 124 coefficients span two tiles of 64, and a batch of 130 three
-/// tiles of examples.
+/// at this step size). The tiled kernel's tiles are 128 rows: a batch of 130 spans two tiles
+/// of examples (and is too large for R to stay in 32 KiB of workgroup memory, so R goes
+/// through device memory there, while a batch of 50 keeps it on chip), and a linear model
+/// with 150 coefficients two tiles of coordinates.
 #[test]
 fn every_data_path_gives_the_same_draws() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
@@ -267,6 +298,12 @@ fn every_data_path_gives_the_same_draws() {
         ),
         (linear.clone(), false, 50, &all[..]),
         (linear, true, 50, &all[..]),
+        (
+            wide_linear_data(300, 149),
+            false,
+            50,
+            &[DataPath::Tiled][..],
+        ),
     ];
     for (model, replacement, size, paths) in cases {
         let configure = |builder: langevin::sampler::SamplerBuilder| {
@@ -462,8 +499,8 @@ fn forced_path_error(
 }
 
 /// Each forced path refuses what it cannot run, saying why: per-chain batches on the paths
-/// that share one batch, models that are not GLMs and SGNHT on the fused, tiled and register
-/// paths.
+/// that share one batch, a batch too large for the tiled kernel's workgroup memory, models
+/// that are not GLMs and SGNHT on the fused, tiled and register paths.
 #[test]
 fn forced_data_paths_refuse_what_they_cannot_run() {
     use langevin::sampler::Method;
@@ -476,6 +513,14 @@ fn forced_data_paths_refuse_what_they_cannot_run() {
             "{data_path:?}: {error}"
         );
     }
+    // The tiled kernel keeps the batch's row indices in workgroup memory (4 bytes each):
+    // 20000 exceed every adapter's (32 KiB on llvmpipe, 48 KiB on NVIDIA's Vulkan driver).
+    let large = Regression::linear(linear_data(20_000), 0.25, 10.0).expect("valid");
+    let error = forced_path_error(large, DataPath::Tiled, None, Method::Sgld);
+    assert!(
+        error.contains("20000 row indices in workgroup memory"),
+        "{error}"
+    );
     let data = Dataset::from_dense(vec![], 0, vec![0.5, 1.0, -0.3]).expect("data");
     let mixture = langevin::model::welling_teh_mixture(data).expect("model");
     for data_path in [DataPath::Fused, DataPath::Tiled, DataPath::Register] {

@@ -5,8 +5,10 @@
 use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
-use crate::gpu::contract::{BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, TILE};
-use crate::gpu::kernels::{DataShape, FusedShape, Kernel, RegisterShape, DEFAULT_WORKGROUP_SIZE};
+use crate::gpu::contract::{BATCH_FULL, BATCH_WITHOUT_REPLACEMENT, TILE, TILE_DEPTH, TILE_ROWS};
+use crate::gpu::kernels::{
+    DataShape, FusedShape, Kernel, RegisterShape, TiledShape, DEFAULT_WORKGROUP_SIZE,
+};
 use crate::gpu::Gpu;
 use crate::model::{DataKernelParts, Precision, Target};
 use crate::sampler::settings::DataPath;
@@ -63,7 +65,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         })
         .filter(|_| glm)
         .map(DataShape::Fused);
-    // The tiled kernel holds the features dense in one binding and R (n × C) in another.
+    // The tiled kernel holds the features dense in one binding, and R (n × C) in another
+    // where it does not fit in workgroup memory.
     let features = data.features() as u64;
     let tiled_fits = |batch: u32| -> Result<DataShape> {
         let dense = data.rows() as u64 * features * 4;
@@ -74,11 +77,20 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             ),
             dense,
         )?;
+        let Some(shape) = TiledShape::fitting(batch, memory) else {
+            return Err(Error::invalid(
+                "data path",
+                format!(
+                    "the tiled path keeps the batch's {batch} row indices in workgroup memory, \
+                     more than the adapter's {memory} bytes hold; use a smaller batch"
+                ),
+            ));
+        };
         gpu.check_binding(
             &format!("the tiled kernel's batch × chains scratch ({batch} × {chains} × 4 bytes)"),
-            u64::from(batch) * chains * 4,
+            shape.scratch_bytes(chains),
         )?;
-        Ok(DataShape::Tiled { batch })
+        Ok(DataShape::Tiled(shape))
     };
     // The register kernel keeps a few chains' θ and ∇ in private memory. A shared batch's
     // rows serve every chain of an invocation, so as many chains as keep
@@ -344,7 +356,7 @@ pub(crate) fn kernel_for(gpu: &Gpu, job: &Job) -> Result<Kernel> {
             let shape = data_shape(gpu, job, &parts)?;
             let model = match (&shape, parts.glm_likelihood) {
                 (
-                    DataShape::Fused(_) | DataShape::Tiled { .. } | DataShape::Register(_),
+                    DataShape::Fused(_) | DataShape::Tiled(_) | DataShape::Register(_),
                     Some(likelihood),
                 ) => {
                     vec![likelihood]
@@ -424,7 +436,7 @@ fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {
             };
             if let Kernel::SgldData { shape, .. } = kernel {
                 match *shape {
-                    DataShape::Tiled { .. } => return (tiled_loop_iterations(size, walks, dim), 1),
+                    DataShape::Tiled(_) => return (tiled_loop_iterations(size, walks, dim), 1),
                     DataShape::Register(ref register) => return register_loop_iterations(register),
                     _ => {}
                 }
@@ -497,14 +509,16 @@ fn register_loop_iterations(shape: &RegisterShape) -> (u64, u64) {
     (per_step, 2 * counted(chains, counted(dim, 0)))
 }
 
-/// One step of the tiled kernel per thread: the batch indices, then for H each 64-example tile
-/// runs ⌈D/16⌉ slices (4 loads, 16 × (1 + 4) products, the loop itself) and a 4 × 4 epilogue,
-/// and for G each 64-coordinate tile runs ⌈n/16⌉ slices, a 4 × 4 prologue and a move of 4
-/// chains (4 × (Philox's 10 rounds + 4 lanes + 1)).
+/// One step of the tiled kernel per thread: the batch indices, then for H each tile of
+/// TILE_ROWS examples runs ⌈D/TILE_DEPTH⌉ slices (4 loads, TILE_DEPTH × (1 + 8) products, the
+/// loop itself) and an 8 × 4 epilogue, and for G each tile of TILE_ROWS coordinates runs
+/// ⌈n/TILE_DEPTH⌉ slices, an 8 × 4 prologue and the move of two blocks of 4 chains
+/// (8 × (Philox's 10 rounds + 4 lanes + 1)).
 fn tiled_loop_iterations(batch: u64, walks: u64, dim: u64) -> u64 {
-    let slice = 4 + 16 * 5 + 1;
-    let products = batch.div_ceil(64) * (dim.div_ceil(16) * slice + 20)
-        + dim.div_ceil(64) * (20 + batch.div_ceil(16) * slice + 4 * 15);
+    let (rows, depth) = (u64::from(TILE_ROWS), u64::from(TILE_DEPTH));
+    let slice = 4 + depth * 9 + 1;
+    let products = batch.div_ceil(rows) * (dim.div_ceil(depth) * slice + 40)
+        + dim.div_ceil(rows) * (40 + batch.div_ceil(depth) * slice + 8 * 15);
     1 + batch.div_ceil(256) * (1 + walks) + products
 }
 

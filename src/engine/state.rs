@@ -514,7 +514,7 @@ fn kernel_pass(
     let chains_per_workgroup = match &kernel {
         Kernel::SgldData { shape, .. } => match *shape {
             DataShape::Fused(fused) => Some(fused.chains),
-            DataShape::Tiled { .. } => Some(TILE),
+            DataShape::Tiled(_) => Some(TILE),
             _ => None,
         },
         _ => None,

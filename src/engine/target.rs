@@ -24,16 +24,16 @@ pub(crate) fn target_buffers(
     if let Some(parts) = job.target.data_kernel() {
         let data = parts.data;
         // The tiled kernel reads the features dense (its size checked when it was chosen),
-        // and keeps R, batch × chains, in the scratch; the others read CSR.
+        // and keeps R, batch × chains, in the scratch unless it fits on chip; the others read CSR.
         let (offsets, columns, values, scratch_bytes) = match kernel {
             Kernel::SgldData {
-                shape: DataShape::Tiled { batch },
+                shape: DataShape::Tiled(tiled),
                 ..
             } => (
                 Vec::new(),
                 Vec::new(),
                 data.to_dense(),
-                u64::from(*batch) * u64::from(job.chains()) * 4,
+                tiled.scratch_bytes(u64::from(job.chains())),
             ),
             Kernel::SgldData {
                 shape: DataShape::Register(RegisterShape { width, .. }),

@@ -266,11 +266,20 @@ pub(crate) const BATCH_WITHOUT_REPLACEMENT: u32 = 2;
 pub(crate) const POLICY_FREEZE: u32 = 0;
 pub(crate) const POLICY_RESET: u32 = 1;
 
-/// Chains per workgroup of the tiled GLM kernel, and rows (or coordinates) per output tile.
+/// Chains per workgroup of the tiled GLM kernel.
 pub(crate) const TILE: u32 = 64;
-/// Threads per workgroup of the tiled GLM kernel: (TILE / 4)² threads, each with a 4 × 4
-/// register block.
+/// Threads per workgroup of the tiled GLM kernel: TILE / 4 groups of four chains times
+/// sixteen bands, each thread with an 8 × 4 register block (8 rows or coordinates × 4 chains).
 pub(crate) const TILE_THREADS: u32 = 256;
+/// Rows (examples for H, coordinates for G) per output tile of the tiled GLM kernel: eight
+/// per band.
+pub(crate) const TILE_ROWS: u32 = 8 * (TILE_THREADS / (TILE / 4));
+/// Contraction depth of one slice the tiled GLM kernel stages in workgroup memory.
+pub(crate) const TILE_DEPTH: u32 = 8;
+// The kernel's slice loads: four features per thread, and one vec4 of chains per thread for
+// the first TILE_DEPTH · TILE / 4 threads.
+const _: () = assert!(TILE_ROWS * TILE_DEPTH == 4 * TILE_THREADS);
+const _: () = assert!(TILE_DEPTH * (TILE / 4) <= TILE_THREADS);
 
 /// Threads per workgroup of the fused GLM kernel.
 pub(crate) const FUSED_THREADS: u32 = 256;
@@ -283,7 +292,7 @@ pub(crate) const GLM_CONSTANTS: u32 = 3;
 
 /// Every shared constant as a WGSL `const` declaration.
 fn constants() -> String {
-    let u32s: [(&str, u32); 24] = [
+    let u32s: [(&str, u32); 26] = [
         ("NO_DRAW", NO_DRAW),
         ("NO_LADDER", NO_LADDER),
         ("NO_PRECONDITIONER", NO_PRECONDITIONER),
@@ -306,6 +315,8 @@ fn constants() -> String {
         ("TILE", TILE),
         ("TILE_THREADS", TILE_THREADS),
         ("QUADS", TILE / 4),
+        ("TILE_ROWS", TILE_ROWS),
+        ("TILE_DEPTH", TILE_DEPTH),
         ("FUSED_CHUNK", FUSED_CHUNK),
         ("GLM_CONSTANTS", GLM_CONSTANTS),
     ];

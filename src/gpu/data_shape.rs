@@ -13,12 +13,66 @@ pub(crate) enum DataShape {
     /// Staged, with θ of a few chains in workgroup memory across the steps of a dispatch and
     /// the gradient through the batch's column-major copy (GLMs).
     Fused(FusedShape),
-    /// The gradient as two tiled products over the chain axis, features dense (GLMs; `batch`
-    /// = n).
-    Tiled { batch: u32 },
+    /// The gradient as two tiled products over the chain axis, features dense (GLMs).
+    Tiled(TiledShape),
     /// A few chains per invocation with θ and ∇ in private memory, every trip count a
     /// constant (GLMs).
     Register(RegisterShape),
+}
+
+/// The tiled GLM kernel's shape (`sgld_glm_tiled.wgsl`): a batch of n examples, and where R
+/// (the batch's dlog p/dη for the workgroup's chains) lives between the two products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TiledShape {
+    /// The batch size n.
+    pub(crate) batch: u32,
+    /// R (n × TILE) stays in workgroup memory through the step; otherwise it goes through the
+    /// device-memory scratch (n × C), for batches too large for the workgroup's memory.
+    pub(crate) r_on_chip: bool,
+}
+
+impl TiledShape {
+    /// The shape for a batch of `batch`: R on chip where `memory` bytes of workgroup memory
+    /// hold it, else in device memory; `None` where not even that fits.
+    pub(crate) fn fitting(batch: u32, memory: u64) -> Option<TiledShape> {
+        [true, false]
+            .map(|r_on_chip| TiledShape { batch, r_on_chip })
+            .into_iter()
+            .find(|shape| shape.workgroup_bytes() <= memory)
+    }
+
+    /// Vec4 entries of the workgroup's R: n × TILE / 4 on chip, else one (unused).
+    fn r_vec4s(&self) -> u64 {
+        match self.r_on_chip {
+            true => u64::from(self.batch) * u64::from(contract::TILE / 4),
+            false => 1,
+        }
+    }
+
+    /// Workgroup memory the kernel declares: the batch's row indices, a slice of features
+    /// (TILE_ROWS × TILE_DEPTH) and of chains (TILE_DEPTH × TILE), and R.
+    pub(crate) fn workgroup_bytes(&self) -> u64 {
+        let features = u64::from(contract::TILE_ROWS * contract::TILE_DEPTH) * 4;
+        let chains = u64::from(contract::TILE_DEPTH * contract::TILE) * 4;
+        4 * u64::from(self.batch) + features + chains + 16 * self.r_vec4s()
+    }
+
+    /// Bytes of the device-memory scratch: R for every chain when it is not on chip.
+    pub(crate) fn scratch_bytes(&self, chains: u64) -> u64 {
+        match self.r_on_chip {
+            true => 4,
+            false => u64::from(self.batch) * chains * 4,
+        }
+    }
+
+    /// The pipeline constants of `sgld_glm_tiled.wgsl`.
+    pub(crate) fn constants(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("TILE_BATCH", f64::from(self.batch)),
+            ("TILE_R_ON_CHIP", f64::from(u8::from(self.r_on_chip))),
+            ("TILE_R_VEC4S", self.r_vec4s() as f64),
+        ]
+    }
 }
 
 /// The register GLM kernel's shape (`sgld_glm_register.wgsl`): `chains` chains per invocation
@@ -126,7 +180,7 @@ impl DataShape {
             DataShape::Global => "global",
             DataShape::Staged { .. } => "staged",
             DataShape::Fused(_) => "fused",
-            DataShape::Tiled { .. } => "tiled",
+            DataShape::Tiled(_) => "tiled",
             DataShape::Register(RegisterShape { gram: true, .. }) => "register-gram",
             DataShape::Register(_) => "register",
         }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::gpu::contract::{self, Binding};
 use crate::gpu::Gpu;
 
-pub(crate) use super::data_shape::{DataShape, FusedShape, RegisterShape};
+pub(crate) use super::data_shape::{DataShape, FusedShape, RegisterShape, TiledShape};
 
 const MULHILO_PORTABLE: &str = include_str!("../../shaders/mulhilo_portable.wgsl");
 const MULHILO_INT64: &str = include_str!("../../shaders/mulhilo_int64.wgsl");
@@ -271,10 +271,10 @@ impl Kernel {
                         [staged(fused.rows, fused.width), fused.constants()].concat(),
                         Some(contract::FUSED_THREADS),
                     ),
-                    DataShape::Tiled { batch } => (
+                    DataShape::Tiled(tiled) => (
                         "sgld_glm_tiled",
                         vec![RULES, SGLD_GLM_TILED],
-                        vec![("TILE_BATCH", f64::from(batch))],
+                        tiled.constants(),
                         Some(contract::TILE_THREADS),
                     ),
                     DataShape::Register(register) => {
@@ -516,7 +516,18 @@ mod tests {
             Kernel::SgldData {
                 label: "logistic_tiled".into(),
                 model: vec![GLM_LOGISTIC.into()],
-                shape: DataShape::Tiled { batch: 100 },
+                shape: DataShape::Tiled(TiledShape {
+                    batch: 100,
+                    r_on_chip: true,
+                }),
+            },
+            Kernel::SgldData {
+                label: "logistic_tiled_r_in_device_memory".into(),
+                model: vec![GLM_LOGISTIC.into()],
+                shape: DataShape::Tiled(TiledShape {
+                    batch: 1000,
+                    r_on_chip: false,
+                }),
             },
             Kernel::SgldData {
                 label: "logistic".into(),
