@@ -81,9 +81,10 @@ impl Summary {
         };
         // Dimensions are independent: summarise them on every core (each dimension's
         // arithmetic is the same whichever thread does it, so the figures do not depend on
-        // the core count), as many at once as SUMMARY_MEMORY holds: a dimension's values,
-        // their copy and the rank sort take about 64 bytes per draw.
-        let per_dimension = 64 * n_draws * kept;
+        // the core count), as many at once as SUMMARY_MEMORY holds: a dimension's values
+        // (twice when chains are left out), their split copy and normal scores take 8 bytes
+        // per draw each, and the rank pairs 16.
+        let per_dimension = 48 * n_draws * n_chains;
         let at_once = (SUMMARY_MEMORY / per_dimension.max(1)).max(1);
         // Each thread keeps its buffers from one dimension to the next (`Workspace`).
         let rows = diagnostics::parallel_map(dim, at_once, DimensionWork::default, |work, d| {

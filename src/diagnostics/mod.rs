@@ -225,8 +225,8 @@ impl RankNormalised {
         let (chains, len) = (self.split.chains, self.split.len);
         let bulk = split_rhat(&self.z, chains, len);
         // Folded values |x − median(x)|, ranked the same way.
-        let tail = if self.ranker.sort_folded(self.ranker.median()) {
-            self.ranker.normal_scores(&mut self.z);
+        let median = self.ranker.median();
+        let tail = if self.ranker.folded_normal_scores(median, &mut self.z) {
             split_rhat(&self.z, chains, len)
         } else {
             // `∞ − ∞`: ArviZ's ranking yields NaN ranks and so a NaN R-hat.
@@ -347,8 +347,8 @@ impl SplitChains {
 struct Ranker {
     /// `(order_key(value), index)` in ascending order of value.
     sorted: Vec<(u64, usize)>,
-    /// Scratch for [`Ranker::sort_folded`].
-    merged: Vec<(u64, usize)>,
+    /// The indices of one group of tied values, while its normal score is pending.
+    tied: Vec<usize>,
 }
 
 impl Ranker {
@@ -372,13 +372,20 @@ impl Ranker {
         }
     }
 
-    /// Replaces the sorted values `x` by the sorted folded values `|x − median|`,
-    /// keeping the indices, without sorting again: the values below the median,
-    /// walked downwards, and those from the median up, walked upwards, are each
+    /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
+    /// `r` of value `i` among the `S` sorted values.
+    fn normal_scores(&mut self, out: &mut [f64]) {
+        let size = self.sorted.len();
+        write_normal_scores(self.sorted.iter().copied(), size, &mut self.tied, out);
+    }
+
+    /// [`Ranker::normal_scores`] of the folded values `|x − median|` of the sorted
+    /// values `x`, without sorting them: the values below the median, walked
+    /// downwards, and those from the median up, walked upwards, are each
     /// non-decreasing once folded (rounding `x − m` is monotone in `x`), so one
-    /// merge suffices. Returns `false`, leaving `self.sorted` unspecified, if a
-    /// folded value is NaN (`∞ − ∞`).
-    fn sort_folded(&mut self, median: f64) -> bool {
+    /// merge ranks them. Returns `false`, leaving `out` partly written, if a folded
+    /// value is NaN (`∞ − ∞`).
+    fn folded_normal_scores(&mut self, median: f64, out: &mut [f64]) -> bool {
         let fold = |&(key, i): &(u64, usize)| ((key_value(key) - median).abs(), i);
         let split = self
             .sorted
@@ -386,44 +393,62 @@ impl Ranker {
         let (below, above) = self.sorted.split_at(split);
         let mut below = below.iter().rev().map(fold).peekable();
         let mut above = above.iter().map(fold).peekable();
-        self.merged.clear();
-        loop {
+        let mut finite = true;
+        let merged = std::iter::from_fn(|| {
             let next = match (below.peek(), above.peek()) {
                 (Some(b), Some(a)) if b.0 <= a.0 => below.next(),
                 (_, Some(_)) => above.next(),
                 (Some(_), None) => below.next(),
-                (None, None) => break,
+                (None, None) => None,
             };
-            let Some((folded, i)) = next else { break };
-            if folded.is_nan() {
-                return false;
+            match next {
+                Some((folded, _)) if folded.is_nan() => {
+                    finite = false;
+                    None
+                }
+                Some((folded, i)) => Some((order_key(folded), i)),
+                None => None,
             }
-            self.merged.push((order_key(folded), i));
-        }
-        std::mem::swap(&mut self.sorted, &mut self.merged);
-        true
+        });
+        write_normal_scores(merged, self.sorted.len(), &mut self.tied, out);
+        finite
     }
+}
 
-    /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
-    /// `r` of value `i` among the `S` sorted values.
-    fn normal_scores(&self, out: &mut [f64]) {
-        let size = self.sorted.len();
-        let denominator = (size as f64 - 2.0 * BLOM_OFFSET) + 1.0;
-        let mut start = 0;
-        while start < size {
-            let key = self.sorted[start].0;
-            let mut end = start + 1;
-            while end < size && self.sorted[end].0 == key {
-                end += 1;
-            }
-            // 1-based ranks start+1 ..= end share their average.
-            let rank = (start + 1 + end) as f64 * 0.5;
-            let z = inverse_normal_cdf((rank - BLOM_OFFSET) / denominator);
-            for &(_, i) in &self.sorted[start..end] {
-                out[i] = z;
-            }
-            start = end;
+/// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for each `(key, i)` of `ranked`,
+/// which yields `size` = S keys in ascending order; `r` is the average 1-based rank of the
+/// key's ties. `tied` is scratch for one group of ties.
+fn write_normal_scores(
+    ranked: impl Iterator<Item = (u64, usize)>,
+    size: usize,
+    tied: &mut Vec<usize>,
+    out: &mut [f64],
+) {
+    let denominator = (size as f64 - 2.0 * BLOM_OFFSET) + 1.0;
+    // Ranks start+1 ..= start+tied.len() share their average.
+    let mut flush = |start: usize, tied: &mut Vec<usize>| {
+        let end = start + tied.len();
+        let rank = (start + 1 + end) as f64 * 0.5;
+        let z = inverse_normal_cdf((rank - BLOM_OFFSET) / denominator);
+        for i in tied.drain(..) {
+            out[i] = z;
         }
+        end
+    };
+    tied.clear();
+    let mut start = 0;
+    let mut group = None;
+    for (key, i) in ranked {
+        if group != Some(key) {
+            if !tied.is_empty() {
+                start = flush(start, tied);
+            }
+            group = Some(key);
+        }
+        tied.push(i);
+    }
+    if !tied.is_empty() {
+        flush(start, tied);
     }
 }
 

@@ -226,13 +226,15 @@ fn folded_merge_matches_a_fresh_sort() {
     let mut ranker = Ranker::default();
     ranker.sort(&x);
     let median = ranker.median();
-    assert!(ranker.sort_folded(median));
-    let merged: Vec<f64> = ranker.sorted.iter().map(|&(k, _)| key_value(k)).collect();
-    let mut direct: Vec<f64> = x.iter().map(|&v| (v - median).abs()).collect();
-    direct.sort_by(f64::total_cmp);
-    assert_eq!(merged, direct);
-    for &(key, i) in &ranker.sorted {
-        assert_eq!(key_value(key), (x[i] - median).abs(), "index {i}");
+    let mut merged = vec![f64::NAN; x.len()];
+    assert!(ranker.folded_normal_scores(median, &mut merged));
+    let folded: Vec<f64> = x.iter().map(|&v| (v - median).abs()).collect();
+    let mut fresh = Ranker::default();
+    fresh.sort(&folded);
+    let mut direct = vec![f64::NAN; x.len()];
+    fresh.normal_scores(&mut direct);
+    for (i, (m, d)) in merged.iter().zip(&direct).enumerate() {
+        assert_eq!(m.to_bits(), d.to_bits(), "index {i}: {m} against {d}");
     }
 }
 
