@@ -399,7 +399,7 @@ fn gzip_unless_done(bytes: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Options a network would ignore are refused, not dropped.
+/// Options a network would ignore, or cannot honour, are refused, not dropped.
 #[test]
 fn options_a_network_would_ignore_are_refused() {
     for (args, says) in [
@@ -414,7 +414,7 @@ fn options_a_network_would_ignore_are_refused() {
         ),
         (
             &["--model", "mlp", "--data-path", "register"][..],
-            "--data-path",
+            "a network runs Auto, Global or Tiled",
         ),
     ] {
         let mut all = vec!["sample", "--data", "data/a9a", "--steps", "10"];

@@ -455,3 +455,110 @@ fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
         .temperature_schedule(TemperatureSchedule::anneal(5.0, 1.0, 10).expect("valid"));
     assert_eq!(run(annealed), 4.0 * 10.0);
 }
+
+/// The first layer's tiled product (`DataPath::Tiled`: 64 chains × 4 units × 32 examples per
+/// workgroup, inputs 8 at a time) adds each unit's inputs in the blocked pass's order, so the
+/// draws and the device's test-set predictive are bit-identical to `DataPath::Global`'s. The
+/// cases leave every tile partial: 70 chains (two chain tiles, a partial group of four), 5
+/// inputs (one partial slice), 6 or 9 units, a batch of 37 (two example tiles), a test set of
+/// 30 in chunks of 37; with a hidden layer of each activation, and with none (the first layer
+/// is then the output, kept as z).
+#[test]
+fn the_tiled_first_layer_gives_the_blocked_passes_draws() {
+    use langevin::sampler::{DataPath, Tuning};
+    let cases = [
+        (
+            Output::Categorical { classes: 4 },
+            &[6][..],
+            Activation::Relu,
+        ),
+        (Output::Bernoulli, &[9, 3][..], Activation::Tanh),
+        (
+            Output::Categorical { classes: 6 },
+            &[][..],
+            Activation::Relu,
+        ),
+    ];
+    for (output, hidden, activation) in cases {
+        let net = network(
+            output,
+            hidden,
+            activation,
+            Prior::Isotropic { variance: 1.0 },
+        )
+        .with_test_set(data(&output, 30, 1))
+        .expect("test set");
+        let run = |path: DataPath| {
+            let sampler = Sampler::builder(net.clone())
+                .chains(70)
+                .steps(12)
+                .burn_in(8)
+                .thin(2)
+                .step_size(StepSize::constant(1e-3).expect("valid"))
+                .minibatch(batch(37, false, false))
+                .tuning(Tuning {
+                    data_path: path,
+                    ..Tuning::default()
+                })
+                .seed(9)
+                .build()
+                .expect("valid");
+            let (draws, report) = sampler
+                .runner(common::gpu())
+                .draws_and_report()
+                .expect("run");
+            let predictive = report.predictive.expect("a test set gives a predictive");
+            (draws.values().to_vec(), predictive.values().to_vec())
+        };
+        let (blocked, tiled) = (run(DataPath::Global), run(DataPath::Tiled));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&tiled.0),
+            bits(&blocked.0),
+            "{output:?} {hidden:?}: draws"
+        );
+        assert_eq!(
+            bits64(&tiled.1),
+            bits64(&blocked.1),
+            "{output:?} {hidden:?}: predictive"
+        );
+    }
+}
+
+/// The tiled first layer multiplies rows every chain shares, so it refuses per-chain batches;
+/// the paths written for GLMs are refused for networks. Each message says what to use.
+#[test]
+fn networks_refuse_the_paths_they_cannot_run() {
+    use langevin::sampler::{DataPath, Tuning};
+    let net = network(
+        Output::Bernoulli,
+        &[3],
+        Activation::Relu,
+        Prior::Isotropic { variance: 1.0 },
+    );
+    let error = |path: DataPath, per_chain: bool| {
+        Sampler::builder(net.clone())
+            .chains(4)
+            .steps(4)
+            .minibatch(batch(8, per_chain, true))
+            .tuning(Tuning {
+                data_path: path,
+                ..Tuning::default()
+            })
+            .build()
+            .expect("valid settings")
+            .run(common::gpu())
+            .expect_err("refused")
+            .to_string()
+    };
+    let message = error(DataPath::Tiled, true);
+    assert!(message.contains("per-chain mini-batches"), "{message}");
+    for path in [DataPath::Staged, DataPath::Fused, DataPath::Register] {
+        let message = error(path, false);
+        assert!(
+            message.contains("a network runs Auto, Global or Tiled"),
+            "{path:?}: {message}"
+        );
+    }
+}

@@ -7,11 +7,15 @@ use crate::engine::choice::workgroup_size;
 use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
-use crate::gpu::contract::{ChunkRecord, DispatchRecord, NetLayer, NetParams};
+use crate::gpu::contract::{
+    ChunkRecord, DispatchRecord, NetLayer, NetParams, NET_TILE_CHAINS, NET_TILE_EXAMPLES,
+    NET_TILE_THREADS, NET_TILE_UNITS,
+};
 use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION, NET_UNITS_PER_INVOCATION};
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
 use crate::gpu::Gpu;
 use crate::model::{Network, Output};
+use crate::sampler::settings::DataPath;
 
 /// A network's buffers and passes for one group of chains.
 pub(crate) struct NetworkState {
@@ -28,6 +32,8 @@ pub(crate) struct NetworkState {
     pub(crate) predictive: wgpu::Buffer,
     /// Test examples.
     pub(crate) test_rows: u32,
+    /// Whether the first layer runs as the tiled product where its rows are shared.
+    pub(crate) first_layer_tiled: bool,
     // Buffers the bind groups hold; kept here so they live as long as the groups.
     _buffers: Vec<wgpu::Buffer>,
 }
@@ -81,6 +87,33 @@ pub(crate) fn predictive_stride(output: &Output) -> u32 {
     }
 }
 
+/// Whether a network's first layer runs as the tiled product (`network_tiled.wgsl`) where its
+/// rows are shared: `DataPath::Tiled` asks for it (and refuses per-chain batches, whose rows
+/// are not shared), `Global` keeps the blocked pass, and `Auto` tiles on hardware adapters,
+/// where it reads each weight once per 32 examples instead of once per 4 (see
+/// docs/performance-notes.md, W6), and not on software ones, where it measured about half
+/// the blocked pass's speed (a workgroup-memory load costs a loop over the lanes there).
+fn tiles_first_layer(gpu: &Gpu, job: &Job, per_chain: bool) -> Result<bool> {
+    match job.tuning.data_path {
+        DataPath::Auto => Ok(!gpu.is_software()),
+        DataPath::Global => Ok(false),
+        DataPath::Tiled if per_chain => Err(Error::invalid(
+            "data path",
+            "the tiled path multiplies rows shared by all chains; per-chain mini-batches draw \
+             each chain its own (use DataPath::Global or Auto)",
+        )),
+        DataPath::Tiled => Ok(true),
+        other => Err(Error::invalid(
+            "data path",
+            format!(
+                "the {} path is for linear and logistic regression; a network runs Auto, \
+                 Global or Tiled",
+                other.name()
+            ),
+        )),
+    }
+}
+
 impl NetworkState {
     /// Allocates the network's buffers and compiles its passes; `step_buffers` are the step
     /// bindings every pass starts with (run, records, schedule, θ, draws, rule state).
@@ -94,6 +127,7 @@ impl NetworkState {
         let data = network.data();
         let layers = network.layers();
         let (batch, mode, per_chain) = batch_law(job, data.rows());
+        let tile_first_layer = tiles_first_layer(gpu, job, per_chain)?;
         let n = u64::from(batch);
         let quads = n.div_ceil(NET_EXAMPLES_PER_INVOCATION);
         // Activations and deltas: every layer's outputs for every (example, chain).
@@ -227,6 +261,19 @@ impl NetworkState {
         let blocked = |units: usize| {
             Threads::Linear(chains * quads * (units as u64).div_ceil(NET_UNITS_PER_INVOCATION))
         };
+        // The first layer as one tiled product over the chains where its rows are shared: a
+        // workgroup per NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_EXAMPLES
+        // examples (a test chunk has at most a batch's).
+        let tiled = Threads::Linear(
+            chains.div_ceil(u64::from(NET_TILE_CHAINS))
+                * (layers[0].outputs as u64).div_ceil(u64::from(NET_TILE_UNITS))
+                * n.div_ceil(u64::from(NET_TILE_EXAMPLES))
+                * u64::from(NET_TILE_THREADS),
+        );
+        let forward = |l: usize, shared_rows: bool| match (l, shared_rows && tile_first_layer) {
+            (0, true) => (NetPass::ForwardTiled, tiled),
+            _ => (NetPass::Forward(l as u32), blocked(layers[l].outputs)),
+        };
         let training: Vec<&wgpu::Buffer> = step_buffers.iter().copied().chain(&buffers).collect();
         let last = layers.len() as u32 - 1;
         let mut step = vec![compile(
@@ -234,12 +281,9 @@ impl NetworkState {
             Threads::Linear(owners * n.div_ceil(4)),
             &training,
         )?];
-        for (l, layer) in layers.iter().enumerate() {
-            step.push(compile(
-                NetPass::Forward(l as u32),
-                blocked(layer.outputs),
-                &training,
-            )?);
+        for l in 0..layers.len() {
+            let (pass, threads) = forward(l, !per_chain);
+            step.push(compile(pass, threads, &training)?);
         }
         step.push(compile(
             NetPass::Output,
@@ -285,12 +329,10 @@ impl NetworkState {
                 .chain([&all[0], &buffers[1], &buffers[2], &all[1], &all[2]])
                 .chain(&buffers[5..])
                 .collect();
-            for (l, layer) in layers.iter().enumerate() {
-                predict.push(compile(
-                    NetPass::Forward(l as u32),
-                    blocked(layer.outputs),
-                    &testing,
-                )?);
+            // A test chunk is the same rows for every chain.
+            for l in 0..layers.len() {
+                let (pass, threads) = forward(l, true);
+                predict.push(compile(pass, threads, &testing)?);
             }
             predict.push(compile(NetPass::Predict, Threads::Linear(n), &testing)?);
         }
@@ -306,6 +348,7 @@ impl NetworkState {
             chunk_stride,
             predictive,
             test_rows,
+            first_layer_tiled: tile_first_layer,
             _buffers: kept,
         })
     }

@@ -193,7 +193,11 @@ impl ChainState {
             Target::Network(model) => {
                 let mut network = NetworkState::new(gpu, job, model, step_buffers)?;
                 let step = std::mem::take(&mut network.step);
-                (step, Some(network), Some("network"))
+                let path = match network.first_layer_tiled {
+                    true => "network-tiled",
+                    false => "network",
+                };
+                (step, Some(network), Some(path))
             }
             _ => {
                 let (pass, data_path) = kernel_pass(gpu, job, &params, state_bytes, step_buffers)?;

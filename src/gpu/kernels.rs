@@ -34,6 +34,7 @@ const DATA_ACCESS_STAGED: &str = include_str!("../../shaders/data_access_staged.
 const SGLD_GAUSSIAN_DIAGONAL: &str = include_str!("../../shaders/sgld_gaussian_diagonal.wgsl");
 const SGLD_GAUSSIAN_CHAIN: &str = include_str!("../../shaders/sgld_gaussian_chain.wgsl");
 const NETWORK: &str = include_str!("../../shaders/network.wgsl");
+const NETWORK_TILED: &str = include_str!("../../shaders/network_tiled.wgsl");
 #[cfg(test)]
 const RNG_PROBE: &str = include_str!("../../shaders/rng_probe.wgsl");
 
@@ -134,6 +135,9 @@ pub(crate) enum NetPass {
     Batch,
     /// Layer l forward.
     Forward(u32),
+    /// The first layer forward as one tiled product over the chains, for rows every chain
+    /// shares (`network_tiled.wgsl`).
+    ForwardTiled,
     /// The last layer's δ.
     Output,
     /// Layer l's δ carried to layer l − 1.
@@ -149,6 +153,7 @@ impl NetPass {
         match self {
             NetPass::Batch => "net_batch",
             NetPass::Forward(_) => "net_forward",
+            NetPass::ForwardTiled => "net_forward_tiled",
             NetPass::Output => "net_output",
             NetPass::Backward(_) => "net_backward",
             NetPass::Update => "net_update",
@@ -307,16 +312,24 @@ impl Kernel {
                     NetPass::Forward(l) | NetPass::Backward(l) => l,
                     _ => 0,
                 };
+                let (files, fixed) = match pass {
+                    NetPass::ForwardTiled => (
+                        vec![MINIBATCH, RULES, NETWORK, NETWORK_TILED],
+                        Some(contract::NET_TILE_THREADS),
+                    ),
+                    _ => (vec![MINIBATCH, RULES, NETWORK], None),
+                };
                 KernelSpec {
                     constants: vec![("LAYER", f64::from(layer))],
                     generated: format!(
                         "const MAX_CLASSES: u32 = {}u;\nconst LANES: u32 = {NET_EXAMPLES_PER_INVOCATION}u;\nconst UNIT_LANES: u32 = {NET_UNITS_PER_INVOCATION}u;\n",
                         classes.max(&2)
                     ),
+                    fixed_workgroup_size: fixed,
                     ..spec(
                         "network",
                         pass.entry_point(),
-                        vec![MINIBATCH, RULES, NETWORK],
+                        files,
                         step_and(&contract::NETWORK),
                     )
                 }
@@ -442,6 +455,10 @@ mod tests {
             Kernel::SgldGaussianDiagonal,
             Kernel::SgldGaussianChain { dense: true },
             Kernel::SgldGaussianChain { dense: false },
+            Kernel::Network {
+                pass: NetPass::ForwardTiled,
+                classes: 10,
+            },
             Kernel::SgldData {
                 label: "linear".into(),
                 model: vec![GLM.into(), GLM_LINEAR.into()],

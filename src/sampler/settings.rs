@@ -458,17 +458,24 @@ pub struct Tuning {
 }
 
 /// How a data model's kernel reads the examples of a mini-batch. All give the same draws, up to
-/// the driver's choice to fuse or not a multiply-add (tested within 10⁻⁵ relative).
+/// the driver's choice to fuse or not a multiply-add (tested within 10⁻⁵ relative; a
+/// network's tiled first layer bit for bit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DataPath {
-    /// Global on software adapters, which run it fastest. On hardware adapters with a batch
-    /// shared by all chains: tiled for linear and logistic regression with at least 8192
-    /// chains and features at least 25% dense, else staged where the rows fit the workgroup
-    /// memory, else global. (The tiled rule is provisional until the paths are timed on an
-    /// NVIDIA card; `langevin bench` reports each path.)
+    /// For linear and logistic regression: on software adapters the register kernel where it
+    /// applies, else global (the order `langevin bench` measured there); on hardware adapters
+    /// fused where it applies and fits, then tiled (a shared batch, at least 8192 chains and
+    /// features at least 25% dense), then staged (a shared batch whose rows fit the workgroup
+    /// memory), else global.
+    /// Full-batch linear regression runs the register kernel on its sufficient statistics
+    /// where that is fewer products. For networks: the tiled first layer on hardware adapters
+    /// where its rows are shared, else the blocked passes. (The hardware rules follow the
+    /// arithmetic in docs/performance-notes.md until the paths are timed on an NVIDIA card;
+    /// `langevin bench` reports each path.)
     #[default]
     Auto,
-    /// Every chain reads its examples from device memory.
+    /// Every chain reads its examples from device memory; for networks, every layer runs the
+    /// blocked passes (a few units × examples of one chain per thread).
     Global,
     /// The workgroup draws a shared batch once per step and stages its rows in workgroup
     /// memory; an error for per-chain batches or when the rows do not fit.
@@ -479,9 +486,12 @@ pub enum DataPath {
     Fused,
     /// Linear and logistic regression with a shared batch: per step the gradient of all
     /// chains is two matrix products over the chain axis (`H = X_B Θ`, `G = X_Bᵀ R`) computed
-    /// in workgroup-memory tiles of 64 chains with 4 × 4 register blocks, the features held
-    /// dense; an error where that does not apply or the dense features exceed one binding, for
-    /// SGNHT and for control variates.
+    /// in workgroup-memory tiles of 64 chains with 8 × 4 register blocks, the features held
+    /// dense; an error where that does not apply, the dense features exceed one binding or
+    /// the batch's row indices exceed the workgroup memory, for SGNHT and for control
+    /// variates. Networks: the first layer as one tiled product over the chains
+    /// (`Z = X W₀ᵀ + b₀`, 64 chains × 4 units × 32 examples per workgroup) where its rows are
+    /// shared (the batch and the test chunks); an error for per-chain batches.
     /// It runs 256 threads per workgroup whatever [`Tuning::workgroup_size`] says.
     Tiled,
     /// Linear and logistic regression, shared or per-chain batches: a few chains per thread

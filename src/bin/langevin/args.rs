@@ -332,7 +332,8 @@ pub(crate) struct SampleArgs {
     /// Draw mini-batch indices with replacement (on) or as a permutation per epoch (off).
     #[arg(long, value_enum, default_value = "on")]
     pub(crate) replacement: OnOff,
-    /// How a data model's kernel reads its mini-batch; every path gives the same draws.
+    /// How a data model's kernel reads its mini-batch; every path gives the same draws
+    /// (networks: auto, global or tiled).
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) data_path: DataPathArg,
     /// The update rule.

@@ -183,8 +183,8 @@ pub(crate) fn refuse_ignored_options(args: &SampleArgs, given: &HashSet<String>)
         ),
         (
             "data_path",
-            data_model && !matches!(model, Model::Softmax | Model::Mlp),
-            "--data-path chooses the one-kernel data models' path; networks run their own passes",
+            data_model,
+            "--data-path chooses how a data model reads its batch; this target has no data",
         ),
         (
             "decay",

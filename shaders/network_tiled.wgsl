@@ -1,0 +1,151 @@
+//! A network's first layer forward as one matrix product over every chain, for rows that every
+//! chain shares (a shared batch, or a test chunk):
+//!   Z = X W₀ᵀ + b₀   over (examples) × (units · chains),
+//! then φ(Z) unless the layer is the last. X (the pass's rows) is the same for every chain, so a
+//! workgroup owns NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_EXAMPLES examples:
+//! each thread keeps an 8-example × 4-chain block of z (one unit) in registers, and the inputs
+//! go through workgroup memory NET_TILE_DEPTH at a time, X's slice shared by all the
+//! workgroup's chains and each weight read once per NET_TILE_EXAMPLES examples (the blocked
+//! `net_forward` reads it once per four). Every thread loads its part of the next slice into
+//! registers before it multiplies the current one.
+//!
+//! Each z starts from the bias and adds the inputs in order with `fma`, as `net_forward` does,
+//! so the activations (and the draws) are the same bit for bit.
+//!
+//! NET_TILE_* come from gpu/contract.rs, which checks that a slice is one input and two vec4
+//! of weights per thread.
+
+/// The pass's inputs j .. j + NET_TILE_DEPTH of examples e .. e + NET_TILE_EXAMPLES,
+/// example-major.
+var<workgroup> input_slice: array<f32, NET_TILE_EXAMPLES * NET_TILE_DEPTH>;
+/// The weights of the workgroup's units for the same inputs, unit-major, then input, then
+/// the vec4 groups of its chains.
+var<workgroup> weight_slice: array<vec4<f32>, NET_TILE_UNITS * NET_TILE_DEPTH * NET_TILE_QUADS>;
+
+/// A thread's part of one slice, held in registers between its loads and its stores.
+struct ForwardSlicePart {
+    input: f32,
+    weights: array<vec4<f32>, 2>,
+}
+
+/// Feature j of the pass's example `i` (the same row for every chain; zero outside).
+fn shared_input(i: u32, j: u32, examples: u32) -> f32 {
+    if (i >= examples || j >= net_layers[0].inputs) {
+        return 0.0;
+    }
+    // Rows are shared, so the first chain's row is every chain's.
+    return feature(example_row(0u, i) * net.features + j);
+}
+
+/// Weight (u, j) of four chains from `chain` on (zero outside).
+fn weight_quad(u: u32, j: u32, chain: u32) -> vec4<f32> {
+    let layer = net_layers[0];
+    var w = vec4<f32>(0.0);
+    if (u >= layer.outputs || j >= layer.inputs) {
+        return w;
+    }
+    for (var c = 0u; c < 4u; c++) {
+        if (chain + c < network_chains()) {
+            w[c] = weight(layer, u, j, chain + c);
+        }
+    }
+    return w;
+}
+
+fn load_forward_slice(first_example: u32, first_j: u32, first_unit: u32, first_chain: u32,
+                      examples: u32, lid: u32) -> ForwardSlicePart {
+    var part: ForwardSlicePart;
+    part.input = shared_input(first_example + lid / NET_TILE_DEPTH, first_j + lid % NET_TILE_DEPTH,
+                              examples);
+    for (var r = 0u; r < 2u; r++) {
+        // v = (unit · NET_TILE_DEPTH + input) · NET_TILE_QUADS + quad, as weight_slice is laid out.
+        let v = lid + r * NET_TILE_THREADS;
+        let quad = v % NET_TILE_QUADS;
+        let kk = (v / NET_TILE_QUADS) % NET_TILE_DEPTH;
+        let a = v / (NET_TILE_QUADS * NET_TILE_DEPTH);
+        part.weights[r] = weight_quad(first_unit + a, first_j + kk, first_chain + 4u * quad);
+    }
+    return part;
+}
+
+fn store_forward_slice(part: ForwardSlicePart, lid: u32) {
+    input_slice[lid] = part.input;
+    for (var r = 0u; r < 2u; r++) {
+        weight_slice[lid + r * NET_TILE_THREADS] = part.weights[r];
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
+                     @builtin(num_workgroups) groups: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let layer = net_layers[0];
+    let chains = network_chains();
+    let examples = pass_examples();
+    let chain_tiles = (chains + NET_TILE_CHAINS - 1u) / NET_TILE_CHAINS;
+    let unit_tiles = (layer.outputs + NET_TILE_UNITS - 1u) / NET_TILE_UNITS;
+    let tile = group.x + group.y * groups.x;
+    let first_chain = (tile % chain_tiles) * NET_TILE_CHAINS;
+    let first_unit = ((tile / chain_tiles) % unit_tiles) * NET_TILE_UNITS;
+    let first_example = (tile / (chain_tiles * unit_tiles)) * NET_TILE_EXAMPLES;
+    // Workgroups past the last (the grid is rounded up, and a test set's last chunk may be
+    // short): the whole workgroup leaves.
+    if (first_example >= examples) {
+        return;
+    }
+    // This thread's block: chains 4·quad .. +3, unit a, examples 8·band .. +7 of a tile.
+    let quad = lid % NET_TILE_QUADS;
+    let a = (lid / NET_TILE_QUADS) % NET_TILE_UNITS;
+    let band = lid / (NET_TILE_QUADS * NET_TILE_UNITS);
+    let my_chain = first_chain + 4u * quad;
+    let unit = first_unit + a;
+    var bias = vec4<f32>(0.0);
+    for (var c = 0u; c < 4u; c++) {
+        if (unit < layer.outputs && my_chain + c < chains) {
+            bias[c] = theta[state_index(run, layer.biases + unit, my_chain + c)];
+        }
+    }
+    let hidden = net.layers > 1u;
+    var z: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        z[i] = bias;
+    }
+    var next = load_forward_slice(first_example, 0u, first_unit, first_chain, examples, lid);
+    for (var first_j = 0u; first_j < layer.inputs; first_j += NET_TILE_DEPTH) {
+        store_forward_slice(next, lid);
+        workgroupBarrier();
+        if (first_j + NET_TILE_DEPTH < layer.inputs) {
+            next = load_forward_slice(first_example, first_j + NET_TILE_DEPTH, first_unit,
+                                      first_chain, examples, lid);
+        }
+        for (var kk = 0u; kk < NET_TILE_DEPTH; kk++) {
+            let w = weight_slice[(a * NET_TILE_DEPTH + kk) * NET_TILE_QUADS + quad];
+            for (var i = 0u; i < 8u; i++) {
+                let x = input_slice[(8u * band + i) * NET_TILE_DEPTH + kk];
+                z[i] = fma(vec4<f32>(x), w, z[i]);
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 8u; i++) {
+        let example = first_example + 8u * band + i;
+        if (example >= examples || unit >= layer.outputs) {
+            continue;
+        }
+        for (var c = 0u; c < 4u; c++) {
+            let chain = my_chain + c;
+            if (chain >= chains) {
+                continue;
+            }
+            var activation = z[i][c];
+            if (hidden) {
+                if (net.activation == ACTIVATION_RELU) {
+                    activation = max(activation, 0.0);
+                } else {
+                    activation = tanh(activation);
+                }
+            }
+            activations[unit_index(0u, example, unit, chain)] = activation;
+        }
+    }
+}
