@@ -522,9 +522,41 @@ fn tiled_loop_iterations(batch: u64, walks: u64, dim: u64) -> u64 {
     1 + batch.div_ceil(256) * (1 + walks) + products
 }
 
+/// Whether a network's first layer runs as the tiled product (`network_tiled.wgsl`) where its
+/// rows are shared: `DataPath::Tiled` asks for it (and refuses per-chain batches, whose rows
+/// are not shared), `Global` keeps the blocked pass, and `Auto` tiles on hardware adapters,
+/// where it reads each weight once per 32 examples instead of once per 4 (see
+/// docs/performance-notes.md, W6), and not on software ones, where it measured about half
+/// the blocked pass's speed (a workgroup-memory load costs a loop over the lanes there).
+pub(crate) fn network_first_layer_tiled(gpu: &Gpu, job: &Job) -> Result<bool> {
+    let per_chain = job.settings.minibatch.is_some_and(|batch| batch.per_chain);
+    match job.tuning.data_path {
+        DataPath::Auto => Ok(!gpu.is_software()),
+        DataPath::Global => Ok(false),
+        DataPath::Tiled if per_chain => Err(Error::invalid(
+            "data path",
+            "the tiled path multiplies rows shared by all chains; per-chain mini-batches draw \
+             each chain its own (use DataPath::Global or Auto)",
+        )),
+        DataPath::Tiled => Ok(true),
+        other => Err(Error::invalid(
+            "data path",
+            format!(
+                "the {} path is for linear and logistic regression; a network runs Auto, \
+                 Global or Tiled",
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// Steps per dispatch: the tuning's cap, cut on software adapters to the loop budget.
 pub(crate) fn steps_per_dispatch(gpu: &Gpu, job: &Job) -> Result<u32> {
     let network = matches!(&*job.target, Target::Network(_));
+    if network {
+        // A path the network cannot run is refused before its size is judged.
+        network_first_layer_tiled(gpu, job)?;
+    }
     // A network's record is one step (its passes are the step's dispatches).
     let cap = match network {
         true => 1,

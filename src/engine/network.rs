@@ -3,7 +3,7 @@
 //! after each kept draw (`shaders/network.wgsl`).
 
 use crate::data::Dataset;
-use crate::engine::choice::workgroup_size;
+use crate::engine::choice::{network_first_layer_tiled, workgroup_size};
 use crate::engine::job::Job;
 use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
@@ -15,7 +15,6 @@ use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION, NET_UNIT
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
 use crate::gpu::Gpu;
 use crate::model::{Network, Output};
-use crate::sampler::settings::DataPath;
 
 /// A network's buffers and passes for one group of chains.
 pub(crate) struct NetworkState {
@@ -87,33 +86,6 @@ pub(crate) fn predictive_stride(output: &Output) -> u32 {
     }
 }
 
-/// Whether a network's first layer runs as the tiled product (`network_tiled.wgsl`) where its
-/// rows are shared: `DataPath::Tiled` asks for it (and refuses per-chain batches, whose rows
-/// are not shared), `Global` keeps the blocked pass, and `Auto` tiles on hardware adapters,
-/// where it reads each weight once per 32 examples instead of once per 4 (see
-/// docs/performance-notes.md, W6), and not on software ones, where it measured about half
-/// the blocked pass's speed (a workgroup-memory load costs a loop over the lanes there).
-fn tiles_first_layer(gpu: &Gpu, job: &Job, per_chain: bool) -> Result<bool> {
-    match job.tuning.data_path {
-        DataPath::Auto => Ok(!gpu.is_software()),
-        DataPath::Global => Ok(false),
-        DataPath::Tiled if per_chain => Err(Error::invalid(
-            "data path",
-            "the tiled path multiplies rows shared by all chains; per-chain mini-batches draw \
-             each chain its own (use DataPath::Global or Auto)",
-        )),
-        DataPath::Tiled => Ok(true),
-        other => Err(Error::invalid(
-            "data path",
-            format!(
-                "the {} path is for linear and logistic regression; a network runs Auto, \
-                 Global or Tiled",
-                other.name()
-            ),
-        )),
-    }
-}
-
 impl NetworkState {
     /// Allocates the network's buffers and compiles its passes; `step_buffers` are the step
     /// bindings every pass starts with (run, records, schedule, θ, draws, rule state).
@@ -127,7 +99,7 @@ impl NetworkState {
         let data = network.data();
         let layers = network.layers();
         let (batch, mode, per_chain) = batch_law(job, data.rows());
-        let tile_first_layer = tiles_first_layer(gpu, job, per_chain)?;
+        let tile_first_layer = network_first_layer_tiled(gpu, job)?;
         let n = u64::from(batch);
         let quads = n.div_ceil(NET_EXAMPLES_PER_INVOCATION);
         // Activations and deltas: every layer's outputs for every (example, chain).
