@@ -339,11 +339,16 @@ fn parameter_gradient(d: u32, chain: u32) -> f32 {
     return fma(net.scale, data_term, layer.weight_precision * x);
 }
 
+/// The first block `net_update` runs: 0, or past the first layer's weights where
+/// `net_update_tiled` (network_tiled.wgsl) runs those.
+override UPDATE_FIRST_BLOCK: u32 = 0u;
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn net_update(@builtin(global_invocation_id) id: vec3<u32>,
               @builtin(num_workgroups) groups: vec3<u32>) {
-    let me = chain_block(run, id, groups);
-    if (!me.in_range) {
+    var me = chain_block(run, id, groups);
+    me.block += UPDATE_FIRST_BLOCK;
+    if (!me.in_range || me.block >= run.blocks) {
         return;
     }
     let step = dispatch.first_step;

@@ -13,7 +13,7 @@
 //! so the activations (and the draws) are the same bit for bit.
 //!
 //! NET_TILE_* come from gpu/contract.rs, which checks that a slice is one input and two vec4
-//! of weights per thread.
+//! over chains per thread.
 
 /// The pass's inputs j .. j + NET_TILE_DEPTH of examples e .. e + NET_TILE_EXAMPLES,
 /// example-major.
@@ -22,10 +22,11 @@ var<workgroup> input_slice: array<f32, NET_TILE_EXAMPLES * NET_TILE_DEPTH>;
 /// the vec4 groups of its chains.
 var<workgroup> weight_slice: array<vec4<f32>, NET_TILE_UNITS * NET_TILE_DEPTH * NET_TILE_QUADS>;
 
-/// A thread's part of one slice, held in registers between its loads and its stores.
-struct ForwardSlicePart {
+/// A thread's part of one slice, held in registers between its loads and its stores: one
+/// input, and two vec4 over chains (weights for the forward, deltas for the gradient).
+struct SlicePart {
     input: f32,
-    weights: array<vec4<f32>, 2>,
+    quads: array<vec4<f32>, 2>,
 }
 
 /// Feature j of the pass's example `i` (the same row for every chain; zero outside).
@@ -53,8 +54,8 @@ fn weight_quad(u: u32, j: u32, chain: u32) -> vec4<f32> {
 }
 
 fn load_forward_slice(first_example: u32, first_j: u32, first_unit: u32, first_chain: u32,
-                      examples: u32, lid: u32) -> ForwardSlicePart {
-    var part: ForwardSlicePart;
+                      examples: u32, lid: u32) -> SlicePart {
+    var part: SlicePart;
     part.input = shared_input(first_example + lid / NET_TILE_DEPTH, first_j + lid % NET_TILE_DEPTH,
                               examples);
     for (var r = 0u; r < 2u; r++) {
@@ -63,15 +64,15 @@ fn load_forward_slice(first_example: u32, first_j: u32, first_unit: u32, first_c
         let quad = v % NET_TILE_QUADS;
         let kk = (v / NET_TILE_QUADS) % NET_TILE_DEPTH;
         let a = v / (NET_TILE_QUADS * NET_TILE_DEPTH);
-        part.weights[r] = weight_quad(first_unit + a, first_j + kk, first_chain + 4u * quad);
+        part.quads[r] = weight_quad(first_unit + a, first_j + kk, first_chain + 4u * quad);
     }
     return part;
 }
 
-fn store_forward_slice(part: ForwardSlicePart, lid: u32) {
+fn store_forward_slice(part: SlicePart, lid: u32) {
     input_slice[lid] = part.input;
     for (var r = 0u; r < 2u; r++) {
-        weight_slice[lid + r * NET_TILE_THREADS] = part.weights[r];
+        weight_slice[lid + r * NET_TILE_THREADS] = part.quads[r];
     }
 }
 
@@ -146,6 +147,129 @@ fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
                 }
             }
             activations[unit_index(0u, example, unit, chain)] = activation;
+        }
+    }
+}
+
+// The first layer's weights: the gradient as the same product transposed, then the move.
+//   ∂Ũ/∂W₀[u][j] = λ W₀[u][j] + (N/n) Σᵢ δᵢ[u] xᵢ[j]   over (units · inputs) × chains,
+// a workgroup per NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_INPUTS inputs, the
+// batch's examples NET_TILE_DEPTH at a time: their deltas (units × chains) and inputs staged in
+// workgroup memory, each thread an 8-input × 4-chain block of one unit. Two noise blocks of
+// four weights per chain then take the rule's step as in `net_update`, which runs every other
+// parameter (`UPDATE_FIRST_BLOCK`). Needs inputs divisible by 4, so that a unit's weights start
+// a noise block.
+
+/// Deltas of the workgroup's units for NET_TILE_DEPTH examples, example-major, then unit, then
+/// the vec4 groups of its chains.
+var<workgroup> delta_slice: array<vec4<f32>, NET_TILE_DEPTH * NET_TILE_UNITS * NET_TILE_QUADS>;
+/// Inputs j .. j + NET_TILE_INPUTS of the same examples, example-major.
+var<workgroup> batch_input_slice: array<f32, NET_TILE_DEPTH * NET_TILE_INPUTS>;
+
+/// Deltas of unit u for four chains from `chain` on, at the batch's example i (zero outside).
+fn delta_quad(i: u32, u: u32, chain: u32) -> vec4<f32> {
+    var d = vec4<f32>(0.0);
+    if (i >= net.batch || u >= net_layers[0].outputs) {
+        return d;
+    }
+    for (var c = 0u; c < 4u; c++) {
+        if (chain + c < network_chains()) {
+            d[c] = deltas[unit_index(0u, i, u, chain + c)];
+        }
+    }
+    return d;
+}
+
+fn load_gradient_slice(first_slot: u32, first_j: u32, first_unit: u32, first_chain: u32,
+                       lid: u32) -> SlicePart {
+    var part: SlicePart;
+    part.input = shared_input(first_slot + lid / NET_TILE_INPUTS,
+                              first_j + lid % NET_TILE_INPUTS, net.batch);
+    for (var r = 0u; r < 2u; r++) {
+        // v = (example · NET_TILE_UNITS + unit) · NET_TILE_QUADS + quad, as delta_slice is laid out.
+        let v = lid + r * NET_TILE_THREADS;
+        let quad = v % NET_TILE_QUADS;
+        let a = (v / NET_TILE_QUADS) % NET_TILE_UNITS;
+        let kk = v / (NET_TILE_QUADS * NET_TILE_UNITS);
+        part.quads[r] = delta_quad(first_slot + kk, first_unit + a, first_chain + 4u * quad);
+    }
+    return part;
+}
+
+fn store_gradient_slice(part: SlicePart, lid: u32) {
+    batch_input_slice[lid] = part.input;
+    for (var r = 0u; r < 2u; r++) {
+        delta_slice[lid + r * NET_TILE_THREADS] = part.quads[r];
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn net_update_tiled(@builtin(workgroup_id) group: vec3<u32>,
+                    @builtin(num_workgroups) groups: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let layer = net_layers[0];
+    let chains = network_chains();
+    let chain_tiles = (chains + NET_TILE_CHAINS - 1u) / NET_TILE_CHAINS;
+    let unit_tiles = (layer.outputs + NET_TILE_UNITS - 1u) / NET_TILE_UNITS;
+    let tile = group.x + group.y * groups.x;
+    let first_chain = (tile % chain_tiles) * NET_TILE_CHAINS;
+    let first_unit = ((tile / chain_tiles) % unit_tiles) * NET_TILE_UNITS;
+    let first_j = (tile / (chain_tiles * unit_tiles)) * NET_TILE_INPUTS;
+    // Workgroups past the last (the grid is rounded up): the whole workgroup leaves.
+    if (first_j >= layer.inputs) {
+        return;
+    }
+    // This thread's block: chains 4·quad .. +3, unit a, inputs 8·band .. +7 of the tile.
+    let quad = lid % NET_TILE_QUADS;
+    let a = (lid / NET_TILE_QUADS) % NET_TILE_UNITS;
+    let band = lid / (NET_TILE_QUADS * NET_TILE_UNITS);
+    let my_chain = first_chain + 4u * quad;
+    let unit = first_unit + a;
+    var data_term: array<vec4<f32>, 8>;
+    var next = load_gradient_slice(0u, first_j, first_unit, first_chain, lid);
+    for (var first_slot = 0u; first_slot < net.batch; first_slot += NET_TILE_DEPTH) {
+        store_gradient_slice(next, lid);
+        workgroupBarrier();
+        if (first_slot + NET_TILE_DEPTH < net.batch) {
+            next = load_gradient_slice(first_slot + NET_TILE_DEPTH, first_j, first_unit,
+                                       first_chain, lid);
+        }
+        for (var kk = 0u; kk < NET_TILE_DEPTH; kk++) {
+            let delta = delta_slice[(kk * NET_TILE_UNITS + a) * NET_TILE_QUADS + quad];
+            for (var i = 0u; i < 8u; i++) {
+                let x = batch_input_slice[kk * NET_TILE_INPUTS + 8u * band + i];
+                data_term[i] = fma(delta, vec4<f32>(x), data_term[i]);
+            }
+        }
+        workgroupBarrier();
+    }
+    let step = dispatch.first_step;
+    let scalars = schedule[dispatch.table_offset];
+    for (var second = 0u; second < 2u; second++) {
+        let j = first_j + 8u * band + 4u * second;
+        if (unit >= layer.outputs || j >= layer.inputs) {
+            continue;
+        }
+        let first = layer.weights + unit * layer.inputs + j;
+        for (var c = 0u; c < 4u; c++) {
+            let chain = my_chain + c;
+            if (chain >= chains) {
+                continue;
+            }
+            var x = vec4<f32>(0.0);
+            var g = vec4<f32>(0.0);
+            for (var lane = 0u; lane < 4u; lane++) {
+                x[lane] = theta[state_index(run, first + lane, chain)];
+                g[lane] = fma(net.scale, data_term[4u * second + lane][c],
+                              layer.weight_precision * x[lane]);
+            }
+            let moved = step_chain_block(chain, step, first / 4u, x, g, scalars);
+            for (var lane = 0u; lane < 4u; lane++) {
+                theta[state_index(run, first + lane, chain)] = moved[lane];
+                if (dispatch.draw_slot != NO_DRAW) {
+                    draws[draw_index(run, dispatch.draw_slot, first + lane, chain)] = moved[lane];
+                }
+            }
         }
     }
 }

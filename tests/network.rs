@@ -11,9 +11,13 @@ use langevin::predictive::{Predictive, PredictiveMetrics};
 use langevin::sampler::Method;
 use langevin::{Init, Sampler, StepSize};
 
-/// A small data set whose labels suit `output`: 40 rows of 5 features in [−1, 1].
+/// A small data set whose labels suit `output`: `rows` rows of 5 features in [−1, 1].
 fn data(output: &Output, rows: usize, salt: u64) -> Dataset {
-    let features = 5;
+    data_with(output, rows, 5, salt)
+}
+
+/// [`data`] with `features` features.
+fn data_with(output: &Output, rows: usize, features: usize, salt: u64) -> Dataset {
     let x: Vec<f32> = common::uniform(11 + salt, rows * features, -1.0, 1.0)
         .into_iter()
         .map(|v| v as f32)
@@ -456,13 +460,15 @@ fn ladders_and_schedules_feed_the_predictive_only_posterior_draws() {
     assert_eq!(run(annealed), 4.0 * 10.0);
 }
 
-/// The first layer's tiled product (`DataPath::Tiled`: 64 chains × 4 units × 32 examples per
-/// workgroup, inputs 8 at a time) adds each unit's inputs in the blocked pass's order, so the
-/// draws and the device's test-set predictive are bit-identical to `DataPath::Global`'s. The
-/// cases leave every tile partial: 70 chains (two chain tiles, a partial group of four), 5
-/// inputs (one partial slice), 6 or 9 units, a batch of 37 (two example tiles), a test set of
-/// 30 in chunks of 37; with a hidden layer of each activation, and with none (the first layer
-/// is then the output, kept as z).
+/// The first layer's tiled products (`DataPath::Tiled`) add each sum's terms in the blocked
+/// passes' order, so the draws and the device's test-set predictive are bit-identical to
+/// `DataPath::Global`'s. The forward (64 chains × 4 units × 32 examples per workgroup, inputs
+/// 8 at a time) runs on every case; the weights' gradient (64 chains × 4 units × 32 inputs,
+/// examples 8 at a time) where the inputs are divisible by 4 (12 and 36 here, not 5). Every
+/// tile is partial somewhere: 70 chains (two chain tiles, a partial group of four), 5, 12 or
+/// 36 inputs, 6, 7 or 9 units, a batch of 37 (two example tiles, a partial slice), a test set
+/// of 30 in chunks of 37; with a hidden layer of each activation, and with none (the first
+/// layer is then the output, kept as z).
 #[test]
 fn the_tiled_first_layer_gives_the_blocked_passes_draws() {
     use langevin::sampler::{DataPath, Tuning};
@@ -471,23 +477,35 @@ fn the_tiled_first_layer_gives_the_blocked_passes_draws() {
             Output::Categorical { classes: 4 },
             &[6][..],
             Activation::Relu,
+            5,
         ),
-        (Output::Bernoulli, &[9, 3][..], Activation::Tanh),
+        (Output::Bernoulli, &[9, 3][..], Activation::Tanh, 12),
         (
             Output::Categorical { classes: 6 },
             &[][..],
             Activation::Relu,
+            36,
+        ),
+        (
+            Output::Gaussian {
+                noise_variance: 0.5,
+            },
+            &[7][..],
+            Activation::Relu,
+            12,
         ),
     ];
-    for (output, hidden, activation) in cases {
-        let net = network(
-            output,
-            hidden,
+    for (output, hidden, activation, features) in cases {
+        let spec = NetworkSpec {
+            hidden: hidden.to_vec(),
             activation,
-            Prior::Isotropic { variance: 1.0 },
-        )
-        .with_test_set(data(&output, 30, 1))
-        .expect("test set");
+            output,
+            prior: Prior::Isotropic { variance: 1.0 },
+        };
+        let net = Network::new(data_with(&output, 40, features, 0), spec)
+            .expect("valid network")
+            .with_test_set(data_with(&output, 30, features, 1))
+            .expect("test set");
         let run = |path: DataPath| {
             let sampler = Sampler::builder(net.clone())
                 .chains(70)
@@ -511,17 +529,23 @@ fn the_tiled_first_layer_gives_the_blocked_passes_draws() {
             (draws.values().to_vec(), predictive.values().to_vec())
         };
         let (blocked, tiled) = (run(DataPath::Global), run(DataPath::Tiled));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // The first value whose bits differ, if any (printing both vectors would bury it).
+        let first_difference = |a: Vec<u64>, b: Vec<u64>| {
+            assert_eq!(a.len(), b.len());
+            a.iter().zip(&b).position(|(x, y)| x != y)
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| u64::from(x.to_bits())).collect::<Vec<_>>();
         let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let case = format!("{output:?} {hidden:?}, {features} inputs");
+        let draws = first_difference(bits(&tiled.0), bits(&blocked.0));
         assert_eq!(
-            bits(&tiled.0),
-            bits(&blocked.0),
-            "{output:?} {hidden:?}: draws"
+            draws, None,
+            "{case}: the draws differ first at value {draws:?}"
         );
+        let predictive = first_difference(bits64(&tiled.1), bits64(&blocked.1));
         assert_eq!(
-            bits64(&tiled.1),
-            bits64(&blocked.1),
-            "{output:?} {hidden:?}: predictive"
+            predictive, None,
+            "{case}: the predictive differs at {predictive:?}"
         );
     }
 }

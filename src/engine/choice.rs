@@ -522,12 +522,12 @@ fn tiled_loop_iterations(batch: u64, walks: u64, dim: u64) -> u64 {
     1 + batch.div_ceil(256) * (1 + walks) + products
 }
 
-/// Whether a network's first layer runs as the tiled product (`network_tiled.wgsl`) where its
-/// rows are shared: `DataPath::Tiled` asks for it (and refuses per-chain batches, whose rows
-/// are not shared), `Global` keeps the blocked pass, and `Auto` tiles on hardware adapters,
-/// where it reads each weight once per 32 examples instead of once per 4 (see
-/// docs/performance-notes.md, W6), and not on software ones, where it measured about half
-/// the blocked pass's speed (a workgroup-memory load costs a loop over the lanes there).
+/// Whether a network's first layer runs as tiled products (`network_tiled.wgsl`) where its
+/// rows are shared: `DataPath::Tiled` asks for them (and refuses per-chain batches, whose rows
+/// are not shared), `Global` keeps the blocked passes, and `Auto` tiles on hardware adapters,
+/// where each weight and each delta is read once per 32 examples or inputs instead of once per
+/// 4 (see docs/performance-notes.md, W6), and not on software ones, where the tiled passes
+/// measured slower (a workgroup-memory load costs a loop over the lanes there).
 pub(crate) fn network_first_layer_tiled(gpu: &Gpu, job: &Job) -> Result<bool> {
     let per_chain = job.settings.minibatch.is_some_and(|batch| batch.per_chain);
     match job.tuning.data_path {

@@ -9,7 +9,7 @@ use crate::engine::target::batch_law;
 use crate::error::{Error, Result};
 use crate::gpu::contract::{
     ChunkRecord, DispatchRecord, NetLayer, NetParams, NET_TILE_CHAINS, NET_TILE_EXAMPLES,
-    NET_TILE_THREADS, NET_TILE_UNITS,
+    NET_TILE_INPUTS, NET_TILE_THREADS, NET_TILE_UNITS,
 };
 use crate::gpu::kernels::{Kernel, NetPass, NET_EXAMPLES_PER_INVOCATION, NET_UNITS_PER_INVOCATION};
 use crate::gpu::pipeline::{Pass, Pipeline, Threads};
@@ -269,11 +269,32 @@ impl NetworkState {
                 &training,
             )?);
         }
+        // The first layer's weights as the tiled product where the batch is shared and a
+        // unit's weights start a noise block (inputs divisible by 4): a workgroup per
+        // NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_INPUTS inputs; the other
+        // parameters' blocks after them.
+        let first = &layers[0];
+        let first_block = match tile_first_layer && !per_chain && first.inputs.is_multiple_of(4) {
+            true => {
+                step.push(compile(
+                    NetPass::UpdateTiled,
+                    Threads::Linear(
+                        chains.div_ceil(u64::from(NET_TILE_CHAINS))
+                            * (first.outputs as u64).div_ceil(u64::from(NET_TILE_UNITS))
+                            * (first.inputs as u64).div_ceil(u64::from(NET_TILE_INPUTS))
+                            * u64::from(NET_TILE_THREADS),
+                    ),
+                    &training,
+                )?);
+                (first.weights + first.inputs * first.outputs) as u32 / 4
+            }
+            false => 0,
+        };
         step.push(compile(
-            NetPass::Update,
+            NetPass::Update { first_block },
             Threads::ChainBlocks {
                 chains,
-                blocks: (network.dim() as u64).div_ceil(4),
+                blocks: (network.dim() as u64).div_ceil(4) - u64::from(first_block),
             },
             &training,
         )?);

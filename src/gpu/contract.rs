@@ -281,20 +281,24 @@ pub(crate) const TILE_DEPTH: u32 = 8;
 const _: () = assert!(TILE_ROWS * TILE_DEPTH == 4 * TILE_THREADS);
 const _: () = assert!(TILE_DEPTH * (TILE / 4) <= TILE_THREADS);
 
-/// Chains per workgroup of a network's tiled first-layer forward (`network_tiled.wgsl`).
+/// Chains per workgroup of a network's tiled first-layer products (`network_tiled.wgsl`).
 pub(crate) const NET_TILE_CHAINS: u32 = 64;
-/// Units per workgroup of the tiled forward.
+/// Units per workgroup of the tiled products.
 pub(crate) const NET_TILE_UNITS: u32 = 4;
-/// Threads per workgroup of the tiled forward: NET_TILE_CHAINS / 4 groups of four chains ×
-/// NET_TILE_UNITS units × four bands of eight examples.
+/// Threads per workgroup of the tiled products: NET_TILE_CHAINS / 4 groups of four chains ×
+/// NET_TILE_UNITS units × four bands of eight examples (forward) or inputs (gradient).
 pub(crate) const NET_TILE_THREADS: u32 = 256;
 /// Examples per tile of the tiled forward: eight per band.
 pub(crate) const NET_TILE_EXAMPLES: u32 =
     8 * NET_TILE_THREADS / (NET_TILE_CHAINS / 4 * NET_TILE_UNITS);
-/// Inputs per slice the tiled forward stages in workgroup memory.
+/// Inputs per tile of the tiled weight gradient: eight per band.
+pub(crate) const NET_TILE_INPUTS: u32 = NET_TILE_EXAMPLES;
+/// Inputs (forward) or examples (gradient) per slice the tiled products stage in workgroup
+/// memory.
 pub(crate) const NET_TILE_DEPTH: u32 = 8;
-// The tiled forward's slice loads: one input and two vec4 of weights per thread.
+// The tiled products' slice loads: one input and two vec4 of weights or deltas per thread.
 const _: () = assert!(NET_TILE_EXAMPLES * NET_TILE_DEPTH == NET_TILE_THREADS);
+const _: () = assert!(NET_TILE_INPUTS * NET_TILE_DEPTH == NET_TILE_THREADS);
 const _: () =
     assert!(NET_TILE_UNITS * NET_TILE_DEPTH * (NET_TILE_CHAINS / 4) == 2 * NET_TILE_THREADS);
 
@@ -309,7 +313,7 @@ pub(crate) const GLM_CONSTANTS: u32 = 3;
 
 /// Every shared constant as a WGSL `const` declaration.
 fn constants() -> String {
-    let u32s: [(&str, u32); 32] = [
+    let u32s: [(&str, u32); 33] = [
         ("NO_DRAW", NO_DRAW),
         ("NO_LADDER", NO_LADDER),
         ("NO_PRECONDITIONER", NO_PRECONDITIONER),
@@ -339,6 +343,7 @@ fn constants() -> String {
         ("NET_TILE_UNITS", NET_TILE_UNITS),
         ("NET_TILE_THREADS", NET_TILE_THREADS),
         ("NET_TILE_EXAMPLES", NET_TILE_EXAMPLES),
+        ("NET_TILE_INPUTS", NET_TILE_INPUTS),
         ("NET_TILE_DEPTH", NET_TILE_DEPTH),
         ("FUSED_CHUNK", FUSED_CHUNK),
         ("GLM_CONSTANTS", GLM_CONSTANTS),

@@ -142,8 +142,12 @@ pub(crate) enum NetPass {
     Output,
     /// Layer l's δ carried to layer l − 1.
     Backward(u32),
-    /// Gradient and move of every parameter.
-    Update,
+    /// Gradient and move of every parameter from block `first_block` on (those before it
+    /// are the first layer's weights when `UpdateTiled` runs them).
+    Update { first_block: u32 },
+    /// Gradient and move of the first layer's weights as one tiled product over the chains,
+    /// for a batch every chain shares (`network_tiled.wgsl`).
+    UpdateTiled,
     /// The test chunk's predictive sums.
     Predict,
 }
@@ -156,7 +160,8 @@ impl NetPass {
             NetPass::ForwardTiled => "net_forward_tiled",
             NetPass::Output => "net_output",
             NetPass::Backward(_) => "net_backward",
-            NetPass::Update => "net_update",
+            NetPass::Update { .. } => "net_update",
+            NetPass::UpdateTiled => "net_update_tiled",
             NetPass::Predict => "net_predict",
         }
     }
@@ -312,15 +317,22 @@ impl Kernel {
                     NetPass::Forward(l) | NetPass::Backward(l) => l,
                     _ => 0,
                 };
+                let first_block = match *pass {
+                    NetPass::Update { first_block } => first_block,
+                    _ => 0,
+                };
                 let (files, fixed) = match pass {
-                    NetPass::ForwardTiled => (
+                    NetPass::ForwardTiled | NetPass::UpdateTiled => (
                         vec![MINIBATCH, RULES, NETWORK, NETWORK_TILED],
                         Some(contract::NET_TILE_THREADS),
                     ),
                     _ => (vec![MINIBATCH, RULES, NETWORK], None),
                 };
                 KernelSpec {
-                    constants: vec![("LAYER", f64::from(layer))],
+                    constants: vec![
+                        ("LAYER", f64::from(layer)),
+                        ("UPDATE_FIRST_BLOCK", f64::from(first_block)),
+                    ],
                     generated: format!(
                         "const MAX_CLASSES: u32 = {}u;\nconst LANES: u32 = {NET_EXAMPLES_PER_INVOCATION}u;\nconst UNIT_LANES: u32 = {NET_UNITS_PER_INVOCATION}u;\n",
                         classes.max(&2)
@@ -457,6 +469,10 @@ mod tests {
             Kernel::SgldGaussianChain { dense: false },
             Kernel::Network {
                 pass: NetPass::ForwardTiled,
+                classes: 10,
+            },
+            Kernel::Network {
+                pass: NetPass::UpdateTiled,
                 classes: 10,
             },
             Kernel::SgldData {

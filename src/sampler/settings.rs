@@ -489,9 +489,10 @@ pub enum DataPath {
     /// in workgroup-memory tiles of 64 chains with 8 × 4 register blocks, the features held
     /// dense; an error where that does not apply, the dense features exceed one binding or
     /// the batch's row indices exceed the workgroup memory, for SGNHT and for control
-    /// variates. Networks: the first layer as one tiled product over the chains
-    /// (`Z = X W₀ᵀ + b₀`, 64 chains × 4 units × 32 examples per workgroup) where its rows are
-    /// shared (the batch and the test chunks); an error for per-chain batches.
+    /// variates. Networks: the first layer's products as tiled products over the chains
+    /// where its rows are shared, the forward `Z = X W₀ᵀ + b₀` (for the batch and the test
+    /// chunks) and, where the inputs are divisible by 4, the weights' gradient `δᵀ X`; an
+    /// error for per-chain batches.
     /// It runs 256 threads per workgroup whatever [`Tuning::workgroup_size`] says.
     Tiled,
     /// Linear and logistic regression, shared or per-chain batches: a few chains per thread
