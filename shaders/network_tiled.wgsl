@@ -76,6 +76,41 @@ fn store_forward_slice(part: SlicePart, lid: u32) {
     }
 }
 
+/// A workgroup's tile: NET_TILE_CHAINS chains from `first_chain`, NET_TILE_UNITS units from
+/// `first_unit`, and 32 examples (forward) or inputs (gradient) from `first_row`, the
+/// workgroups numbered chains fastest, then units, then rows.
+struct NetTile {
+    first_chain: u32,
+    first_unit: u32,
+    first_row: u32,
+}
+
+fn net_tile(group: vec3<u32>, groups: vec3<u32>) -> NetTile {
+    let chain_tiles = (network_chains() + NET_TILE_CHAINS - 1u) / NET_TILE_CHAINS;
+    let unit_tiles = (net_layers[0].outputs + NET_TILE_UNITS - 1u) / NET_TILE_UNITS;
+    let tile = group.x + group.y * groups.x;
+    return NetTile((tile % chain_tiles) * NET_TILE_CHAINS,
+                   ((tile / chain_tiles) % unit_tiles) * NET_TILE_UNITS,
+                   (tile / (chain_tiles * unit_tiles)) * NET_TILE_EXAMPLES);
+}
+
+/// A thread's block of its workgroup's tile: chains `chain` .. +3 (the `quad`-th four), unit
+/// `unit` (the tile's `a`-th), rows 8·band .. +7 of the tile.
+struct NetBlock {
+    quad: u32,
+    a: u32,
+    band: u32,
+    chain: u32,
+    unit: u32,
+}
+
+fn net_block(tile: NetTile, lid: u32) -> NetBlock {
+    let quad = lid % NET_TILE_QUADS;
+    let a = (lid / NET_TILE_QUADS) % NET_TILE_UNITS;
+    let band = lid / (NET_TILE_QUADS * NET_TILE_UNITS);
+    return NetBlock(quad, a, band, tile.first_chain + 4u * quad, tile.first_unit + a);
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
                      @builtin(num_workgroups) groups: vec3<u32>,
@@ -83,27 +118,20 @@ fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
     let layer = net_layers[0];
     let chains = network_chains();
     let examples = pass_examples();
-    let chain_tiles = (chains + NET_TILE_CHAINS - 1u) / NET_TILE_CHAINS;
-    let unit_tiles = (layer.outputs + NET_TILE_UNITS - 1u) / NET_TILE_UNITS;
-    let tile = group.x + group.y * groups.x;
-    let first_chain = (tile % chain_tiles) * NET_TILE_CHAINS;
-    let first_unit = ((tile / chain_tiles) % unit_tiles) * NET_TILE_UNITS;
-    let first_example = (tile / (chain_tiles * unit_tiles)) * NET_TILE_EXAMPLES;
+    let tile = net_tile(group, groups);
+    let first_chain = tile.first_chain;
+    let first_unit = tile.first_unit;
+    let first_example = tile.first_row;
     // Workgroups past the last (the grid is rounded up, and a test set's last chunk may be
     // short): the whole workgroup leaves.
     if (first_example >= examples) {
         return;
     }
-    // This thread's block: chains 4·quad .. +3, unit a, examples 8·band .. +7 of a tile.
-    let quad = lid % NET_TILE_QUADS;
-    let a = (lid / NET_TILE_QUADS) % NET_TILE_UNITS;
-    let band = lid / (NET_TILE_QUADS * NET_TILE_UNITS);
-    let my_chain = first_chain + 4u * quad;
-    let unit = first_unit + a;
+    let me = net_block(tile, lid);
     var bias = vec4<f32>(0.0);
     for (var c = 0u; c < 4u; c++) {
-        if (unit < layer.outputs && my_chain + c < chains) {
-            bias[c] = theta[state_index(run, layer.biases + unit, my_chain + c)];
+        if (me.unit < layer.outputs && me.chain + c < chains) {
+            bias[c] = theta[state_index(run, layer.biases + me.unit, me.chain + c)];
         }
     }
     let hidden = net.layers > 1u;
@@ -120,21 +148,21 @@ fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
                                       first_chain, examples, lid);
         }
         for (var kk = 0u; kk < NET_TILE_DEPTH; kk++) {
-            let w = weight_slice[(a * NET_TILE_DEPTH + kk) * NET_TILE_QUADS + quad];
+            let w = weight_slice[(me.a * NET_TILE_DEPTH + kk) * NET_TILE_QUADS + me.quad];
             for (var i = 0u; i < 8u; i++) {
-                let x = input_slice[(8u * band + i) * NET_TILE_DEPTH + kk];
+                let x = input_slice[(8u * me.band + i) * NET_TILE_DEPTH + kk];
                 z[i] = fma(vec4<f32>(x), w, z[i]);
             }
         }
         workgroupBarrier();
     }
     for (var i = 0u; i < 8u; i++) {
-        let example = first_example + 8u * band + i;
-        if (example >= examples || unit >= layer.outputs) {
+        let example = first_example + 8u * me.band + i;
+        if (example >= examples || me.unit >= layer.outputs) {
             continue;
         }
         for (var c = 0u; c < 4u; c++) {
-            let chain = my_chain + c;
+            let chain = me.chain + c;
             if (chain >= chains) {
                 continue;
             }
@@ -146,7 +174,7 @@ fn net_forward_tiled(@builtin(workgroup_id) group: vec3<u32>,
                     activation = tanh(activation);
                 }
             }
-            activations[unit_index(0u, example, unit, chain)] = activation;
+            activations[unit_index(0u, example, me.unit, chain)] = activation;
         }
     }
 }
@@ -209,22 +237,15 @@ fn net_update_tiled(@builtin(workgroup_id) group: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let layer = net_layers[0];
     let chains = network_chains();
-    let chain_tiles = (chains + NET_TILE_CHAINS - 1u) / NET_TILE_CHAINS;
-    let unit_tiles = (layer.outputs + NET_TILE_UNITS - 1u) / NET_TILE_UNITS;
-    let tile = group.x + group.y * groups.x;
-    let first_chain = (tile % chain_tiles) * NET_TILE_CHAINS;
-    let first_unit = ((tile / chain_tiles) % unit_tiles) * NET_TILE_UNITS;
-    let first_j = (tile / (chain_tiles * unit_tiles)) * NET_TILE_INPUTS;
+    let tile = net_tile(group, groups);
+    let first_chain = tile.first_chain;
+    let first_unit = tile.first_unit;
+    let first_j = tile.first_row;
     // Workgroups past the last (the grid is rounded up): the whole workgroup leaves.
     if (first_j >= layer.inputs) {
         return;
     }
-    // This thread's block: chains 4·quad .. +3, unit a, inputs 8·band .. +7 of the tile.
-    let quad = lid % NET_TILE_QUADS;
-    let a = (lid / NET_TILE_QUADS) % NET_TILE_UNITS;
-    let band = lid / (NET_TILE_QUADS * NET_TILE_UNITS);
-    let my_chain = first_chain + 4u * quad;
-    let unit = first_unit + a;
+    let me = net_block(tile, lid);
     var data_term: array<vec4<f32>, 8>;
     var next = load_gradient_slice(0u, first_j, first_unit, first_chain, lid);
     for (var first_slot = 0u; first_slot < net.batch; first_slot += NET_TILE_DEPTH) {
@@ -235,9 +256,9 @@ fn net_update_tiled(@builtin(workgroup_id) group: vec3<u32>,
                                        first_chain, lid);
         }
         for (var kk = 0u; kk < NET_TILE_DEPTH; kk++) {
-            let delta = delta_slice[(kk * NET_TILE_UNITS + a) * NET_TILE_QUADS + quad];
+            let delta = delta_slice[(kk * NET_TILE_UNITS + me.a) * NET_TILE_QUADS + me.quad];
             for (var i = 0u; i < 8u; i++) {
-                let x = batch_input_slice[kk * NET_TILE_INPUTS + 8u * band + i];
+                let x = batch_input_slice[kk * NET_TILE_INPUTS + 8u * me.band + i];
                 data_term[i] = fma(delta, vec4<f32>(x), data_term[i]);
             }
         }
@@ -246,13 +267,13 @@ fn net_update_tiled(@builtin(workgroup_id) group: vec3<u32>,
     let step = dispatch.first_step;
     let scalars = schedule[dispatch.table_offset];
     for (var second = 0u; second < 2u; second++) {
-        let j = first_j + 8u * band + 4u * second;
-        if (unit >= layer.outputs || j >= layer.inputs) {
+        let j = first_j + 8u * me.band + 4u * second;
+        if (me.unit >= layer.outputs || j >= layer.inputs) {
             continue;
         }
-        let first = layer.weights + unit * layer.inputs + j;
+        let first = layer.weights + me.unit * layer.inputs + j;
         for (var c = 0u; c < 4u; c++) {
-            let chain = my_chain + c;
+            let chain = me.chain + c;
             if (chain >= chains) {
                 continue;
             }
