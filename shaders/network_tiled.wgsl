@@ -1,5 +1,6 @@
-//! A network's first layer forward as one matrix product over every chain, for rows that every
-//! chain shares (a shared batch, or a test chunk):
+//! A network's first layer as matrix products over every chain at once, for rows that every
+//! chain shares: the forward here, the weights' gradient below (`net_update_tiled`). The
+//! forward, for a shared batch or a test chunk:
 //!   Z = X W₀ᵀ + b₀   over (examples) × (units · chains),
 //! then φ(Z) unless the layer is the last. X (the pass's rows) is the same for every chain, so a
 //! workgroup owns NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_EXAMPLES examples:
