@@ -495,3 +495,61 @@ fn the_readme_states_the_fashion_commands_the_gpu_test_runs() {
         );
     }
 }
+
+/// `--data-path tiled` runs a network's first layer as tiled products over the chains: the
+/// summary names the path, and the draws file is byte for byte the blocked passes' (the
+/// library test covers partial tiles; this is the CLI's wiring, with byte-packed images).
+#[test]
+fn the_tiled_data_path_runs_a_network_to_the_same_draws() {
+    let dir = scratch("cli-network-tiled");
+    let run = |path: &str| {
+        let (draws, summary) = (
+            dir.join(format!("{path}.npy")),
+            dir.join(format!("{path}.json")),
+        );
+        let output = langevin(&[
+            "sample",
+            "--model",
+            "mlp",
+            "--data",
+            "fashion-mnist",
+            "--train-rows",
+            "200",
+            "--test-rows",
+            "40",
+            "--hidden",
+            "8",
+            "--chains",
+            "5",
+            "--steps",
+            "6",
+            "--burn-in",
+            "4",
+            "--batch",
+            "20",
+            "--step-size",
+            "1e-4",
+            "--data-path",
+            path,
+            "--out",
+            draws.to_str().expect("utf-8"),
+            "--json",
+            summary.to_str().expect("utf-8"),
+            "--quiet",
+        ]);
+        assert!(output.status.success(), "{path}: {}", text(&output));
+        let s = json(&summary);
+        (
+            std::fs::read(&draws).expect("draws"),
+            s["groups"][0]["data_path"].clone(),
+        )
+    };
+    let (blocked, blocked_path) = run("global");
+    let (tiled, tiled_path) = run("tiled");
+    assert_eq!(blocked_path, "network");
+    assert_eq!(tiled_path, "network-tiled");
+    assert!(
+        blocked == tiled,
+        "the tiled path's draws differ from the blocked passes'"
+    );
+}
