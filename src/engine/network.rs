@@ -233,15 +233,18 @@ impl NetworkState {
         let blocked = |units: usize| {
             Threads::Linear(chains * quads * (units as u64).div_ceil(NET_UNITS_PER_INVOCATION))
         };
-        // The first layer as one tiled product over the chains where its rows are shared: a
-        // workgroup per NET_TILE_CHAINS chains × NET_TILE_UNITS units × NET_TILE_EXAMPLES
-        // examples (a test chunk has at most a batch's).
-        let tiled = Threads::Linear(
-            chains.div_ceil(u64::from(NET_TILE_CHAINS))
-                * (layers[0].outputs as u64).div_ceil(u64::from(NET_TILE_UNITS))
-                * n.div_ceil(u64::from(NET_TILE_EXAMPLES))
-                * u64::from(NET_TILE_THREADS),
-        );
+        // The first layer's tiled products: a workgroup per NET_TILE_CHAINS chains ×
+        // NET_TILE_UNITS units × `per_tile` of `rows` (examples or inputs).
+        let tile_grid = |rows: u64, per_tile: u32| {
+            Threads::Linear(
+                chains.div_ceil(u64::from(NET_TILE_CHAINS))
+                    * (layers[0].outputs as u64).div_ceil(u64::from(NET_TILE_UNITS))
+                    * rows.div_ceil(u64::from(per_tile))
+                    * u64::from(NET_TILE_THREADS),
+            )
+        };
+        // The forward where the rows are shared (a test chunk has at most a batch's).
+        let tiled = tile_grid(n, NET_TILE_EXAMPLES);
         let forward = |l: usize, shared_rows: bool| match (l, shared_rows && tile_first_layer) {
             (0, true) => (NetPass::ForwardTiled, tiled),
             _ => (NetPass::Forward(l as u32), blocked(layers[l].outputs)),
@@ -278,12 +281,7 @@ impl NetworkState {
             true => {
                 step.push(compile(
                     NetPass::UpdateTiled,
-                    Threads::Linear(
-                        chains.div_ceil(u64::from(NET_TILE_CHAINS))
-                            * (first.outputs as u64).div_ceil(u64::from(NET_TILE_UNITS))
-                            * (first.inputs as u64).div_ceil(u64::from(NET_TILE_INPUTS))
-                            * u64::from(NET_TILE_THREADS),
-                    ),
+                    tile_grid(first.inputs as u64, NET_TILE_INPUTS),
                     &training,
                 )?);
                 (first.weights + first.inputs * first.outputs) as u32 / 4
