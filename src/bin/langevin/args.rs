@@ -29,7 +29,8 @@ pub(crate) enum Command {
     Adapters,
     /// Run chains on a model and summarise the draws.
     Sample(Box<SampleArgs>),
-    /// Benchmark W1: the fused SGLD update against a device copy.
+    /// Benchmark W1–W6 (the fused update against a device copy, the data models, readback,
+    /// the 784-100-10 network) and compare with the JAX peers' figures.
     Bench(BenchArgs),
     /// Trace plots and marginal histograms of a draws file, as PNG.
     Plot(PlotArgs),
