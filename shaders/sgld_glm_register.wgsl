@@ -13,6 +13,9 @@
 //!     minibatch.wgsl;
 //!   * the intercept is a constant too (REG_INTERCEPT), so with dense features every index into
 //!     θ and ∇ folds and they live in registers;
+//!   * sparse features whose every stored value is 1 (one-hot or bag-of-words indicators;
+//!     REG_BINARY) read only their columns: x = 1 makes fma(x, θ, η) = θ + η and g·x = g
+//!     exactly, so the draws are unchanged and each entry costs one row load instead of two;
 //!   * no barrier: each invocation is independent;
 //!   * with control variates (REG_CONTROL_VARIATES), the centre's term of an example,
 //!     d log p(y | η̂)/dη at θ̂, is the same for every chain: it is formed once per example;
@@ -47,11 +50,21 @@ fn reg_col(j: u32) -> u32 {
     return reg_column[j];
 }
 
+/// The value of entry `j` of the loaded row: 1, a constant, for binary features.
+fn reg_value(j: u32) -> f32 {
+    if (REG_BINARY) {
+        return 1.0;
+    }
+    return reg_x[j];
+}
+
 /// Reads example `row`'s padded entries into private memory; returns its stored length
 /// (dense rows have no padding: REG_WIDTH, a constant).
 fn reg_load_row(row: u32) -> u32 {
     for (var j = 0u; j < REG_WIDTH; j++) {
-        reg_x[j] = values[row * REG_WIDTH + j];
+        if (!REG_BINARY) {
+            reg_x[j] = values[row * REG_WIDTH + j];
+        }
         if (!REG_DENSE) {
             reg_column[j] = columns[row * REG_WIDTH + j];
         }
@@ -69,7 +82,7 @@ fn reg_centre_term(y: f32, len: u32) -> f32 {
         eta = control_variate[0];
     }
     for (var j = 0u; j < REG_WIDTH; j++) {
-        let next = fma(reg_x[j], control_variate[reg_col(j) + REG_INTERCEPT], eta);
+        let next = fma(reg_value(j), control_variate[reg_col(j) + REG_INTERCEPT], eta);
         eta = select(eta, next, REG_DENSE || j < len);
     }
     return dloglik_deta(y, eta);
@@ -84,7 +97,7 @@ fn reg_add_example(k: u32, y: f32, len: u32, centre: f32) {
         eta = reg_theta[base];
     }
     for (var j = 0u; j < REG_WIDTH; j++) {
-        let next = fma(reg_x[j], reg_theta[base + reg_col(j) + REG_INTERCEPT], eta);
+        let next = fma(reg_value(j), reg_theta[base + reg_col(j) + REG_INTERCEPT], eta);
         eta = select(eta, next, REG_DENSE || j < len);
     }
     let g = dloglik_deta(y, eta);
@@ -93,7 +106,7 @@ fn reg_add_example(k: u32, y: f32, len: u32, centre: f32) {
     }
     for (var j = 0u; j < REG_WIDTH; j++) {
         let i = base + reg_col(j) + REG_INTERCEPT;
-        let next = fma(-data.scale, g * reg_x[j], reg_gradient[i]);
+        let next = fma(-data.scale, g * reg_value(j), reg_gradient[i]);
         reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
     }
     if (REG_CONTROL_VARIATES) {
@@ -102,7 +115,7 @@ fn reg_add_example(k: u32, y: f32, len: u32, centre: f32) {
         }
         for (var j = 0u; j < REG_WIDTH; j++) {
             let i = base + reg_col(j) + REG_INTERCEPT;
-            let next = fma(-data.scale, -(centre * reg_x[j]), reg_gradient[i]);
+            let next = fma(-data.scale, -(centre * reg_value(j)), reg_gradient[i]);
             reg_gradient[i] = select(reg_gradient[i], next, REG_DENSE || j < len);
         }
     }

@@ -277,11 +277,16 @@ fn assert_same_draws(path: &langevin::Draws, global: &langevin::Draws, relative:
 /// at this step size). The tiled kernel's tiles are 128 rows: a batch of 130 spans two tiles
 /// of examples (and is too large for R to stay in 32 KiB of workgroup memory, so R goes
 /// through device memory there, while a batch of 50 keeps it on chip), and a linear model
-/// with 150 coefficients two tiles of coordinates.
+/// with 150 coefficients two tiles of coordinates. a9a's stored values are all 1, which the
+/// register path does not read; the linear data stored sparse are not.
 #[test]
 fn every_data_path_gives_the_same_draws() {
     let logistic = Regression::logistic(common::a9a(), 1.0).expect("valid");
     let linear = Regression::linear(linear_data(200), 0.25, 10.0).expect("valid");
+    let dense = linear_data(200);
+    let sparse = Dataset::from_dense_as_sparse(dense.to_dense(), 2, dense.labels().to_vec())
+        .expect("valid data");
+    let sparse_linear = Regression::linear(sparse, 0.25, 10.0).expect("valid");
     let all = [
         DataPath::Staged,
         DataPath::Fused,
@@ -298,6 +303,7 @@ fn every_data_path_gives_the_same_draws() {
         ),
         (linear.clone(), false, 50, &all[..]),
         (linear, true, 50, &all[..]),
+        (sparse_linear, false, 50, &all[..]),
         (
             wide_linear_data(300, 149),
             false,

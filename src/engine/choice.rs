@@ -105,6 +105,8 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         && mode == BATCH_FULL
         && job.settings.control_variate.is_none()
         && dim * dim < 2 * u64::from(batch) * width;
+    let binary = matches!(data.storage(),
+        crate::data::Features::Sparse { values, .. } if values.iter().all(|&v| v == 1.0));
     // With the statistics first; if no chain count keeps those loops within a software
     // adapter's budget, the rows.
     let register = [gram, false]
@@ -122,6 +124,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
             per_chain,
             mode,
             dense: matches!(data.storage(), crate::data::Features::Dense(_)),
+            binary,
             intercept: parts.params.get(2).is_some_and(|&flag| flag == 1.0),
             control_variates: job.settings.control_variate.is_some(),
             metric: job.settings.preconditioner.is_some(),

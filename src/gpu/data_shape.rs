@@ -93,6 +93,9 @@ pub(crate) struct RegisterShape {
     pub(crate) mode: u32,
     /// Whether the features are dense (entry j is column j).
     pub(crate) dense: bool,
+    /// Whether the features are sparse with every stored value 1, so that only their columns
+    /// are read.
+    pub(crate) binary: bool,
     /// Whether coordinate 0 is an intercept.
     pub(crate) intercept: bool,
     /// Whether the run has control variates.
@@ -199,6 +202,7 @@ impl RegisterShape {
             per_chain,
             mode,
             dense,
+            binary,
             intercept,
             control_variates,
             metric,
@@ -211,6 +215,7 @@ impl RegisterShape {
              const REG_PER_CHAIN: bool = {per_chain};\n\
              const REG_MODE: u32 = {mode}u;\n\
              const REG_DENSE: bool = {dense};\n\
+             const REG_BINARY: bool = {binary};\n\
              const REG_INTERCEPT: u32 = {}u;\n\
              const REG_BLOCKS: u32 = {}u;\n\
              const REG_CONTROL_VARIATES: bool = {control_variates};\n\
