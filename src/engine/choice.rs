@@ -93,9 +93,9 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         Ok(DataShape::Tiled(shape))
     };
     // The register kernel keeps a few chains' θ and ∇ in private memory. A shared batch's
-    // rows serve every chain of an invocation, so as many chains as keep
-    // REGISTER_MIN_INVOCATIONS invocations busy and one step's loops within a software
-    // adapter's budget; per-chain batches share nothing, so one chain each.
+    // rows serve every chain of an invocation, so as many chains as keep every core busy
+    // (register_min_invocations) and one step's loops within a software adapter's budget;
+    // per-chain batches share nothing, so one chain each.
     // Full-batch linear regression on `Auto`: the batch's gradient is −(Xᵀy − XᵀX θ)/s²
     // from the sufficient statistics, D² products per chain-step in place of the rows'
     // 2·n·w; taken where that is fewer.
@@ -112,7 +112,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
     let register = [gram, false]
         .into_iter()
         .flat_map(|gram| {
-            register_chains_per_invocation(per_chain, chains)
+            register_chains_per_invocation(per_chain, chains, gpu.is_software())
                 .into_iter()
                 .map(move |k| (gram, k))
         })
@@ -301,20 +301,34 @@ fn auto_path(software: bool, applicable: Applicable) -> DataPath {
 /// under 4N takes 4 walks on average, 5 loop iterations each; twice that.
 const PERMUTATION_WALKS: u64 = 40;
 
-/// Chains per invocation of the register kernel, at most.
-const REGISTER_CHAINS: u32 = 8;
-/// The fewest invocations the register kernel is given chains for: eight workgroups of 32,
-/// so that every core of a software adapter has several.
-const REGISTER_MIN_INVOCATIONS: u64 = 256;
+/// Chains per invocation of the register kernel on a shared batch, where there are enough.
+/// Measured on llvmpipe (2 cores, a9a, batch 100, alternated runs): 4 as fast as 8 at 1024
+/// and 4096 chains and on the linear job, 16 slower (θ and ∇ no longer fit in registers); 2
+/// slower than 1 at 256 chains (0.9·10⁵ against 1.2·10⁵ chain-steps/s), 4 faster
+/// (1.5·10⁵).
+const REGISTER_CHAINS: u32 = 4;
 
-/// The register kernel's candidate chains per invocation, most first: one for per-chain
-/// batches; for a shared batch the powers of two up to [`REGISTER_CHAINS`] that leave at
-/// least [`REGISTER_MIN_INVOCATIONS`] invocations (at least one candidate, 1).
-fn register_chains_per_invocation(per_chain: bool, chains: u64) -> Vec<u32> {
-    let mut candidates: Vec<u32> = [REGISTER_CHAINS, REGISTER_CHAINS / 2, REGISTER_CHAINS / 4]
-        .into_iter()
-        .filter(|&k| !per_chain && chains.div_ceil(u64::from(k)) >= REGISTER_MIN_INVOCATIONS)
-        .collect();
+/// The fewest invocations the register kernel is given [`REGISTER_CHAINS`] chains each for.
+/// A software adapter runs each workgroup (32 invocations at these sizes) on one thread of
+/// one per core, so one workgroup per core of this host; a GPU, eight workgroups of 32.
+fn register_min_invocations(software: bool) -> u64 {
+    if software {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        32 * cores as u64
+    } else {
+        256
+    }
+}
+
+/// The register kernel's candidate chains per invocation, most first: for a shared batch
+/// [`REGISTER_CHAINS`] where that leaves [`register_min_invocations`], then 1.
+fn register_chains_per_invocation(per_chain: bool, chains: u64, software: bool) -> Vec<u32> {
+    let mut candidates = Vec::new();
+    if !per_chain
+        && chains.div_ceil(u64::from(REGISTER_CHAINS)) >= register_min_invocations(software)
+    {
+        candidates.push(REGISTER_CHAINS);
+    }
     candidates.push(1);
     candidates
 }
