@@ -105,8 +105,7 @@ fn data_shape(gpu: &Gpu, job: &Job, parts: &DataKernelParts) -> Result<DataShape
         && mode == BATCH_FULL
         && job.settings.control_variate.is_none()
         && dim * dim < 2 * u64::from(batch) * width;
-    let binary = matches!(data.storage(),
-        crate::data::Features::Sparse { values, .. } if values.iter().all(|&v| v == 1.0));
+    let binary = data.is_sparse_indicators();
     // With the statistics first; if no chain count keeps those loops within a software
     // adapter's budget, the rows.
     let register = [gram, false]
