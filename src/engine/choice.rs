@@ -308,8 +308,9 @@ const PERMUTATION_WALKS: u64 = 40;
 const REGISTER_CHAINS: u32 = 4;
 
 /// The fewest invocations the register kernel is given [`REGISTER_CHAINS`] chains each for.
-/// A software adapter runs each workgroup (32 invocations at these sizes) on one thread of
-/// one per core, so one workgroup per core of this host; a GPU, eight workgroups of 32.
+/// llvmpipe runs a thread per core and each workgroup (32 invocations at these sizes) on one
+/// of them, so on a software adapter one workgroup per core of this host; on a GPU, eight
+/// workgroups of 32.
 fn register_min_invocations(software: bool) -> u64 {
     if software {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
