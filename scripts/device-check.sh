@@ -41,13 +41,13 @@ done
 # Fashion-MNIST: the SGLD model average against the SGD point estimate (the README's
 # commands), with the GPU's times.
 if [ -n "${LANGEVIN_FASHION_MNIST:-}" ]; then
-  for job in "sgd --chains 1 --burn-in 2999 --step-size 3e-6 --temperature 0" \
+  for job in "sgd --chains 1 --burn-in 8999 --step-size 3e-6 --temperature 0" \
     "sgld --chains 4 --burn-in 0 --thin 30 --schedule cyclical --step-size 6e-6 --cycles 1 --explore 0.8"; do
     set -- $job
     name=$1; shift
     start=$SECONDS
     $run target/gpu/langevin sample --model mlp \
-      --data fashion-mnist --hidden 100 --steps 3000 --batch 100 --seed 1 "$@" \
+      --data fashion-mnist --hidden 100 --steps 9000 --batch 100 --seed 1 "$@" \
       --predictive "$out/$name.npy" --json "$out/$name.json" --quiet 2>&1 | grep -vE "^ +[0-9]" \
       | tee "$out/fashion-$name.txt"
     echo "$name: $((SECONDS - start)) s wall" | tee -a "$out/fashion-$name.txt"
