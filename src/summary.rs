@@ -83,11 +83,18 @@ impl Summary {
         // arithmetic is the same whichever thread does it, so the figures do not depend on
         // the core count), as many at once as SUMMARY_MEMORY holds: a dimension's values
         // (twice when chains are left out), their split copy and normal scores take 8 bytes
-        // per draw each, and the rank pairs 16.
-        let per_dimension = 48 * n_draws * n_chains;
+        // per draw each, and the ranking 16 (24 for values that are not all f32s). The
+        // table of normal scores, 8 bytes per draw, is shared.
+        let per_dimension = 56 * n_draws * n_chains;
         let at_once = (SUMMARY_MEMORY / per_dimension.max(1)).max(1);
-        // Each thread keeps its buffers from one dimension to the next (`Workspace`).
-        let rows = diagnostics::parallel_map(dim, at_once, DimensionWork::default, |work, d| {
+        // Each thread keeps its buffers from one dimension to the next (`Workspace`), and
+        // every dimension ranks as many values, so all share one table of normal scores.
+        let template = diagnostics::Workspace::for_quantities(n_draws, kept);
+        let work = || DimensionWork {
+            diagnostics: template.sharing(),
+            ..DimensionWork::default()
+        };
+        let rows = diagnostics::parallel_map(dim, at_once, work, |work, d| {
             let values = &mut work.values;
             if kept == n_chains {
                 draws.dimension_into(d, values);

@@ -73,17 +73,16 @@
 
 mod autocov;
 mod nested;
+mod rank;
 #[cfg(test)]
 mod tests;
 
-use autocov::{inverse_normal_cdf, Autocov};
+use autocov::Autocov;
 pub use nested::{nested_rhat, nested_rhat_from_moments};
+use rank::Ranker;
 
 /// Fewest draws per chain that the diagnostics accept (ArviZ's `min_draws`).
 pub(super) const MIN_DRAWS: usize = 4;
-
-/// Blom's fractional offset `c` in `(r − c) / (S − 2c + 1)`.
-const BLOM_OFFSET: f64 = 3.0 / 8.0;
 
 /// Probabilities of the two quantiles whose indicators give the tail ESS.
 const TAIL_PROBS: [f64; 2] = [0.05, 0.95];
@@ -184,6 +183,26 @@ pub(crate) struct Workspace {
     split: Vec<f64>,
     z: Vec<f64>,
     ranker: Ranker,
+}
+
+impl Workspace {
+    /// A workspace for quantities of `draws` draws of each of `chains` chains, with their
+    /// normal scores tabulated on every core; [`Workspace::sharing`] gives other threads
+    /// workspaces that share the table.
+    pub(crate) fn for_quantities(draws: usize, chains: usize) -> Workspace {
+        Workspace {
+            ranker: Ranker::for_size(SplitChains::size(draws, chains)),
+            ..Workspace::default()
+        }
+    }
+
+    /// An empty workspace that shares this one's table of normal scores.
+    pub(crate) fn sharing(&self) -> Workspace {
+        Workspace {
+            ranker: self.ranker.sharing(),
+            ..Workspace::default()
+        }
+    }
 }
 
 /// The split chains of one quantity with their ranking and rank-normalised values `z`.
@@ -312,6 +331,11 @@ struct SplitChains {
 }
 
 impl SplitChains {
+    /// The values the split chains of `chains` chains of `draws` draws hold.
+    fn size(draws: usize, chains: usize) -> usize {
+        2 * (draws / 2) * chains
+    }
+
     /// The split chains of `values`, written into `data` (whose contents are dropped; its
     /// capacity is reused).
     fn new(values: &[f64], draws: usize, chains: usize, mut data: Vec<f64>) -> Self {
@@ -339,135 +363,6 @@ impl SplitChains {
             chains: 2 * chains,
             len,
         }
-    }
-}
-
-/// Sorting and rank normalisation with reusable scratch space.
-#[derive(Default)]
-struct Ranker {
-    /// `(order_key(value), index)` in ascending order of value.
-    sorted: Vec<(u64, usize)>,
-    /// The indices of one group of tied values, while its normal score is pending.
-    tied: Vec<usize>,
-}
-
-impl Ranker {
-    /// Sorts the values of `x` (no NaN) into `self.sorted`.
-    fn sort(&mut self, x: &[f64]) {
-        self.sorted.clear();
-        self.sorted
-            .extend(x.iter().enumerate().map(|(i, &v)| (order_key(v), i)));
-        self.sorted.sort_unstable_by_key(|&(key, _)| key);
-    }
-
-    /// Median of the sorted values (mean of the two middle ones when their number
-    /// is even).
-    fn median(&self) -> f64 {
-        let size = self.sorted.len();
-        let middle = key_value(self.sorted[size / 2].0);
-        if size % 2 == 1 {
-            middle
-        } else {
-            (key_value(self.sorted[size / 2 - 1].0) + middle) / 2.0
-        }
-    }
-
-    /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
-    /// `r` of value `i` among the `S` sorted values.
-    fn normal_scores(&mut self, out: &mut [f64]) {
-        let size = self.sorted.len();
-        write_normal_scores(self.sorted.iter().copied(), size, &mut self.tied, out);
-    }
-
-    /// [`Ranker::normal_scores`] of the folded values `|x − median|` of the sorted
-    /// values `x`, without sorting them: the values below the median, walked
-    /// downwards, and those from the median up, walked upwards, are each
-    /// non-decreasing once folded (rounding `x − m` is monotone in `x`), so one
-    /// merge ranks them. Returns `false`, leaving `out` partly written, if a folded
-    /// value is NaN (`∞ − ∞`).
-    fn folded_normal_scores(&mut self, median: f64, out: &mut [f64]) -> bool {
-        let fold = |&(key, i): &(u64, usize)| ((key_value(key) - median).abs(), i);
-        let split = self
-            .sorted
-            .partition_point(|&(key, _)| key_value(key) < median);
-        let (below, above) = self.sorted.split_at(split);
-        let mut below = below.iter().rev().map(fold).peekable();
-        let mut above = above.iter().map(fold).peekable();
-        let mut finite = true;
-        let merged = std::iter::from_fn(|| {
-            let next = match (below.peek(), above.peek()) {
-                (Some(b), Some(a)) if b.0 <= a.0 => below.next(),
-                (_, Some(_)) => above.next(),
-                (Some(_), None) => below.next(),
-                (None, None) => None,
-            };
-            match next {
-                Some((folded, _)) if folded.is_nan() => {
-                    finite = false;
-                    None
-                }
-                Some((folded, i)) => Some((order_key(folded), i)),
-                None => None,
-            }
-        });
-        write_normal_scores(merged, self.sorted.len(), &mut self.tied, out);
-        finite
-    }
-}
-
-/// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for each `(key, i)` of `ranked`,
-/// which yields `size` = S keys in ascending order; `r` is the average 1-based rank of the
-/// key's ties. `tied` is scratch for one group of ties.
-fn write_normal_scores(
-    ranked: impl Iterator<Item = (u64, usize)>,
-    size: usize,
-    tied: &mut Vec<usize>,
-    out: &mut [f64],
-) {
-    let denominator = (size as f64 - 2.0 * BLOM_OFFSET) + 1.0;
-    // Ranks start+1 ..= start+tied.len() share their average.
-    let mut flush = |start: usize, tied: &mut Vec<usize>| {
-        let end = start + tied.len();
-        let rank = (start + 1 + end) as f64 * 0.5;
-        let z = inverse_normal_cdf((rank - BLOM_OFFSET) / denominator);
-        for i in tied.drain(..) {
-            out[i] = z;
-        }
-        end
-    };
-    tied.clear();
-    let mut start = 0;
-    let mut group = None;
-    for (key, i) in ranked {
-        if group != Some(key) {
-            if !tied.is_empty() {
-                start = flush(start, tied);
-            }
-            group = Some(key);
-        }
-        tied.push(i);
-    }
-    if !tied.is_empty() {
-        flush(start, tied);
-    }
-}
-
-/// Order-preserving map of a non-NaN `f64` to `u64`, with `-0.0` and `0.0` equal.
-fn order_key(v: f64) -> u64 {
-    let bits = (v + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
-}
-
-/// Inverse of [`order_key`] (giving `0.0` for `-0.0`).
-fn key_value(key: u64) -> f64 {
-    if key >> 63 == 1 {
-        f64::from_bits(key & !(1 << 63))
-    } else {
-        f64::from_bits(!key)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The diagnostics against ArviZ's numbers (fixtures in `tests/fixtures/diagnostics/`) and
 //! the nested R-hat against an independent NumPy implementation.
 
-use super::autocov::next_fast_len;
+use super::autocov::{inverse_normal_cdf, next_fast_len};
 use super::*;
 use std::path::{Path, PathBuf};
 
