@@ -113,15 +113,13 @@ impl Summary {
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
             let (rhat, ess_bulk) =
                 diagnostics::rhat_and_ess_bulk_in(values, n_draws, kept, &mut work.diagnostics);
-            [
-                mean,
-                var.sqrt(),
-                quantile(values, 0.05),
-                quantile(values, 0.50),
-                quantile(values, 0.95),
-                rhat,
-                ess_bulk,
-            ]
+            // The ranking R-hat made has the order statistics, where it holds every value.
+            let [q05, q50, q95] = [0.05, 0.50, 0.95].map(|p| {
+                work.diagnostics
+                    .ranked_quantile(p)
+                    .unwrap_or_else(|| quantile(values, p))
+            });
+            [mean, var.sqrt(), q05, q50, q95, rhat, ess_bulk]
         });
         for [mean, sd, q05, q50, q95, rhat, ess] in rows {
             summary.mean.push(mean);

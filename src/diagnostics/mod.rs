@@ -165,6 +165,7 @@ pub(crate) fn rhat_and_ess_bulk_in(
     work: &mut Workspace,
 ) -> (f64, f64) {
     check_len(values, draws, chains);
+    work.ranked_all = false;
     if chains == 0 || draws < MIN_DRAWS || values.iter().any(|x| x.is_nan()) {
         return (f64::NAN, f64::NAN);
     }
@@ -172,6 +173,8 @@ pub(crate) fn rhat_and_ess_bulk_in(
     let ess = ranked.ess();
     let rhat = if chains < 2 { f64::NAN } else { ranked.rhat() };
     ranked.release(work);
+    // With an even number of draws the split chains hold every value.
+    work.ranked_all = draws % 2 == 0;
     (rhat, ess)
 }
 
@@ -183,9 +186,19 @@ pub(crate) struct Workspace {
     split: Vec<f64>,
     z: Vec<f64>,
     ranker: Ranker,
+    /// Whether the last [`rhat_and_ess_bulk_in`] ranked every one of its values.
+    ranked_all: bool,
 }
 
 impl Workspace {
+    /// The type-7 `p` quantile (as [`quantile_type7`]) of the values of the last
+    /// [`rhat_and_ess_bulk_in`], read from its ranking; `None` where that ranking left values
+    /// out (an odd number of draws: the split chains drop the middle one) or did not run.
+    /// A `-0.0` reads as `0.0`.
+    pub(crate) fn ranked_quantile(&self, p: f64) -> Option<f64> {
+        self.ranked_all.then(|| self.ranker.quantile(p))
+    }
+
     /// A workspace for quantities of `draws` draws of each of `chains` chains, with their
     /// normal scores tabulated on every core; [`Workspace::sharing`] gives other threads
     /// workspaces that share the table.
@@ -404,14 +417,25 @@ pub(super) fn shifted_mean(x: &[f64]) -> f64 {
 /// R's type-7 quantile (`scipy.stats.mstats.mquantiles` with `alphap = betap = 1`)
 /// of the values in `x` (at least 2, no NaN); reorders `x`.
 pub(crate) fn quantile_type7(x: &mut [f64], p: f64) -> f64 {
-    let n = x.len();
+    let (k, gamma) = type7_position(x.len(), p);
+    let (_, &mut below, above) = x.select_nth_unstable_by(k - 1, f64::total_cmp);
+    let next = above.iter().copied().fold(f64::INFINITY, f64::min);
+    interpolate_type7(below, next, gamma)
+}
+
+/// Where the type-7 `p` quantile of `n` values (at least 2) falls: between the `k`-th and the
+/// `(k + 1)`-th smallest (1-based), at fraction `gamma` of the way.
+fn type7_position(n: usize, p: f64) -> (usize, f64) {
     let m = 1.0 - p;
     let aleph = n as f64 * p + m;
     // `aleph` is clamped to [1, n − 1], so the cast is exact and k ∈ [1, n − 1].
     let k = aleph.clamp(1.0, (n - 1) as f64).floor() as usize;
     let gamma = (aleph - k as f64).clamp(0.0, 1.0);
-    let (_, &mut below, above) = x.select_nth_unstable_by(k - 1, f64::total_cmp);
-    let next = above.iter().copied().fold(f64::INFINITY, f64::min);
+    (k, gamma)
+}
+
+/// The type-7 quantile `gamma` of the way from the order statistic `below` to `next`.
+fn interpolate_type7(below: f64, next: f64, gamma: f64) -> f64 {
     (1.0 - gamma) * below + gamma * next
 }
 

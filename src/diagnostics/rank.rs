@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::autocov::inverse_normal_cdf;
+use super::{interpolate_type7, type7_position};
 
 /// Blom's fractional offset `c` in `(r − c) / (S − 2c + 1)`.
 const BLOM_OFFSET: f64 = 3.0 / 8.0;
@@ -119,6 +120,15 @@ impl Ranker {
         }
     }
 
+    /// The type-7 `p` quantile of the sorted values (at least 2).
+    pub(super) fn quantile(&self, p: f64) -> f64 {
+        if self.wide.is_empty() {
+            quantile(&self.packed, p)
+        } else {
+            quantile(&self.wide, p)
+        }
+    }
+
     /// Writes `Φ⁻¹((r − 3/8) / (S − 3/4 + 1))` into `out[i]` for the average rank
     /// `r` of value `i` among the `S` sorted values.
     pub(super) fn normal_scores(&mut self, out: &mut [f64]) {
@@ -199,6 +209,12 @@ fn radix_sort_by_key(entries: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     }
 }
 
+/// The type-7 `p` quantile of the ascending `sorted` (at least 2 values).
+fn quantile(sorted: &[impl Ranked], p: f64) -> f64 {
+    let (k, gamma) = type7_position(sorted.len(), p);
+    interpolate_type7(sorted[k - 1].value(), sorted[k].value(), gamma)
+}
+
 /// Median of the ascending `sorted` (mean of the two middle ones when their number is even).
 fn median(sorted: &[impl Ranked]) -> f64 {
     let size = sorted.len();
@@ -239,13 +255,9 @@ fn scatter_scores(
         while end < count && tied_to_previous(end) {
             end += 1;
         }
-        if end == start + 1 {
-            out[index(start)] = scores.of_rank(end);
-        } else {
-            let z = scores.of_ties(start, end - start);
-            for p in start..end {
-                out[index(p)] = z;
-            }
+        let z = scores.of_ranks(start, end - start);
+        for p in start..end {
+            out[index(p)] = z;
         }
         start = end;
     }
@@ -318,14 +330,15 @@ impl NormalScores {
         NormalScores { table }
     }
 
-    /// The score of the untied rank `rank` (1-based).
-    fn of_rank(&self, rank: usize) -> f64 {
-        self.table[rank - 1]
-    }
-
-    /// The score shared by the `count` tied values of ranks `start + 1 ..= start + count`.
-    fn of_ties(&self, start: usize, count: usize) -> f64 {
-        score(self.table.len(), start, count)
+    /// The score shared by the `count` (tied) values of ranks `start + 1 ..= start + count`.
+    /// An odd count's average rank, `start + (count + 1)/2`, is an integer, and the table holds
+    /// its score by the same expression; an even count's is not.
+    fn of_ranks(&self, start: usize, count: usize) -> f64 {
+        if count % 2 == 1 {
+            self.table[start + count / 2]
+        } else {
+            score(self.table.len(), start, count)
+        }
     }
 }
 
@@ -447,12 +460,14 @@ mod tests {
     #[test]
     fn tabulated_scores_are_the_average_rank_formula() {
         let scores = NormalScores::tabulate(10);
+        let score_of = |rank: f64| inverse_normal_cdf((rank - BLOM_OFFSET) / (10.0 - 0.75 + 1.0));
         for rank in 1..=10 {
-            let p = (rank as f64 - BLOM_OFFSET) / (10.0 - 0.75 + 1.0);
-            assert_eq!(scores.of_rank(rank), inverse_normal_cdf(p));
+            assert_eq!(scores.of_ranks(rank - 1, 1), score_of(rank as f64));
         }
-        // Ranks 4, 5 and 6 tied: average rank 5.
-        assert_eq!(scores.of_ties(3, 3), scores.of_rank(5));
+        // Ranks 4, 5 and 6 tied: average rank 5, from the table; 4 and 5: 4.5.
+        assert_eq!(scores.of_ranks(3, 3), score_of(5.0));
+        assert_eq!(scores.of_ranks(3, 2), score_of(4.5));
+        assert_eq!(scores.of_ranks(0, 10), score_of(5.5));
     }
 
     #[test]

@@ -540,3 +540,34 @@ fn nested_rhat_moments_length_mismatch_panics() {
 fn nested_rhat_wrong_length_panics() {
     nested_rhat(&[1.0; 10], 4, 3, 3);
 }
+
+#[test]
+fn quantiles_from_the_ranking_equal_a_selection() {
+    let mut normals = Normals(31);
+    // Rounded to f32 (packed ranking) and not (pairs), with ties.
+    let single: Vec<f64> = normals
+        .matrix(40, 6)
+        .iter()
+        .map(|&v| f64::from(v as f32))
+        .collect();
+    let tied: Vec<f64> = normals
+        .matrix(40, 6)
+        .iter()
+        .map(|&v| (v * 3.0).round() / 3.0)
+        .collect();
+    let mut work = Workspace::default();
+    for values in [single, tied, normals.matrix(40, 6)] {
+        rhat_and_ess_bulk_in(&values, 40, 6, &mut work);
+        for p in [0.0, 0.05, 0.5, 0.95, 1.0] {
+            let selected = quantile_type7(&mut values.clone(), p);
+            let ranked = work
+                .ranked_quantile(p)
+                .expect("40 draws: every value ranked");
+            assert_eq!(ranked.to_bits(), selected.to_bits(), "p = {p}");
+        }
+    }
+    // An odd number of draws: the split chains leave the middle draws out.
+    let odd = normals.matrix(41, 6);
+    rhat_and_ess_bulk_in(&odd, 41, 6, &mut work);
+    assert_eq!(work.ranked_quantile(0.5), None);
+}
