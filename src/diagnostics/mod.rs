@@ -174,7 +174,7 @@ pub(crate) fn rhat_and_ess_bulk_in(
     let rhat = if chains < 2 { f64::NAN } else { ranked.rhat() };
     ranked.release(work);
     // With an even number of draws the split chains hold every value.
-    work.ranked_all = draws % 2 == 0;
+    work.ranked_all = draws.is_multiple_of(2);
     (rhat, ess)
 }
 
