@@ -82,6 +82,21 @@ impl Draws {
         })
     }
 
+    /// [`Draws::is_divergent`] of every chain, from one pass over the draws in memory order
+    /// (asking chain by chain strides through all of them once per chain).
+    pub fn divergent_chains(&self) -> Vec<bool> {
+        let mut divergent = vec![false; self.chains];
+        if self.dim == 0 || self.chains == 0 {
+            return divergent;
+        }
+        for row in self.values.chunks_exact(self.dim * self.chains) {
+            for (flag, draw) in divergent.iter_mut().zip(row.chunks_exact(self.dim)) {
+                *flag |= draw.iter().any(|v| !v.is_finite());
+            }
+        }
+        divergent
+    }
+
     /// Each chain's temperature under the run's ladder, or `None` without one.
     pub fn chain_temperatures(&self) -> Option<&[f32]> {
         (!self.temperatures.is_empty()).then_some(&self.temperatures[..])
@@ -145,5 +160,31 @@ impl Draws {
                     .try_for_each(|v| out.write_all(&v.to_le_bytes()))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Draws;
+
+    #[test]
+    fn divergent_chains_match_chain_by_chain() {
+        let (draws, chains, dim) = (4, 5, 3);
+        let mut values: Vec<f32> = (0..draws * chains * dim).map(|v| v as f32).collect();
+        // Chain 1 at draw 0, dimension 2; chain 3 at the last draw, dimension 0; chain 4 ±∞.
+        values[dim + 2] = f32::NAN;
+        values[((draws - 1) * chains + 3) * dim] = f32::NAN;
+        values[(2 * chains + 4) * dim + 1] = f32::NEG_INFINITY;
+        let run = Draws {
+            draws,
+            chains,
+            dim,
+            values,
+            steps: (1..=draws as u32).collect(),
+            temperatures: Vec::new(),
+        };
+        let each: Vec<bool> = (0..chains).map(|c| run.is_divergent(c)).collect();
+        assert_eq!(each, [false, true, false, true, true]);
+        assert_eq!(run.divergent_chains(), each);
     }
 }

@@ -60,11 +60,8 @@ impl Summary {
     /// The summary of `chains` (indices into the draws' chains).
     pub(crate) fn of(draws: &Draws, chains: &[usize]) -> Summary {
         let (n_draws, n_chains, dim) = draws.shape();
-        let finite: Vec<usize> = chains
-            .iter()
-            .copied()
-            .filter(|&c| !draws.is_divergent(c))
-            .collect();
+        let divergent = draws.divergent_chains();
+        let finite: Vec<usize> = chains.iter().copied().filter(|&c| !divergent[c]).collect();
         let kept = finite.len();
         let mut summary = Summary {
             dim,
