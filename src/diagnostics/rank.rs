@@ -353,39 +353,42 @@ fn score(size: usize, start: usize, count: usize) -> f64 {
 
 /// Order-preserving map of a non-NaN `f64` to `u64`, with `-0.0` and `0.0` equal.
 fn order_key(v: f64) -> u64 {
-    let bits = (v + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    ordered_bits((v + 0.0).to_bits(), 64)
 }
 
 /// Inverse of [`order_key`] (giving `0.0` for `-0.0`).
 fn key_value(key: u64) -> f64 {
-    if key >> 63 == 1 {
-        f64::from_bits(key & !(1 << 63))
-    } else {
-        f64::from_bits(!key)
-    }
+    f64::from_bits(unordered_bits(key, 64))
 }
 
 /// [`order_key`] of a non-NaN `f32`, in 32 bits.
 fn order_key32(v: f32) -> u32 {
-    let bits = (v + 0.0).to_bits();
-    if bits >> 31 == 1 {
-        !bits
-    } else {
-        bits | (1 << 31)
-    }
+    ordered_bits(u64::from((v + 0.0).to_bits()), 32) as u32
 }
 
 /// Inverse of [`order_key32`] (giving `0.0` for `-0.0`).
 fn key32_value(key: u32) -> f32 {
-    if key >> 31 == 1 {
-        f32::from_bits(key & !(1 << 31))
+    f32::from_bits(unordered_bits(u64::from(key), 32) as u32)
+}
+
+/// The IEEE bits of a float `width` bits wide as an unsigned key in the float's order: the
+/// sign bit set for non-negative values, every bit flipped for negative ones.
+fn ordered_bits(bits: u64, width: u32) -> u64 {
+    let sign = 1 << (width - 1);
+    if bits & sign != 0 {
+        !bits & (u64::MAX >> (64 - width))
     } else {
-        f32::from_bits(!key)
+        bits | sign
+    }
+}
+
+/// Inverse of [`ordered_bits`].
+fn unordered_bits(key: u64, width: u32) -> u64 {
+    let sign = 1 << (width - 1);
+    if key & sign != 0 {
+        key & !sign
+    } else {
+        !key & (u64::MAX >> (64 - width))
     }
 }
 
