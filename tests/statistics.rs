@@ -181,3 +181,62 @@ fn a_statistics_only_run_reports_what_a_full_run_does() {
     assert_eq!(only.draws_delivered, 0, "no draw was read back");
     assert_eq!(full.draws_delivered, 50);
 }
+
+/// Under the freeze policy a submit's kept draws are folded by one statistics dispatch after
+/// its steps; under reset, each right after the step that kept it. Without a divergence the
+/// two policies do the same arithmetic, so the statistics must agree bit for bit.
+#[test]
+fn statistics_folded_per_submit_equal_those_folded_per_draw() {
+    let gpu = common::gpu();
+    let run = |policy| {
+        Sampler::builder(Gaussian::isotropic(5, 0.5, 2.0).expect("valid"))
+            .chains(40)
+            .steps(400)
+            .burn_in(100)
+            .thin(3)
+            .step_size(StepSize::constant(0.05).expect("valid"))
+            .method(Method::psgld())
+            .divergence(policy)
+            .seed(12)
+            .build()
+            .expect("valid")
+            .runner(gpu)
+            .statistics()
+            .expect("run")
+    };
+    let freeze = run(DivergencePolicy::Freeze);
+    let reset = run(DivergencePolicy::Reset);
+    assert_eq!(freeze.statistics, reset.statistics);
+}
+
+/// A chain that diverges a few draws into a submit: folded per submit, its first divergent
+/// step is still the step after the first draw that holds a non-finite value.
+#[test]
+fn a_divergence_inside_a_submit_names_its_step() {
+    let gpu = common::gpu();
+    let mut positions: Vec<f32> = (0..16).map(|c| (c as f32 - 8.0) * 0.1).collect();
+    // 4θ³ − 4θ from θ = 100 grows the chain cubically: it leaves f32 after a few steps.
+    positions[5] = 100.0;
+    let sampler = Sampler::builder(double_well().expect("valid"))
+        .chains(16)
+        .steps(60)
+        .burn_in(0)
+        .thin(2)
+        .step_size(StepSize::constant(0.01).expect("valid"))
+        .init(Init::Positions(positions))
+        .build()
+        .expect("valid");
+    let (draws, report) = sampler.runner(gpu).draws_and_report().expect("run");
+    let first_bad = (0..draws.shape().0)
+        .find(|&i| !draws.get(i, 5, 0).is_finite())
+        .expect("chain 5 diverges");
+    assert!(
+        first_bad >= 1,
+        "diverged at the first draw: the test needs a later one"
+    );
+    let divergences = report.statistics.divergences();
+    assert_eq!(divergences.len(), 1, "{divergences:?}");
+    assert_eq!(divergences[0].chain, 5);
+    // Draw i is taken after 2(i + 1) updates.
+    assert_eq!(divergences[0].first_step as usize, 2 * (first_bad + 1));
+}

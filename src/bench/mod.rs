@@ -107,6 +107,8 @@ fn timing_batch(steps: u32, per_dispatch: u32) -> Batch {
                 step_count: per_dispatch.min(steps - first_step),
                 table_offset: first_step,
                 draw_slot: NO_DRAW,
+                draw_count: 0,
+                draw_stride: 0,
             }
         })
         .collect();

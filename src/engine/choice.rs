@@ -407,6 +407,19 @@ pub(crate) fn kernel_for(gpu: &Gpu, job: &Job) -> Result<Kernel> {
 /// 37 000 counted iterations, so the budget keeps a safety factor of 1.5 below that.
 const SOFTWARE_LOOP_BUDGET: u64 = 24_000;
 
+/// The kept draws one dispatch of the statistics kernel may fold (`chain_statistics.wgsl`
+/// walks a chain's `dim` coordinates twice per draw): any number on hardware, and within the
+/// loop budget (at least one) on a software adapter.
+pub(crate) fn statistics_draws_per_dispatch(gpu: &Gpu, dim: u64) -> u32 {
+    if !gpu.is_software() {
+        return u32::MAX;
+    }
+    let per_draw = 2 * dim + 1;
+    u32::try_from(SOFTWARE_LOOP_BUDGET / per_draw)
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
 /// Upper bounds on one invocation's loop iterations in a dispatch: (per step, once per
 /// dispatch).
 fn loop_iterations(job: &Job, kernel: &Kernel) -> (u64, u64) {

@@ -1,7 +1,7 @@
 //! The divergence check and running statistics that follow every kept draw
 //! (`shaders/chain_statistics.wgsl`).
 
-use crate::engine::choice::workgroup_size;
+use crate::engine::choice::{statistics_draws_per_dispatch, workgroup_size};
 use crate::engine::job::Job;
 use crate::error::Result;
 use crate::gpu::contract::{ChainStatus, DispatchRecord};
@@ -20,6 +20,11 @@ pub(crate) struct Monitor {
     pub(crate) status: wgpu::Buffer,
     /// The last finite draw of each chain, laid out like θ.
     pub(crate) last_good: wgpu::Buffer,
+    /// Whether a divergent chain is reset (which a later step reads), so that every kept draw
+    /// is folded right after the step that kept it.
+    pub(crate) reset: bool,
+    /// The most kept draws one statistics dispatch folds.
+    pub(crate) draws_per_dispatch: u32,
 }
 
 impl Monitor {
@@ -31,9 +36,8 @@ impl Monitor {
         state_bytes: u64,
     ) -> Result<Monitor> {
         let chains = u64::from(job.chains());
-        let kernel = Kernel::ChainStatistics {
-            reset: job.settings.divergence == DivergencePolicy::Reset,
-        };
+        let reset = job.settings.divergence == DivergencePolicy::Reset;
+        let kernel = Kernel::ChainStatistics { reset };
         let pipeline = Pipeline::new(
             gpu,
             &kernel,
@@ -75,6 +79,8 @@ impl Monitor {
             statistics,
             status,
             last_good,
+            reset,
+            draws_per_dispatch: statistics_draws_per_dispatch(gpu, job.target.dim() as u64),
         })
     }
 }

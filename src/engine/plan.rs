@@ -85,6 +85,8 @@ impl<'a> Planner<'a> {
                 step_count: count,
                 table_offset: batch.schedule.len() as u32,
                 draw_slot,
+                draw_count: u32::from(draw_slot != NO_DRAW),
+                draw_stride: 0,
             });
             // Exploration steps inject no noise: the rule runs as its optimiser.
             let factor = settings.method.noise_factor();

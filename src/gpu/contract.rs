@@ -95,6 +95,12 @@ shared_struct! {
         pub(crate) table_offset: u32,
         /// Where the state after the last step is stored in the draws buffer, or NO_DRAW.
         pub(crate) draw_slot: u32,
+        /// The draws the statistics kernel folds, from draw_slot on: 1 after a step dispatch
+        /// that kept one, or every kept draw of a submit at once (`ChainState::submit`).
+        pub(crate) draw_count: u32,
+        /// Steps between the draws it folds: draw k was taken after step
+        /// first_step + step_count + k · draw_stride − 1.
+        pub(crate) draw_stride: u32,
     }
 }
 
