@@ -210,22 +210,13 @@ fn statistics_folded_per_submit_equal_those_folded_per_draw() {
 }
 
 /// A chain that diverges a few draws into a submit: folded per submit, its first divergent
-/// step is still the step after the first draw that holds a non-finite value.
+/// step is still the step after the first draw that holds a non-finite value (with a thin of
+/// 3, so that a fold that lost the draws' spacing would name another step).
 #[test]
 fn a_divergence_inside_a_submit_names_its_step() {
     let gpu = common::gpu();
-    let mut positions: Vec<f32> = (0..16).map(|c| (c as f32 - 8.0) * 0.1).collect();
-    // 4θ³ − 4θ from θ = 100 grows the chain cubically: it leaves f32 after a few steps.
-    positions[5] = 100.0;
-    let sampler = Sampler::builder(double_well().expect("valid"))
-        .chains(16)
-        .steps(60)
-        .burn_in(0)
-        .thin(2)
-        .step_size(StepSize::constant(0.01).expect("valid"))
-        .init(Init::Positions(positions))
-        .build()
-        .expect("valid");
+    // 4θ³ − 4θ from θ = 30 grows the chain cubically: it leaves f32 after a few steps.
+    let sampler = double_well_run(DivergencePolicy::Freeze, 30.0);
     let (draws, report) = sampler.runner(gpu).draws_and_report().expect("run");
     let first_bad = (0..draws.shape().0)
         .find(|&i| !draws.get(i, 5, 0).is_finite())
@@ -237,6 +228,6 @@ fn a_divergence_inside_a_submit_names_its_step() {
     let divergences = report.statistics.divergences();
     assert_eq!(divergences.len(), 1, "{divergences:?}");
     assert_eq!(divergences[0].chain, 5);
-    // Draw i is taken after 2(i + 1) updates.
-    assert_eq!(divergences[0].first_step as usize, 2 * (first_bad + 1));
+    // Draw i is taken after 3(i + 1) updates (thin 3).
+    assert_eq!(divergences[0].first_step as usize, 3 * (first_bad + 1));
 }
