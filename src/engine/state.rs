@@ -298,8 +298,8 @@ impl ChainState {
     /// each draw must be folded right after the step that kept it: under the reset policy
     /// (a reset changes θ, which the next step reads), with a network's predictive passes
     /// (which read θ at each draw), or where the draws are not evenly spaced (an exploration
-    /// stretch of a cyclical schedule between them). A dispatch per draw cost about 0.35 ms
-    /// on llvmpipe, as much as a step of the linear job.
+    /// stretch of a cyclical schedule between them). Measured on llvmpipe, a dispatch per draw
+    /// cost about 0.08 ms: a quarter of the linear job's sampling time at 256 chains.
     fn statistics_at_end(&self, batch: &Batch) -> Vec<DispatchRecord> {
         let steps = &batch.draw_steps;
         let stride = match steps[..] {
