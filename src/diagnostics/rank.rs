@@ -86,6 +86,7 @@ impl Ranker {
         if x.len() <= 1 << 32 && self.try_pack(x) {
             radix_sort_by_key(&mut self.packed, &mut self.scratch);
         } else {
+            // `try_pack` stopped part way: `wide` alone says how the values are sorted.
             self.packed.clear();
             self.wide
                 .extend(x.iter().enumerate().map(|(i, &v)| (order_key(v), i)));
@@ -188,8 +189,12 @@ fn radix_sort_by_key(entries: &mut Vec<u64>, scratch: &mut Vec<u64>) {
             count[digit(entry, d)] += 1;
         }
     }
-    scratch.clear();
-    scratch.resize(entries.len(), 0);
+    // Every pass writes each entry of the buffer before it is read, so a buffer of the right
+    // length from the last quantity needs no clearing.
+    if scratch.len() != entries.len() {
+        scratch.clear();
+        scratch.resize(entries.len(), 0);
+    }
     for (d, count) in counts.iter().enumerate() {
         if count.contains(&entries.len()) {
             continue;
