@@ -186,13 +186,19 @@ impl Sink for MemorySink {
 /// The stream holds `PATH`'s [`OutputLock`] from [`Sink::begin`] on, so a second run on the
 /// same path is refused. A fresh run refuses a `PATH.partial` left by an interrupted run (it
 /// may be resumable); a resumed run checks that the partial file holds exactly the draws its
-/// checkpoint recorded (by their checksum) before it cuts anything off.
+/// checkpoint recorded (by their checksum) before it cuts anything off. A fresh run that ends
+/// before its first kept draw (a failure, or a stop during burn-in) removes the partial file it
+/// created, which holds nothing, so the next run on `PATH` is not refused; resuming such a
+/// run starts a new one.
 pub struct NpyStream {
     path: PathBuf,
     partial: PathBuf,
     file: Option<File>,
     lock: Option<OutputLock>,
     deferred: bool,
+    /// Whether this stream created the partial file (and so may remove it while it holds no
+    /// draw).
+    created: bool,
     chains: usize,
     dim: usize,
     written: usize,
@@ -220,6 +226,7 @@ impl NpyStream {
             file: None,
             lock: None,
             deferred: false,
+            created: false,
             chains: 0,
             dim: 0,
             written: 0,
@@ -230,10 +237,9 @@ impl NpyStream {
     /// A stream whose finished `.partial` file stays where it is until
     /// [`NpyStream::stage`] hands it to a [`Commit`] with the run's other outputs.
     pub fn deferred(path: impl AsRef<Path>) -> NpyStream {
-        NpyStream {
-            deferred: true,
-            ..NpyStream::new(path)
-        }
+        let mut stream = NpyStream::new(path);
+        stream.deferred = true;
+        stream
     }
 
     /// Where draws go until the run finishes.
@@ -267,6 +273,19 @@ impl NpyStream {
         Error::io(self.partial.clone(), source)
     }
 
+    /// Creates the partial file of a run with no draws yet.
+    fn create(&mut self) -> Result<File> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&self.partial)
+            .map_err(|e| self.io(e))?;
+        self.created = true;
+        self.hasher = Xxh3::new();
+        Ok(file)
+    }
+
     fn refuse(&self, message: String) -> Error {
         Error::Data {
             path: self.partial.clone(),
@@ -286,6 +305,10 @@ impl NpyStream {
                           there is nothing to resume"
                     .into(),
             });
+        }
+        if !self.partial.exists() && received.draws == 0 {
+            // Stopped before its first kept draw, the run removed its empty partial file.
+            return self.create();
         }
         let existing = DrawsFile::open(&self.partial, Extent::AtLeastDeclared, false)?;
         let per_draw = (layout.chains * layout.dim * 4) as u64;
@@ -361,13 +384,7 @@ impl Sink for NpyStream {
                         .into(),
                 ));
             }
-            self.hasher = Xxh3::new();
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&self.partial)
-                .map_err(|e| self.io(e))?
+            self.create()?
         };
         file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
         file.write_all(&draws_header([
@@ -426,6 +443,17 @@ impl Sink for NpyStream {
         commit.commit()?;
         self.lock = None;
         Ok(())
+    }
+}
+
+impl Drop for NpyStream {
+    /// A run that ends unfinished before its first kept draw leaves no partial file behind:
+    /// the one it created holds only a header.
+    fn drop(&mut self) {
+        if self.created && self.written == 0 && self.file.take().is_some() {
+            // Nothing to lose: at worst the empty file stays and the next run says so.
+            let _ = std::fs::remove_file(&self.partial);
+        }
     }
 }
 
@@ -526,6 +554,58 @@ mod tests {
             checksum: None,
         };
         assert!(other.begin(&wrong, resume_one).is_err());
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// A run that fails or stops before its first kept draw leaves no partial file to refuse
+    /// the next run (and resuming it starts one); a run with draws keeps them, and a stream
+    /// refused by another run's partial file leaves that file alone.
+    #[test]
+    fn only_a_partial_file_without_draws_goes_when_its_run_ends_unfinished() {
+        let dir = std::env::temp_dir().join(format!("langevin-empty-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("draws.npy");
+        let layout = DrawLayout {
+            draws: 2,
+            chains: 1,
+            dim: 3,
+        };
+        let values = [1.0f32, 2.0, 3.0];
+        let mut failed = NpyStream::new(&path);
+        failed.begin(&layout, Received::default()).expect("begin");
+        assert!(partial_path(&path).exists());
+        drop(failed);
+        assert!(
+            !partial_path(&path).exists(),
+            "an empty partial file stayed"
+        );
+        let nothing_yet = Received {
+            resuming: true,
+            draws: 0,
+            checksum: Some(Xxh3::new().digest()),
+        };
+        let mut resumed = NpyStream::new(&path);
+        resumed
+            .begin(&layout, nothing_yet)
+            .expect("resume before the first draw");
+        resumed
+            .write(DrawBlock {
+                first_draw: 0,
+                steps: &[7],
+                values: &values,
+            })
+            .expect("write");
+        drop(resumed);
+        assert_eq!(read(&partial_path(&path)), (vec![1, 1, 3], values.to_vec()));
+        let refused = NpyStream::new(&path)
+            .begin(&layout, Received::default())
+            .expect_err("stale partial");
+        assert!(refused.to_string().contains("interrupted run"), "{refused}");
+        assert!(
+            partial_path(&path).exists(),
+            "another run's draws were removed"
+        );
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

@@ -443,6 +443,34 @@ fn ctrl_c_and_sigterm_stop_the_run_and_print_the_command_that_resumes_it() {
     }
 }
 
+/// A run stopped before its first kept draw (during burn-in) leaves no `.partial` file to
+/// refuse the next run, and its checkpoint still resumes it to the end.
+#[test]
+fn a_run_stopped_during_burn_in_leaves_no_partial_file_and_resumes() {
+    let dir = scratch("nothing-lost-burn-in");
+    let (out, checkpoints) = (dir.join("b.npy"), dir.join("ck"));
+    // 59 000 burn-in steps of 60 000: seconds of work, so the stop lands well before the
+    // first kept draw (step 60 000).
+    let burn_in = ["--burn-in", "59000"];
+    let child = start_checkpointed(&out, &checkpoints, &burn_in);
+    signal(&child, "-INT");
+    let stopped = child.wait_with_output().expect("ends");
+    let message = stderr(&stopped);
+    assert_eq!(stopped.status.code(), Some(130), "{message}");
+    assert!(message.contains("before the first kept draw"), "{message}");
+    let partial = dir.join("b.npy.partial");
+    assert!(!partial.exists(), "an empty partial file stayed: {message}");
+    assert!(!out.exists());
+    let mut resume = burn_in.to_vec();
+    resume.extend_from_slice(&["--resume", text(&checkpoints)]);
+    let resumed = command()
+        .args(long_run(&out, &resume))
+        .output()
+        .expect("runs");
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(out.exists() && !partial.exists());
+}
+
 #[test]
 fn a_second_run_on_the_same_output_is_refused_naming_the_first() {
     let dir = scratch("nothing-lost-lock");

@@ -297,12 +297,22 @@ fn run_sampler(
     let partial = stream.partial_path().to_owned();
     if let Some(step) = report.stopped_at {
         let held = stream.draws_written();
-        note!(
-            "stopped by {} after {step} of {} steps; {held} draws per chain are in {}",
-            stop.name(),
-            args.steps,
-            partial.display()
-        );
+        match held {
+            // The stream removes its partial file, which holds no draw, when it is dropped.
+            0 => note!(
+                "stopped by {} after {step} of {} steps, before the first kept draw: {} held \
+                 no draw and is removed",
+                stop.name(),
+                args.steps,
+                partial.display()
+            ),
+            _ => note!(
+                "stopped by {} after {step} of {} steps; {held} draws per chain are in {}",
+                stop.name(),
+                args.steps,
+                partial.display()
+            ),
+        }
         match checkpoints {
             Some(dir) => note!(
                 "a checkpoint at step {step} is in {}; continue with:\n  {}",
