@@ -449,9 +449,10 @@ fn ctrl_c_and_sigterm_stop_the_run_and_print_the_command_that_resumes_it() {
 fn a_run_stopped_during_burn_in_leaves_no_partial_file_and_resumes() {
     let dir = scratch("nothing-lost-burn-in");
     let (out, checkpoints) = (dir.join("b.npy"), dir.join("ck"));
-    // 59 000 burn-in steps of 60 000: seconds of work, so the stop lands well before the
-    // first kept draw (step 60 000).
-    let burn_in = ["--burn-in", "59000"];
+    // 199 000 burn-in steps of 200 000: about 13 s of work on 2 cores, so the stop (half a
+    // second in, at the first checkpoint) lands well before the first kept draw even on a
+    // machine many times faster.
+    let burn_in = ["--steps", "200000", "--burn-in", "199000"];
     let child = start_checkpointed(&out, &checkpoints, &burn_in);
     signal(&child, "-INT");
     let stopped = child.wait_with_output().expect("ends");
